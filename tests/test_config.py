@@ -1,0 +1,183 @@
+from pathlib import Path
+
+import pytest
+from conftest import ROOT, run_cli
+
+from tracker import config
+from tracker.errors import ConfigError
+
+
+def test_shipped_config_is_valid_and_useful() -> None:
+    cfg = config.load(ROOT / "config.yaml")
+    assert len(cfg.feeds) >= 9
+    langs = {f.lang for f in cfg.feeds}
+    assert {"en", "es"} <= langs
+    assert set(cfg.topics) == {"nafta-rounds", "steel-tariffs", "border-wall"}
+    assert all(f.url.startswith(("http://", "https://")) for f in cfg.feeds)
+
+
+def test_defaults_apply(write_config) -> None:  # type: ignore[no-untyped-def]
+    path = write_config(
+        """
+        defaults: {interval: 10m}
+        feeds:
+          - url: https://a.example/feed
+          - url: https://b.example/rss
+            interval: 90s
+            alert_on_first_poll: true
+        """
+    )
+    cfg = config.load(path)
+    a, b = cfg.feed_specs()
+    assert (a.name, a.interval_s, a.alert_on_first_poll) == ("a.example/feed", 600, False)
+    assert (b.interval_s, b.alert_on_first_poll) == (90, True)
+    assert cfg.database_path == path.parent / "tracker.db"
+
+
+def test_every_problem_is_reported_with_key_path_and_line(write_config) -> None:  # type: ignore[no-untyped-def]
+    path = write_config(
+        """
+        feeds:
+          - url: https://a.example/feed
+          - url: https://b.example/feed
+          - url: https://c.example/feed
+          - url: https://d.example/feed
+            interval: 5 minuts
+        fetch:
+          concurency: 10
+        topics:
+          wall:
+            query: '"border wall"'
+            feeds: [nowhere]
+        """
+    )
+    with pytest.raises(ConfigError) as info:
+        config.load(path)
+    err = info.value
+    assert len(err.problems) == 3, err.problems
+    text = str(err)
+    assert "line 7: feeds[3].interval: invalid duration '5 minuts' (use 30s, 15m, 2h)" in text
+    assert "line 9: fetch.concurency: unknown key (did you mean 'concurrency'?)" in text
+    assert "topics.wall.feeds[0]: no feed named or at 'nowhere'" in text
+
+
+def test_yaml_syntax_error_gives_line(write_config) -> None:  # type: ignore[no-untyped-def]
+    path = write_config("feeds:\n  - url: [unclosed\n")
+    with pytest.raises(ConfigError, match=r"invalid YAML at line \d+, column \d+"):
+        config.load(path)
+
+
+def test_top_level_must_be_mapping(write_config) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(ConfigError, match="top level must be a mapping"):
+        config.load(write_config("- a\n- b\n"))
+
+
+def test_missing_file_has_hint(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="config file not found") as info:
+        config.load(tmp_path / "nope.yaml")
+    assert "TRACKER_CONFIG" in str(info.value)
+
+
+def test_env_substitution(write_config, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("FEED_HOST", "news.example")
+    monkeypatch.delenv("NOT_SET_ANYWHERE", raising=False)
+    path = write_config(
+        """
+        database: ${DB_DIR:-/tmp/x}/t.db
+        feeds:
+          - url: https://${FEED_HOST}/rss
+            headers: {X-Price: "$$5"}
+        """
+    )
+    cfg = config.load(path)
+    assert cfg.feeds[0].url == "https://news.example/rss"
+    assert cfg.feeds[0].headers == {"X-Price": "$5"}
+    assert str(cfg.database_path) == "/tmp/x/t.db"
+    bad = write_config("feeds:\n  - url: https://${NOT_SET_ANYWHERE}/rss\n", "bad.yaml")
+    with pytest.raises(
+        ConfigError,
+        match=r"line 2: feeds\[0\]\.url: environment variable "
+        r"NOT_SET_ANYWHERE is not set",
+    ):
+        config.load(bad)
+
+
+def test_password_file_relative_to_config_and_credentials_dir(
+    write_config,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,  # type: ignore[no-untyped-def]
+) -> None:
+    (tmp_path / "feed.pass").write_text("s3cret\n")
+    path = write_config(
+        """
+        feeds:
+          - url: https://paywalled.example/rss
+            auth: {username: me, password_file: feed.pass}
+        """
+    )
+    cfg = config.load(path)
+    assert cfg.feed_auth("https://paywalled.example/rss") == ("me", "s3cret")
+    assert cfg.secrets() == ["s3cret"]
+    assert "s3cret" not in repr(cfg)
+
+    creds = tmp_path / "creds"
+    creds.mkdir()
+    (creds / "feed.pass").write_text("from-systemd")
+    monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(creds))
+    assert config.load(path).feed_auth("https://paywalled.example/rss") == ("me", "from-systemd")
+
+
+def test_unreadable_password_file(write_config) -> None:  # type: ignore[no-untyped-def]
+    path = write_config(
+        """
+        feeds:
+          - url: https://p.example/rss
+            auth: {username: me, password_file: /nonexistent/pass}
+        """
+    )
+    with pytest.raises(ConfigError, match=r"feeds\[0\]\.auth: cannot read password_file"):
+        config.load(path)
+
+
+def test_duplicate_feeds_and_bad_urls(write_config) -> None:  # type: ignore[no-untyped-def]
+    path = write_config(
+        """
+        feeds:
+          - url: https://a.example/feed
+          - url: https://a.example/feed
+          - url: ftp://a.example/feed
+        """
+    )
+    with pytest.raises(ConfigError) as info:
+        config.load(path)
+    text = str(info.value)
+    assert "feeds[1].url: duplicate of feeds[0]" in text
+    assert "feeds[2].url: invalid feed URL 'ftp://a.example/feed'" in text
+
+
+def test_check_command_reports_three_mistakes_and_fails(write_config) -> None:  # type: ignore[no-untyped-def]
+    path = write_config(
+        """
+        feeds:
+          - url: https://a.example/feed
+            interval: soon
+          - url: not-a-url
+        defaults:
+          max_age: forever
+        """
+    )
+    result = run_cli("--config", str(path), "check")
+    assert result.returncode == 2
+    assert "3 problems" in result.stderr
+    assert "feeds[0].interval" in result.stderr
+    assert "feeds[1].url" in result.stderr
+    assert "defaults.max_age" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_check_command_prints_summary() -> None:
+    result = run_cli("--config", str(ROOT / "config.yaml"), "check")
+    assert result.returncode == 0, result.stderr
+    assert "OK" in result.stdout
+    assert "topics: 3" in result.stdout
+    assert "Mexico News Daily" in result.stdout

@@ -1,0 +1,88 @@
+"""The docs cannot drift: every config key, CLI command and module must be documented."""
+
+import typing
+from pathlib import Path
+
+import click
+from pydantic import BaseModel
+
+from conftest import ROOT
+from tracker.cli import cli
+from tracker.config import Config
+
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+ARCHITECTURE = (ROOT / "docs" / "ARCHITECTURE.md").read_text(encoding="utf-8")
+
+
+def _model_of(annotation: object) -> type[BaseModel] | None:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in typing.get_args(annotation):
+        if (model := _model_of(arg)) is not None:
+            return model
+    return None
+
+
+def _keys(model: type[BaseModel], prefix: str) -> list[str]:
+    keys = []
+    for name, field in model.model_fields.items():
+        if field.exclude:
+            continue
+        key = f"{prefix}{name}"
+        keys.append(key)
+        sub = _model_of(field.annotation)
+        if sub is not None:
+            origin = typing.get_origin(field.annotation)
+            if origin is list:
+                keys += _keys(sub, f"{key}[].")
+            elif origin is dict:
+                keys += _keys(sub, f"{key}.<name>.")
+            else:
+                keys += _keys(sub, f"{key}.")
+    return keys
+
+
+def test_every_config_key_is_in_the_readme() -> None:
+    keys = _keys(Config, "")
+    assert "feeds[].auth.password_file" in keys and "topics.<name>.query" in keys
+    missing = [k for k in keys if f"`{k}`" not in README]
+    assert not missing, f"README.md does not document: {missing}"
+
+
+def _commands(group: click.Group, prefix: str) -> list[str]:
+    out = []
+    for name, command in group.commands.items():
+        out.append(f"{prefix} {name}")
+        if isinstance(command, click.Group):
+            out += _commands(command, f"{prefix} {name}")
+    return out
+
+
+def test_every_cli_command_is_in_the_readme() -> None:
+    commands = _commands(cli, "tracker")
+    assert "tracker run" in commands
+    missing = [c for c in commands if f"`{c}" not in README]
+    assert not missing, f"README.md does not document: {missing}"
+
+
+def test_every_module_is_in_the_architecture_doc() -> None:
+    modules = sorted(
+        p.name for p in (ROOT / "tracker").glob("*.py") if p.name not in ("__init__.py",
+                                                                         "__main__.py")
+    )
+    missing = [m for m in modules if f"`{m}`" not in ARCHITECTURE]
+    assert not missing, f"docs/ARCHITECTURE.md does not describe: {missing}"
+
+
+def test_quick_start_is_two_commands() -> None:
+    assert "make run" in README and "make test" in README
+    assert "make test" in (ROOT / ".ci" / "run").read_text()
+
+
+def test_shipped_config_keys_are_documented() -> None:
+    import yaml
+
+    data = yaml.safe_load((ROOT / "config.yaml").read_text())
+    for key in data:
+        assert f"`{key}`" in README
+    assert Path(ROOT / "systemd" / "tracker.service").exists()

@@ -1,0 +1,108 @@
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+import pytest
+from feedserver import FeedServer
+
+from tracker.errors import FetchError
+from tracker.fetch import fetch, make_client, parse_retry_after
+from tracker.models import FetchResult
+
+T = TypeVar("T")
+
+
+def _run(coro_fn: Callable[..., Awaitable[T]], **kw: object) -> T:
+    async def go() -> T:
+        async with make_client(
+            timeout_s=kw.pop("timeout_s", 5.0),
+            max_redirects=3,  # type: ignore[arg-type]
+            user_agent="tracker-test",
+            concurrency=4,
+        ) as client:
+            return await coro_fn(client)
+
+    return asyncio.run(go())
+
+
+def _get(
+    url: str,
+    etag: str | None = None,
+    last_modified: str | None = None,
+    max_bytes: int = 1_000_000,
+    timeout_s: float = 5.0,
+) -> FetchResult:
+    return _run(
+        lambda c: fetch(c, url, etag=etag, last_modified=last_modified, max_bytes=max_bytes),
+        timeout_s=timeout_s,
+    )
+
+
+def test_conditional_get_round_trip(feed_server: FeedServer) -> None:
+    url = feed_server.add("/f.xml", b"<rss version='2.0'><channel></channel></rss>")
+    first = _get(url)
+    assert first.status == 200 and first.body and first.etag and first.last_modified
+    second = _get(url, first.etag, first.last_modified)
+    assert second.not_modified and second.body is None
+    assert second.etag == first.etag  # kept for the next conditional request
+    seen = feed_server.requests_for("/f.xml")
+    assert seen[1].if_none_match == first.etag
+    assert seen[1].if_modified_since == first.last_modified
+
+
+def test_compressed_bodies_are_decoded(feed_server: FeedServer) -> None:
+    body = b"<rss>" + b"x" * 50_000 + b"</rss>"
+    url = feed_server.add("/big.xml", body)
+    assert _get(url).body == body
+
+
+def test_status_errors_are_clear(feed_server: FeedServer) -> None:
+    feed_server.fail("/gone", 410)
+    feed_server.fail("/slow-down", 429, {"Retry-After": "120"})
+    with pytest.raises(FetchError, match="HTTP 404 NOT FOUND: the feed URL is wrong"):
+        _get(feed_server.url("/missing"))
+    with pytest.raises(FetchError, match=r"HTTP 410.*gone for good") as gone:
+        _get(feed_server.url("/gone"))
+    assert gone.value.status == 410
+    with pytest.raises(FetchError) as slow:
+        _get(feed_server.url("/slow-down"))
+    assert slow.value.status == 429 and slow.value.retry_after_s == 120
+
+
+def test_body_size_limit(feed_server: FeedServer) -> None:
+    url = feed_server.add("/huge.xml", b"<rss>" + b"y" * 200_000 + b"</rss>")
+    with pytest.raises(FetchError, match="too large"):
+        _get(url, max_bytes=100_000)
+
+
+def test_redirect_limit(feed_server: FeedServer) -> None:
+    for i in range(5):
+        feed_server.fail(f"/r{i}", 302, {"Location": feed_server.url(f"/r{i + 1}")})
+    with pytest.raises(FetchError, match="too many redirects"):
+        _get(feed_server.url("/r0"))
+
+
+def test_redirects_are_followed(feed_server: FeedServer) -> None:
+    target = feed_server.add("/new.xml", b"<rss/>")
+    feed_server.fail("/old.xml", 301, {"Location": target})
+    result = _get(feed_server.url("/old.xml"))
+    assert result.status == 200 and result.url == target
+
+
+def test_timeout(feed_server: FeedServer) -> None:
+    url = feed_server.add("/slow.xml", b"<rss/>")
+    feed_server.delays["/slow.xml"] = 1.0
+    with pytest.raises(FetchError, match="timed out"):
+        _get(url, timeout_s=0.3)
+
+
+def test_connection_refused() -> None:
+    with pytest.raises(FetchError, match="ConnectError"):
+        _get("http://127.0.0.1:1/feed.xml")
+
+
+def test_retry_after_forms() -> None:
+    assert parse_retry_after("30") == 30
+    assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", now=1445412470) == 10
+    assert parse_retry_after("soon") is None
+    assert parse_retry_after(None) is None

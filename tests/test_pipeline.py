@@ -1,0 +1,185 @@
+import asyncio
+import time
+from pathlib import Path
+
+from feedserver import FeedServer
+from rss import Item, rss
+
+from tracker import config as config_mod
+from tracker.daemon import poll_settings
+from tracker.fetch import make_client
+from tracker.models import PollOutcome
+from tracker.pipeline import Poller, next_check
+from tracker.store import Store
+
+
+def _config(tmp_path: Path, feeds: list[str], extra: str = "") -> config_mod.Config:
+    lines = ["database: t.db", "defaults: {interval: 10m, jitter: 0s, max_age: 2d}", "feeds:"]
+    lines += [f"  - url: {u}" for u in feeds]
+    lines += [
+        "topics:",
+        "  wall:",
+        '    query: \'"border wall" OR "muro fronterizo"\'',
+        "  steel:",
+        "    query: 'steel tariffs'",
+    ]
+    return config_mod.parse("\n".join(lines) + "\n" + extra, tmp_path)
+
+
+def _poll_all(cfg: config_mod.Config) -> list[PollOutcome]:
+    async def go() -> list[PollOutcome]:
+        store = Store(cfg.database_path)
+        try:
+            store.sync_feeds(cfg.feed_specs(), time.time())
+            async with make_client(
+                timeout_s=5, max_redirects=3, user_agent="t", concurrency=4
+            ) as client:
+                poller = Poller(client, store, poll_settings(cfg))
+                return [await poller.poll(s) for s in store.pollable_feeds(time.time())]
+        finally:
+            store.close()
+
+    return asyncio.run(go())
+
+
+def _alerts(cfg: config_mod.Config) -> list[tuple[str, str]]:
+    store = Store(cfg.database_path)
+    try:
+        return [
+            (r[0], r[1])
+            for r in store.query(
+                "SELECT m.topic, a.title FROM matches m JOIN articles a ON a.id = m.article_id"
+                " WHERE m.alert = 1 ORDER BY m.id"
+            )
+        ]
+    finally:
+        store.close()
+
+
+def test_first_poll_is_a_baseline_then_new_items_alert(
+    feed_server: FeedServer, tmp_path: Path
+) -> None:
+    items = [
+        Item("Senators debate the border wall", "https://n.example/1", "g1"),
+        Item("Weather today", "https://n.example/2", "g2"),
+    ]
+    url = feed_server.add("/a.xml", rss(items))
+    cfg = _config(tmp_path, [url])
+    (first,) = _poll_all(cfg)
+    assert (first.ok, first.new_articles, first.matches, first.alerts) == (True, 2, 1, 0)
+    assert _alerts(cfg) == []
+
+    items.insert(0, Item("Mexico rejects paying for the BORDER WALL", "https://n.example/3", "g3"))
+    feed_server.add("/a.xml", rss(items))
+    (second,) = _poll_all(cfg)
+    assert (second.new_articles, second.alerts) == (1, 1)
+    assert _alerts(cfg) == [("wall", "Mexico rejects paying for the BORDER WALL")]
+
+    (third,) = _poll_all(cfg)  # unchanged: a 304, nothing new
+    assert third.not_modified and third.new_articles == 0
+    assert feed_server.requests_for("/a.xml")[-1].status == 304
+
+
+def test_alert_on_first_poll_option(feed_server: FeedServer, tmp_path: Path) -> None:
+    url = feed_server.add(
+        "/b.xml", rss([Item("Muro fronterizo: nueva licitación", "https://n.example/m", "m1")])
+    )
+    cfg = _config(tmp_path, [url], "").model_copy(
+        update={
+            "defaults": _config(tmp_path, [url]).defaults.model_copy(
+                update={"alert_on_first_poll": True}
+            )
+        }
+    )
+    (out,) = _poll_all(cfg)
+    assert out.alerts == 1
+
+
+def test_old_items_never_alert(feed_server: FeedServer, tmp_path: Path) -> None:
+    url = feed_server.add("/c.xml", rss([Item("x", "https://n.example/x", "x")]))
+    cfg = _config(tmp_path, [url])
+    _poll_all(cfg)
+    feed_server.add(
+        "/c.xml",
+        rss(
+            [
+                Item(
+                    "Old border wall story resurfaces",
+                    "https://n.example/old",
+                    "old",
+                    age_s=5 * 86400,
+                ),
+                Item("Fresh border wall story", "https://n.example/new", "new", age_s=60),
+                Item("x", "https://n.example/x", "x"),
+            ]
+        ),
+    )
+    (out,) = _poll_all(cfg)
+    assert (out.new_articles, out.matches, out.alerts) == (2, 2, 1)
+    assert _alerts(cfg) == [("wall", "Fresh border wall story")]
+
+
+def test_identical_body_without_validators_skips_parsing(
+    feed_server: FeedServer, tmp_path: Path
+) -> None:
+    url = feed_server.add("/d.xml", rss([Item("a", "https://n.example/a", "a")]), validators=False)
+    cfg = _config(tmp_path, [url])
+    _poll_all(cfg)
+    (again,) = _poll_all(cfg)
+    assert again.ok and again.not_modified
+    assert feed_server.requests_for("/d.xml")[-1].if_none_match is None
+
+
+def test_same_story_from_two_feeds_is_one_article(feed_server: FeedServer, tmp_path: Path) -> None:
+    a = feed_server.add("/e1.xml", rss([Item("x", "https://n.example/x", "x")]))
+    b = feed_server.add("/e2.xml", rss([Item("y", "https://n.example/y", "y")]))
+    cfg = _config(tmp_path, [a, b])
+    _poll_all(cfg)
+    story = "https://wire.example/2026/steel-tariffs.html"
+    feed_server.add(
+        "/e1.xml", rss([Item("Steel tariffs hit Mexico", story + "?utm_source=a", "e1-77")])
+    )
+    feed_server.add(
+        "/e2.xml", rss([Item("Steel tariffs hit Mexico (wire)", story + "#top", "e2-xyz")])
+    )
+    out = _poll_all(cfg)
+    assert sum(o.new_articles for o in out) == 1
+    assert [t for t, _ in _alerts(cfg)] == ["steel"]
+
+
+def test_failing_feed_is_recorded_and_others_proceed(
+    feed_server: FeedServer, tmp_path: Path
+) -> None:
+    good = feed_server.add("/ok.xml", rss([Item("a", "https://n.example/a", "a")]))
+    feed_server.fail("/bad.xml", 500)
+    feed_server.add("/html.xml", b"<html><body>not a feed</body></html>", "text/html")
+    cfg = _config(tmp_path, [feed_server.url("/bad.xml"), good, feed_server.url("/html.xml")])
+    outcomes = _poll_all(cfg)
+    by_ok = {o.feed: o for o in outcomes}
+    assert len(by_ok) == 3
+    assert [o.ok for o in outcomes].count(True) == 1
+    store = Store(cfg.database_path)
+    rows = {r.url: r for r in store.feeds()}
+    store.close()
+    bad = rows[feed_server.url("/bad.xml")]
+    assert bad.consecutive_errors == 1 and bad.last_error and "HTTP 500" in bad.last_error
+    assert bad.next_check_at > time.time() + 500  # backed off, not hammered
+    html = rows[feed_server.url("/html.xml")]
+    assert html.last_error and "not a feed" in html.last_error
+
+
+def test_retry_after_holds_the_feed(feed_server: FeedServer, tmp_path: Path) -> None:
+    feed_server.fail("/busy.xml", 429, {"Retry-After": "3600"})
+    cfg = _config(tmp_path, [feed_server.url("/busy.xml")])
+    _poll_all(cfg)
+    assert _poll_all(cfg) == []  # even a one-shot run waits for the server's Retry-After
+    assert len(feed_server.requests_for("/busy.xml")) == 1
+
+
+def test_next_check_backoff() -> None:
+    assert next_check(0, 600, 0) == 600
+    assert next_check(0, 600, 0, errors=1) == 600
+    assert next_check(0, 600, 0, errors=3) == 2400
+    assert next_check(0, 600, 0, errors=50) == 86400
+    assert next_check(0, 600, 0, errors=1, retry_after_s=7200) == 7200
+    assert 600 <= next_check(0, 600, 30) <= 630

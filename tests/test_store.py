@@ -1,0 +1,120 @@
+import sqlite3
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from tracker.errors import StoreError
+from tracker.models import Article, FeedSpec, TopicHit
+from tracker.store import MIGRATIONS, Store
+
+
+def _article(key: str, url: str | None, title: str = "t") -> Article:
+    return Article(
+        entry_key=key,
+        url=url,
+        canonical_url=url,
+        title=title,
+        summary="s",
+        content="",
+        published_at=datetime(2026, 11, 1, tzinfo=UTC),
+        lang="en",
+    )
+
+
+def test_migrations_are_versioned_and_idempotent(tmp_path: Path) -> None:
+    db = tmp_path / "t.db"
+    store = Store(db)
+    assert store.schema_version == len(MIGRATIONS)
+    store.close()
+    store = Store(db)  # reopening applies nothing twice
+    assert store.schema_version == len(MIGRATIONS)
+    mode = store.query("PRAGMA journal_mode")[0][0]
+    assert mode == "wal"
+    store.close()
+
+
+def test_newer_schema_is_refused(tmp_path: Path) -> None:
+    db = tmp_path / "t.db"
+    Store(db).close()
+    conn = sqlite3.connect(db)
+    conn.execute(f"PRAGMA user_version = {len(MIGRATIONS) + 5}")
+    conn.close()
+    with pytest.raises(StoreError, match="newer than this tracker"):
+        Store(db)
+
+
+def test_unopenable_database_is_a_store_error(tmp_path: Path) -> None:
+    (tmp_path / "dir.db").mkdir()
+    with pytest.raises(StoreError, match="cannot open database"):
+        Store(tmp_path / "dir.db")
+
+
+def test_sync_feeds_adds_and_retires(tmp_path: Path) -> None:
+    store = Store(tmp_path / "t.db")
+    a, b = FeedSpec("https://a/", "A", 60), FeedSpec("https://b/", "B", 60)
+    store.sync_feeds([a, b], now=100)
+    assert [s.url for s in store.due_feeds(100, 10)] == ["https://a/", "https://b/"]
+    store.sync_feeds([a], now=200)
+    assert [s.url for s in store.due_feeds(200, 10)] == ["https://a/"]
+    assert {r.url: r.active for r in store.feeds()} == {"https://a/": True, "https://b/": False}
+    store.sync_feeds([a, b], now=300)  # re-added: active again, history kept
+    assert len(store.due_feeds(300, 10)) == 2
+
+
+def test_due_feeds_respects_limit_exclusions_and_time(tmp_path: Path) -> None:
+    store = Store(tmp_path / "t.db")
+    store.sync_feeds([FeedSpec(f"https://f{i}/", f"F{i}", 60) for i in range(5)], now=0)
+    first = store.due_feeds(0, 2)
+    assert len(first) == 2
+    rest = store.due_feeds(0, 10, exclude=[s.id for s in first])
+    assert len(rest) == 3 and not {s.id for s in rest} & {s.id for s in first}
+    store.record_success(
+        first[0].id,
+        now=0,
+        next_check_at=500,
+        status=200,
+        etag=None,
+        last_modified=None,
+        body_hash=None,
+        baseline_done=True,
+    )
+    assert first[0].id not in {s.id for s in store.due_feeds(499, 10)}
+    assert first[0].id in {s.id for s in store.due_feeds(500, 10)}
+
+
+def test_same_url_from_two_feeds_is_one_article(tmp_path: Path) -> None:
+    store = Store(tmp_path / "t.db")
+    store.sync_feeds([FeedSpec("https://a/", "A", 60), FeedSpec("https://b/", "B", 60)], now=0)
+    fa, fb = store.due_feeds(0, 10)
+    with store.transaction():
+        id1, new1 = store.add_entry(fa.id, _article("guid:1", "https://x/story"), now=1)
+        id2, new2 = store.add_entry(fb.id, _article("guid:zz", "https://x/story"), now=2)
+        id3, new3 = store.add_entry(fb.id, _article("hash:abc", None), now=2)
+        id4, new4 = store.add_entry(fa.id, _article("hash:def", None), now=2)
+    assert (new1, new2, new3, new4) == (True, False, True, True)
+    assert id1 == id2 and id3 != id4
+    assert store.count("articles") == 3 and store.count("entries") == 4
+    assert store.known_keys(fb.id, ["guid:zz", "guid:1", "hash:abc"]) == {"guid:zz", "hash:abc"}
+
+
+def test_transaction_rolls_back_everything(tmp_path: Path) -> None:
+    store = Store(tmp_path / "t.db")
+    store.sync_feeds([FeedSpec("https://a/", "A", 60)], now=0)
+    (fa,) = store.due_feeds(0, 10)
+    with pytest.raises(RuntimeError), store.transaction():
+        aid, _ = store.add_entry(fa.id, _article("guid:1", "https://x/1"), now=1)
+        store.add_matches(aid, [TopicHit("t", ("x",), "s")], alert=True, now=1)
+        raise RuntimeError("crash mid-feed")
+    assert store.count("articles") == store.count("entries") == store.count("matches") == 0
+
+
+def test_matches_are_unique_per_article_and_topic(tmp_path: Path) -> None:
+    store = Store(tmp_path / "t.db")
+    store.sync_feeds([FeedSpec("https://a/", "A", 60)], now=0)
+    (fa,) = store.due_feeds(0, 10)
+    with store.transaction():
+        aid, _ = store.add_entry(fa.id, _article("guid:1", "https://x/1"), now=1)
+        first = store.add_matches(aid, [TopicHit("t", ("x",), "s")], alert=True, now=1)
+        again = store.add_matches(aid, [TopicHit("t", ("x",), "s")], alert=True, now=1)
+    assert len(first) == 1 and again == []

@@ -1,0 +1,1 @@
+"""tracker: a self-hosted topic-tracking alert daemon."""

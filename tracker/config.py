@@ -1,0 +1,434 @@
+"""Load and validate config.yaml: every problem is reported at once, with key path and line.
+
+pydantic lives here only; the rest of the daemon gets plain dataclasses (models.py)
+through the ``Config.feed_specs()`` / ``Config.topic_specs()`` accessors.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+import types
+import typing
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import urlsplit
+
+import yaml
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+from . import match
+from .errors import ConfigError
+from .models import FeedSpec, TopicSpec
+from .units import parse_duration, parse_size
+
+Duration = Annotated[float, BeforeValidator(parse_duration)]
+Size = Annotated[int, BeforeValidator(parse_size)]
+
+DEFAULT_USER_AGENT = "tracker/0.1 (self-hosted feed alert daemon)"
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Auth(_Model):
+    """HTTP basic auth for a feed; the password may come from a file (or systemd credential)."""
+
+    username: str
+    password: SecretStr | None = None
+    password_file: Path | None = None
+
+    @model_validator(mode="after")
+    def _read_password_file(self, info: ValidationInfo) -> Auth:
+        if self.password is not None and self.password_file is not None:
+            raise ValueError("give either password or password_file, not both")
+        if self.password_file is None:
+            return self
+        path = resolve_secret_path(self.password_file, info.context)
+        try:
+            secret = path.read_text(encoding="utf-8").rstrip("\r\n")
+        except OSError as exc:
+            raise ValueError(f"cannot read password_file '{path}': {exc.strerror}") from exc
+        return self.model_copy(update={"password": SecretStr(secret)})
+
+
+class Defaults(_Model):
+    """Per-feed settings that individual feeds may override."""
+
+    interval: Duration = Field(default=900.0, gt=0)
+    jitter: Duration = 30.0
+    max_age: Duration = Field(default=3 * 86400.0, gt=0)
+    alert_on_first_poll: bool = False
+
+
+class Fetch(_Model):
+    """HTTP client limits shared by every feed."""
+
+    concurrency: int = Field(default=20, ge=1, le=1000)
+    timeout: Duration = Field(default=30.0, gt=0)
+    max_bytes: Size = Field(default=10 * 1000**2, gt=0)
+    max_redirects: int = Field(default=5, ge=0, le=30)
+    user_agent: str = DEFAULT_USER_AGENT
+
+
+class Feed(_Model):
+    """One feed to poll."""
+
+    url: str
+    name: str | None = None
+    interval: Duration | None = Field(default=None, gt=0)
+    lang: str | None = None
+    alert_on_first_poll: bool | None = None
+    headers: dict[str, str] = {}
+    auth: Auth | None = None
+
+    @field_validator("url")
+    @classmethod
+    def _check_url(cls, url: str) -> str:
+        parts = urlsplit(url.strip())
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValueError(f"invalid feed URL {url!r} (expected http:// or https://)")
+        return url.strip()
+
+    @property
+    def display_name(self) -> str:
+        return self.name or default_feed_name(self.url)
+
+
+class Topic(_Model):
+    """A topic: a query plus optional restrictions to some feeds and languages."""
+
+    query: str
+    feeds: list[str] = []
+    lang: list[str] = []
+
+
+class Config(_Model):
+    """The whole config file."""
+
+    database: Path = Path("tracker.db")
+    log_level: str = Field(default="info", pattern=r"(?i)^(debug|info|warning|error)$")
+    defaults: Defaults = Defaults()
+    fetch: Fetch = Fetch()
+    feeds: list[Feed] = []
+    lists: dict[str, list[str]] = {}
+    topics: dict[str, Topic] = {}
+    # Where the file was read from; relative paths in it are relative to this folder.
+    base_dir: Path = Field(default=Path("."), exclude=True)
+
+    @property
+    def database_path(self) -> Path:
+        return self.database if self.database.is_absolute() else self.base_dir / self.database
+
+    def feed_specs(self) -> list[FeedSpec]:
+        """The feeds as plain dataclasses, defaults applied."""
+        d = self.defaults
+        specs = []
+        for f in self.feeds:
+            headers = dict(f.headers)
+            specs.append(
+                FeedSpec(
+                    url=f.url,
+                    name=f.display_name,
+                    interval_s=f.interval if f.interval is not None else d.interval,
+                    alert_on_first_poll=(
+                        f.alert_on_first_poll
+                        if f.alert_on_first_poll is not None
+                        else d.alert_on_first_poll
+                    ),
+                    lang=f.lang,
+                    headers=tuple(sorted(headers.items())),
+                )
+            )
+        return specs
+
+    def feed_auth(self, url: str) -> tuple[str, str] | None:
+        for f in self.feeds:
+            if f.url == url and f.auth is not None:
+                password = f.auth.password.get_secret_value() if f.auth.password else ""
+                return (f.auth.username, password)
+        return None
+
+    def topic_specs(self) -> list[TopicSpec]:
+        """The topics as plain dataclasses, feed URLs mapped to feed names."""
+        by_url = {f.url: f.display_name for f in self.feeds}
+        return [
+            TopicSpec(
+                name=name,
+                query=t.query,
+                feeds=tuple(by_url.get(ref, ref) for ref in t.feeds),
+                langs=tuple(lang.lower() for lang in t.lang),
+            )
+            for name, t in self.topics.items()
+        ]
+
+    def secrets(self) -> list[str]:
+        """Every secret value in the config, so logs can be checked to never contain them."""
+        return [
+            f.auth.password.get_secret_value()
+            for f in self.feeds
+            if f.auth is not None and f.auth.password is not None
+        ]
+
+
+def default_feed_name(url: str) -> str:
+    """A feed without a name is called by its host and path: two feeds of one site differ."""
+    parts = urlsplit(url)
+    return (parts.netloc.removeprefix("www.") + parts.path).rstrip("/")
+
+
+def resolve_secret_path(path: Path, context: Any) -> Path:
+    """Relative secret files are looked up in systemd's credentials folder, else the config's."""
+    if path.is_absolute():
+        return path
+    creds = os.environ.get("CREDENTIALS_DIRECTORY")
+    if creds and (Path(creds) / path).exists():
+        return Path(creds) / path
+    base = context.get("base_dir") if isinstance(context, dict) else None
+    return (Path(base) if base else Path(".")) / path
+
+
+# --- loading ---------------------------------------------------------------------------------
+
+_ENV_REF = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+def _substitute_env(value: str, path: str, problems: list[str]) -> str:
+    def repl(m: re.Match[str]) -> str:
+        if m.group(0) == "$$":
+            return "$"
+        name, default = m.group(1), m.group(2)
+        if name in os.environ:
+            return os.environ[name]
+        if default is not None:
+            return default
+        problems.append(f"{path}: environment variable {name} is not set")
+        return ""
+
+    return _ENV_REF.sub(repl, value)
+
+
+def _walk_env(data: Any, path: str, problems: list[str]) -> Any:
+    if isinstance(data, str):
+        return _substitute_env(data, path, problems)
+    if isinstance(data, list):
+        return [_walk_env(v, f"{path}[{i}]", problems) for i, v in enumerate(data)]
+    if isinstance(data, dict):
+        return {k: _walk_env(v, _join(path, k), problems) for k, v in data.items()}
+    return data
+
+
+def _join(path: str, key: object) -> str:
+    if isinstance(key, int):
+        return f"{path}[{key}]"
+    return f"{path}.{key}" if path else str(key)
+
+
+def _format_loc(loc: tuple[int | str, ...]) -> str:
+    path = ""
+    for part in loc:
+        path = _join(path, part)
+    return path
+
+
+def _line_map(text: str) -> dict[str, int]:
+    """Map each key path (``feeds[3].interval``) to its 1-based line in the YAML text."""
+    lines: dict[str, int] = {}
+
+    def walk(node: yaml.Node, path: str) -> None:
+        lines.setdefault(path, node.start_mark.line + 1)
+        if isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                child = _join(path, key.value)
+                lines[child] = key.start_mark.line + 1
+                walk(value, child)
+        elif isinstance(node, yaml.SequenceNode):
+            for i, item in enumerate(node.value):
+                walk(item, _join(path, i))
+
+    root = yaml.compose(text, Loader=yaml.SafeLoader)
+    if root is not None:
+        walk(root, "")
+    return lines
+
+
+def _fields_at(loc: tuple[int | str, ...]) -> list[str]:
+    """The allowed keys of the model found at ``loc`` (for did-you-mean hints)."""
+    tp: Any = Config
+    for part in loc:
+        tp = _unwrap(tp)
+        if isinstance(part, int):
+            args = typing.get_args(tp)
+            tp = args[0] if args else None
+        elif isinstance(tp, type) and issubclass(tp, BaseModel) and part in tp.model_fields:
+            tp = tp.model_fields[part].annotation
+        elif typing.get_origin(tp) is dict:
+            tp = typing.get_args(tp)[1]
+        else:
+            return []
+    tp = _unwrap(tp)
+    if isinstance(tp, type) and issubclass(tp, BaseModel):
+        return [n for n, f in tp.model_fields.items() if not f.exclude]
+    return []
+
+
+def _unwrap(tp: Any) -> Any:
+    origin = typing.get_origin(tp)
+    if origin is Annotated:
+        return _unwrap(typing.get_args(tp)[0])
+    if origin in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        return _unwrap(args[0]) if len(args) == 1 else tp
+    return tp
+
+
+def _describe(err: Mapping[str, Any]) -> tuple[str, str]:
+    loc: tuple[int | str, ...] = tuple(err["loc"])
+    kind, msg = err["type"], str(err["msg"])
+    if kind == "extra_forbidden":
+        allowed = _fields_at(loc[:-1])
+        close = difflib.get_close_matches(str(loc[-1]), allowed, n=1)
+        hint = f" (did you mean '{close[0]}'?)" if close else f" (allowed: {', '.join(allowed)})"
+        return _format_loc(loc), f"unknown key{hint}"
+    if kind == "missing":
+        return _format_loc(loc), "required key is missing"
+    for prefix in ("Value error, ", "Assertion failed, "):
+        msg = msg.removeprefix(prefix)
+    return _format_loc(loc), msg
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong in the config."""
+
+    path: str
+    message: str
+    line: int | None
+
+    def __str__(self) -> str:
+        where = f"line {self.line}: " if self.line else ""
+        sep = ": " if self.path else ""
+        return f"{where}{self.path}{sep}{self.message}"
+
+
+def _problems_from_validation(exc: ValidationError, lines: dict[str, int]) -> Iterator[Problem]:
+    for err in exc.errors():
+        path, msg = _describe(err)
+        yield Problem(path, msg, _nearest_line(path, lines))
+
+
+def _nearest_line(path: str, lines: dict[str, int]) -> int | None:
+    while path:
+        if path in lines:
+            return lines[path]
+        path = re.sub(r"(\.[^.\[]+|\[\d+\])$", "", path)
+    return None
+
+
+_T = typing.TypeVar("_T", list[Any], dict[Any, Any])
+
+
+def _typed(value: Any, kind: type[_T]) -> _T:
+    """``value`` if it is of the container ``kind``, else an empty one (its own error is
+    reported by pydantic)."""
+    return value if isinstance(value, kind) else kind()
+
+
+def _semantic_problems(raw: dict[str, Any]) -> Iterator[tuple[str, str]]:
+    """Checks across keys (duplicates, references, query syntax), run on the raw data so they
+    are reported together with the per-key errors, not only once those are fixed."""
+    feeds = _typed(raw.get("feeds"), list)
+    seen_urls: dict[str, int] = {}
+    seen_names: dict[str, int] = {}
+    for i, feed in enumerate(feeds):
+        if not isinstance(feed, dict) or not isinstance(feed.get("url"), str):
+            continue
+        url = feed["url"].strip()
+        if url in seen_urls:
+            yield f"feeds[{i}].url", f"duplicate of feeds[{seen_urls[url]}]"
+        seen_urls.setdefault(url, i)
+        name = feed.get("name")
+        if isinstance(name, str):
+            if name in seen_names:
+                yield f"feeds[{i}].name", f"'{name}' is already feeds[{seen_names[name]}]"
+            seen_names.setdefault(name, i)
+    known = set(seen_urls) | set(seen_names) | {default_feed_name(u) for u in seen_urls}
+    topics = _typed(raw.get("topics"), dict)
+    lists = _typed(raw.get("lists"), dict)
+    good_lists = {k: v for k, v in lists.items() if isinstance(v, list)}
+    for tname, topic in topics.items():
+        if not isinstance(topic, dict):
+            continue
+        refs = _typed(topic.get("feeds"), list)
+        for j, ref in enumerate(refs):
+            if ref not in known:
+                yield f"topics.{tname}.feeds[{j}]", f"no feed named or at '{ref}'"
+        if isinstance(topic.get("query"), str):
+            err = match.check_query(topic["query"], good_lists)
+            if err:
+                yield f"topics.{tname}.query", err
+
+
+def parse(text: str, base_dir: Path, source: str = "config") -> Config:
+    """Validate config text; raise one ConfigError listing every problem found."""
+    try:
+        raw = yaml.safe_load(text)
+        lines = _line_map(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError(f"{source}: invalid YAML{where}: {problem}") from exc
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{source}: the top level must be a mapping of keys, not a list or value")
+    env_problems: list[str] = []
+    data = _walk_env(raw, "", env_problems)
+    problems = []
+    for text_problem in env_problems:
+        path, _, message = text_problem.partition(": ")
+        problems.append(Problem(path, message, _nearest_line(path, lines)))
+    problems += [Problem(p, m, _nearest_line(p, lines)) for p, m in _semantic_problems(data)]
+    config: Config | None = None
+    try:
+        config = Config.model_validate(
+            {**data, "base_dir": base_dir}, context={"base_dir": base_dir}
+        )
+    except ValidationError as exc:
+        problems += list(_problems_from_validation(exc, lines))
+    if problems or config is None:
+        problems.sort(key=lambda p: (p.line or 0, p.path))
+        count = len(problems)
+        raise ConfigError(
+            f"{source}: {count} problem{'s' if count != 1 else ''}",
+            [str(p) for p in problems],
+        )
+    return config
+
+
+def load(path: Path) -> Config:
+    """Read and validate the config file at ``path``."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError as exc:
+        raise ConfigError(
+            f"config file not found: {path}", hint="pass --config FILE or set TRACKER_CONFIG"
+        ) from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc}") from exc
+    return parse(text, path.resolve().parent, source=str(path))

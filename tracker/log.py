@@ -1,0 +1,60 @@
+"""Logging with stable keys: ``event key=value ...`` lines that grep and journald both like."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from typing import Any
+
+_KEY_ORDER = ("feed", "url", "topic", "channel", "delivery", "status", "error")
+
+
+def event(logger: logging.Logger, level: int, name: str, **fields: Any) -> None:
+    """Log event ``name`` with fields; the formatter renders them as key=value pairs."""
+    if logger.isEnabledFor(level):
+        logger.log(level, name, extra={"fields": fields})
+
+
+def _quote(value: Any) -> str:
+    text = str(value)
+    if text == "" or any(c in text for c in ' "=\n\r\t'):
+        text = '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+        text = text.replace("\n", "\\n").replace("\r", "\\r").replace("\t", "\\t")
+    return text
+
+
+class KeyValueFormatter(logging.Formatter):
+    """``[time] level event k=v ...``; no timestamp under journald, which adds its own."""
+
+    def __init__(self, with_time: bool) -> None:
+        super().__init__()
+        self.with_time = with_time
+
+    def format(self, record: logging.LogRecord) -> str:
+        fields: dict[str, Any] = getattr(record, "fields", {})
+        ordered = sorted(
+            fields.items(),
+            key=lambda kv: (_KEY_ORDER.index(kv[0]) if kv[0] in _KEY_ORDER else 99, kv[0]),
+        )
+        parts = [record.levelname.lower(), record.getMessage()]
+        parts += [f"{k}={_quote(v)}" for k, v in ordered if v is not None]
+        line = " ".join(parts)
+        if self.with_time:
+            line = f"{self.formatTime(record, '%Y-%m-%dT%H:%M:%S')} {line}"
+        if record.exc_info:
+            line += "\n" + self.formatException(record.exc_info)
+        return line
+
+
+def setup(level: str = "info") -> None:
+    """Send tracker's logs to stderr; journald (JOURNAL_STREAM set) gets no timestamps."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(KeyValueFormatter(with_time="JOURNAL_STREAM" not in os.environ))
+    root = logging.getLogger("tracker")
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+    root.propagate = False
+    # APScheduler logs every job run at INFO; that is noise at a tick per second.
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    logging.getLogger("httpx").setLevel(logging.WARNING)

@@ -1,0 +1,137 @@
+"""Plain frozen dataclasses that flow between the stages of the pipeline.
+
+pydantic stays at the config boundary (config.py); everything inside the daemon
+passes these small immutable values around.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+@dataclass(frozen=True)
+class FeedSpec:
+    """A feed as the config describes it (what to poll and how often)."""
+
+    url: str
+    name: str
+    interval_s: float
+    alert_on_first_poll: bool = False
+    lang: str | None = None
+    headers: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class FeedState:
+    """A feed's row in the store: validators and schedule."""
+
+    id: int
+    url: str
+    name: str
+    etag: str | None
+    last_modified: str | None
+    body_hash: str | None
+    baseline_done: bool
+    consecutive_errors: int
+
+
+@dataclass(frozen=True)
+class FetchResult:
+    """What the fetcher got for one feed; ``body`` is None on 304."""
+
+    url: str
+    status: int
+    body: bytes | None
+    headers: dict[str, str]
+    etag: str | None
+    last_modified: str | None
+    elapsed_s: float = 0.0
+
+    @property
+    def not_modified(self) -> bool:
+        return self.status == 304
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One feed entry as the parser saw it, before normalisation."""
+
+    guid: str | None
+    link: str | None
+    title: str
+    summary_html: str
+    content_html: str
+    published: datetime | None
+    lang: str | None
+    authors: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ParsedFeed:
+    """Entries plus feed-level facts; ``warning`` is set for recoverable faults."""
+
+    entries: tuple[Entry, ...]
+    title: str | None = None
+    lang: str | None = None
+    warning: str | None = None
+
+
+@dataclass(frozen=True)
+class Article:
+    """A normalised entry, ready to be stored and matched."""
+
+    entry_key: str
+    url: str | None
+    canonical_url: str | None
+    title: str
+    summary: str
+    content: str
+    published_at: datetime | None
+    lang: str | None
+    authors: tuple[str, ...] = ()
+    guid: str | None = None
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    """A topic as configured: a query plus optional feed and language restrictions."""
+
+    name: str
+    query: str
+    feeds: tuple[str, ...] = ()
+    langs: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class MatchInput:
+    """The text of one article as the matcher sees it."""
+
+    title: str
+    summary: str
+    content: str = ""
+    feed: str = ""
+    lang: str | None = None
+
+
+@dataclass(frozen=True)
+class TopicHit:
+    """One topic matching one article, with the terms that hit and a snippet."""
+
+    topic: str
+    terms: tuple[str, ...] = ()
+    snippet: str = ""
+
+
+@dataclass
+class PollOutcome:
+    """What polling one feed did; summed up by ``run --once``."""
+
+    feed: str
+    ok: bool
+    not_modified: bool = False
+    new_articles: int = 0
+    matches: int = 0
+    alerts: int = 0
+    error: str | None = None
+    hits: list[tuple[str, str]] = field(default_factory=list)

@@ -1,0 +1,235 @@
+"""Poll one feed end to end: fetch → parse → normalise → store → match, one transaction."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import httpx
+
+from . import fetch, normalize, parse
+from .errors import FetchError, ParseError
+from .log import event
+from .match import Matcher
+from .models import Article, FeedSpec, FeedState, MatchInput, ParsedFeed, PollOutcome
+from .store import Store
+
+log = logging.getLogger(__name__)
+
+MAX_BACKOFF_S = 24 * 3600.0
+MAX_RETRY_AFTER_S = 7 * 86400.0
+
+
+@dataclass
+class PollSettings:
+    """What a poll needs from the config, as plain values (swapped whole on reload)."""
+
+    feeds: dict[str, FeedSpec]
+    matcher: Matcher
+    max_age_s: float
+    jitter_s: float
+    max_bytes: int
+    default_interval_s: float
+    auth: dict[str, tuple[str, str]] = field(default_factory=dict)
+
+
+def next_check(
+    now: float,
+    interval_s: float,
+    jitter_s: float,
+    errors: int = 0,
+    retry_after_s: float | None = None,
+) -> float:
+    """When to poll again: interval plus jitter, doubled per consecutive error, never before
+    a server's Retry-After."""
+    delay = interval_s
+    if errors > 0:
+        delay = min(interval_s * 2 ** min(errors - 1, 10), max(interval_s, MAX_BACKOFF_S))
+    if retry_after_s is not None:
+        delay = max(delay, min(retry_after_s, MAX_RETRY_AFTER_S))
+    return now + delay + random.uniform(0, jitter_s)
+
+
+def _parse_and_key(body: bytes, headers: dict[str, str], url: str) -> tuple[ParsedFeed, list[str]]:
+    parsed = parse.parse_feed(body, headers, url)
+    return parsed, [normalize.entry_key(e) for e in parsed.entries]
+
+
+class Poller:
+    """Polls feeds with one shared HTTP client into one store."""
+
+    def __init__(
+        self,
+        client: httpx.AsyncClient,
+        store: Store,
+        settings: PollSettings,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.client = client
+        self.store = store
+        self.settings = settings
+        self.clock = clock
+
+    async def poll(self, state: FeedState) -> PollOutcome:
+        """Poll one feed; never raises for feed problems: they are stored on the feed's row."""
+        s = self.settings
+        spec = s.feeds.get(state.url) or FeedSpec(state.url, state.name, s.default_interval_s)
+        try:
+            result = await fetch.fetch(
+                self.client,
+                state.url,
+                etag=state.etag,
+                last_modified=state.last_modified,
+                max_bytes=s.max_bytes,
+                headers=dict(spec.headers),
+                auth=s.auth.get(state.url),
+            )
+            now = self.clock()
+            if result.not_modified or result.body is None:
+                self._success(
+                    state, spec, now, result.status, result.etag, result.last_modified, None
+                )
+                event(log, logging.DEBUG, "poll.not_modified", feed=spec.name)
+                return PollOutcome(spec.name, ok=True, not_modified=True)
+            body_hash = hashlib.sha256(result.body).hexdigest()
+            if body_hash == state.body_hash:
+                # Same bytes as last time (a server without validators): skip parsing.
+                self._success(
+                    state, spec, now, result.status, result.etag, result.last_modified, body_hash
+                )
+                return PollOutcome(spec.name, ok=True, not_modified=True)
+            parsed, keys = await asyncio.to_thread(
+                _parse_and_key, result.body, result.headers, state.url
+            )
+        except (FetchError, ParseError) as exc:
+            return self._failure(state, spec, exc)
+        if parsed.warning:
+            event(log, logging.INFO, "parse.warning", feed=spec.name, error=parsed.warning)
+        return self._ingest(
+            state, spec, parsed, keys, result.status, result.etag, result.last_modified, body_hash
+        )
+
+    def _ingest(
+        self,
+        state: FeedState,
+        spec: FeedSpec,
+        parsed: ParsedFeed,
+        keys: list[str],
+        status: int,
+        etag: str | None,
+        last_modified: str | None,
+        body_hash: str,
+    ) -> PollOutcome:
+        now = self.clock()
+        known = self.store.known_keys(state.id, keys)
+        # A baseline poll stores what the feed carries today without alerting on any of it.
+        may_alert = state.baseline_done or spec.alert_on_first_poll
+        oldest_alertable = now - self.settings.max_age_s
+        outcome = PollOutcome(spec.name, ok=True)
+        seen_now: set[str] = set()
+        with self.store.transaction():
+            for entry, key in zip(parsed.entries, keys, strict=True):
+                if key in known or key in seen_now:
+                    continue
+                seen_now.add(key)
+                article = normalize.to_article(entry, key, spec.lang or parsed.lang)
+                article_id, is_new = self.store.add_entry(state.id, article, now)
+                if not is_new:
+                    continue
+                outcome.new_articles += 1
+                alert = may_alert and _fresh(article, oldest_alertable)
+                hits = self.settings.matcher.match(_match_input(article, spec))
+                for m in self.store.add_matches(article_id, hits, alert, now):
+                    outcome.matches += 1
+                    if m.alert:
+                        outcome.alerts += 1
+                        outcome.hits.append((m.topic, article.title))
+                        event(
+                            log,
+                            logging.INFO,
+                            "alert",
+                            topic=m.topic,
+                            feed=spec.name,
+                            title=article.title,
+                            url=article.url,
+                        )
+            self._success(state, spec, now, status, etag, last_modified, body_hash)
+        event(
+            log,
+            logging.INFO,
+            "poll.ok",
+            feed=spec.name,
+            new=outcome.new_articles,
+            matches=outcome.matches,
+            baseline=not state.baseline_done or None,
+        )
+        return outcome
+
+    def _success(
+        self,
+        state: FeedState,
+        spec: FeedSpec,
+        now: float,
+        status: int,
+        etag: str | None,
+        last_modified: str | None,
+        body_hash: str | None,
+    ) -> None:
+        self.store.record_success(
+            state.id,
+            now=now,
+            next_check_at=next_check(now, spec.interval_s, self.settings.jitter_s),
+            status=status,
+            etag=etag,
+            last_modified=last_modified,
+            body_hash=body_hash,
+            # Any successful poll has stored what the feed carries: later items are news.
+            baseline_done=True,
+        )
+
+    def _failure(
+        self, state: FeedState, spec: FeedSpec, exc: FetchError | ParseError
+    ) -> PollOutcome:
+        now = self.clock()
+        status = exc.status if isinstance(exc, FetchError) else None
+        retry_after = exc.retry_after_s if isinstance(exc, FetchError) else None
+        errors = state.consecutive_errors + 1
+        self.store.record_failure(
+            state.id,
+            now=now,
+            next_check_at=next_check(
+                now, spec.interval_s, self.settings.jitter_s, errors, retry_after
+            ),
+            status=status,
+            error=exc.message,
+            hold_until=now + min(retry_after, MAX_RETRY_AFTER_S) if retry_after else None,
+        )
+        event(
+            log,
+            logging.WARNING,
+            "poll.failed",
+            feed=spec.name,
+            url=state.url,
+            error=exc.message,
+            errors=errors,
+        )
+        return PollOutcome(spec.name, ok=False, error=exc.message)
+
+
+def _fresh(article: Article, oldest: float) -> bool:
+    return article.published_at is None or article.published_at.timestamp() >= oldest
+
+
+def _match_input(article: Article, spec: FeedSpec) -> MatchInput:
+    return MatchInput(
+        title=article.title,
+        summary=article.summary,
+        content=article.content,
+        feed=spec.name,
+        lang=article.lang,
+    )

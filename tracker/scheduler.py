@@ -1,0 +1,112 @@
+"""APScheduler jobs. The database is the schedule: a tick asks the store which feeds are due.
+
+Each feed's ``next_check_at`` lives in its row, so a restart resumes exactly, and intervals,
+backoff and Retry-After are all just a later time. The tick only hands out as many feeds as
+there are free fetch slots, and a feed in flight is never handed out again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from datetime import datetime
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+from .log import event
+from .models import FeedState, PollOutcome
+from .pipeline import Poller
+from .store import Store
+
+log = logging.getLogger(__name__)
+
+TICK_S = 1.0
+
+
+class FeedScheduler:
+    """Runs polls with a global concurrency limit; one feed is never polled twice at once."""
+
+    def __init__(
+        self,
+        poller: Poller,
+        store: Store,
+        concurrency: int,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.poller = poller
+        self.store = store
+        self.concurrency = concurrency
+        self.clock = clock
+        self.in_flight: dict[int, asyncio.Task[PollOutcome]] = {}
+        self.last_tick_at: float | None = None
+        self._scheduler: AsyncIOScheduler | None = None
+
+    async def tick(self) -> None:
+        """Start polls for due feeds, up to the free concurrency slots."""
+        self.last_tick_at = self.clock()
+        free = self.concurrency - len(self.in_flight)
+        if free <= 0:
+            return
+        for state in self.store.due_feeds(self.last_tick_at, free, exclude=self.in_flight):
+            self._start(state)
+
+    def _start(self, state: FeedState) -> asyncio.Task[PollOutcome]:
+        task = asyncio.create_task(self._poll(state), name=f"poll:{state.url}")
+        self.in_flight[state.id] = task
+        feed_id = state.id
+
+        def done(_task: asyncio.Task[PollOutcome]) -> None:
+            self.in_flight.pop(feed_id, None)
+
+        task.add_done_callback(done)
+        return task
+
+    async def _poll(self, state: FeedState) -> PollOutcome:
+        try:
+            return await self.poller.poll(state)
+        except Exception as exc:  # a bug must not stop the other feeds
+            log.exception("poll crashed", extra={"fields": {"feed": state.name}})
+            return PollOutcome(state.name, ok=False, error=f"internal error: {exc!r}")
+
+    async def run_once(self) -> list[PollOutcome]:
+        """Poll every active feed once (bounded concurrency) and return the outcomes."""
+        states = self.store.pollable_feeds(self.clock())
+        sem = asyncio.Semaphore(self.concurrency)
+
+        async def bounded(state: FeedState) -> PollOutcome:
+            async with sem:
+                return await self._poll(state)
+
+        return list(await asyncio.gather(*(bounded(s) for s in states)))
+
+    def start(self) -> None:
+        """Start the tick job on the running event loop."""
+        self._scheduler = AsyncIOScheduler()
+        self._scheduler.add_job(
+            self.tick,
+            "interval",
+            seconds=TICK_S,
+            id="poll-tick",
+            max_instances=1,
+            coalesce=True,
+            misfire_grace_time=None,
+            next_run_time=datetime.now().astimezone(),
+        )
+        self._scheduler.start()
+        event(log, logging.INFO, "scheduler.started", tick_s=TICK_S, concurrency=self.concurrency)
+
+    async def stop(self, timeout_s: float = 10.0) -> None:
+        """Stop ticking; let polls in flight finish for up to ``timeout_s``, then cancel them."""
+        if self._scheduler is not None and self._scheduler.running:
+            self._scheduler.shutdown(wait=False)
+        tasks = list(self.in_flight.values())
+        if not tasks:
+            return
+        done, pending = await asyncio.wait(tasks, timeout=timeout_s)
+        for task in pending:
+            task.cancel()
+        if pending:
+            await asyncio.wait(pending)
+        event(log, logging.INFO, "scheduler.stopped", finished=len(done), cancelled=len(pending))

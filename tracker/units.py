@@ -1,0 +1,60 @@
+"""Human units in the config: durations (``90s``, ``15m``, ``1h30m``) and sizes (``10MB``)."""
+
+from __future__ import annotations
+
+import re
+
+_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)", re.IGNORECASE)
+_DURATION_FULL = re.compile(r"^(?:\s*\d+(?:\.\d+)?\s*(?:ms|s|m|h|d|w)\s*)+$", re.IGNORECASE)
+_DURATION_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(b|kb|kib|mb|mib|gb|gib)?\s*$", re.IGNORECASE)
+_SIZE_UNITS = {
+    "b": 1,
+    "kb": 1000,
+    "kib": 1024,
+    "mb": 1000**2,
+    "mib": 1024**2,
+    "gb": 1000**3,
+    "gib": 1024**3,
+}
+
+
+def parse_duration(value: object) -> float:
+    """Seconds from a number or a string like ``90s``, ``15m``, ``2h``, ``1h30m``, ``7d``."""
+    if isinstance(value, bool):
+        raise ValueError(f"invalid duration {value!r} (use 30s, 15m, 2h)")
+    if isinstance(value, int | float):
+        seconds = float(value)
+    elif isinstance(value, str) and _DURATION_FULL.match(value):
+        seconds = sum(
+            float(n) * _DURATION_UNITS[u.lower()] for n, u in _DURATION_PART.findall(value)
+        )
+    else:
+        raise ValueError(f"invalid duration {value!r} (use 30s, 15m, 2h)")
+    if seconds < 0:
+        raise ValueError(f"invalid duration {value!r}: must not be negative")
+    return seconds
+
+
+def parse_size(value: object) -> int:
+    """Bytes from a number or a string like ``512KB``, ``10MB``, ``1GiB``."""
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value
+    if isinstance(value, str) and (m := _SIZE.match(value)):
+        return int(float(m.group(1)) * _SIZE_UNITS[(m.group(2) or "b").lower()])
+    raise ValueError(f"invalid size {value!r} (use 512KB, 10MB, 1GB)")
+
+
+def format_duration(seconds: float) -> str:
+    """The inverse of parse_duration for display: 900 -> '15m', 922 -> '15m22s'."""
+    if seconds < 60:
+        return f"{seconds:g}s"
+    parts = []
+    rest = int(seconds)
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
+        if rest >= size:
+            parts.append(f"{rest // size}{unit}")
+            rest %= size
+    # Two units are precise enough for humans: 1d3h, not 1d3h12m5s.
+    return "".join(parts[:2])
