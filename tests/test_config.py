@@ -1,10 +1,11 @@
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, run_cli
 
 from tracker import config
 from tracker.errors import ConfigError
+
+from conftest import ROOT, run_cli
 
 
 def test_shipped_config_is_valid_and_useful() -> None:

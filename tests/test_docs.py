@@ -6,9 +6,10 @@ from pathlib import Path
 import click
 from pydantic import BaseModel
 
-from conftest import ROOT
 from tracker.cli import cli
 from tracker.config import Config
+
+from conftest import ROOT
 
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 ARCHITECTURE = (ROOT / "docs" / "ARCHITECTURE.md").read_text(encoding="utf-8")

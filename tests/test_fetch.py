@@ -3,11 +3,12 @@ from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 import pytest
-from feedserver import FeedServer
 
 from tracker.errors import FetchError
 from tracker.fetch import fetch, make_client, parse_retry_after
 from tracker.models import FetchResult
+
+from feedserver import FeedServer
 
 T = TypeVar("T")
 

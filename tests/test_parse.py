@@ -2,10 +2,11 @@ import csv
 from pathlib import Path
 
 import pytest
-from conftest import CORPUS
 
 from tracker.errors import ParseError
 from tracker.parse import parse_feed
+
+from conftest import CORPUS
 
 SOURCES = list(csv.DictReader((CORPUS / "SOURCES.tsv").open(encoding="utf-8"), delimiter="\t"))
 REAL = [r for r in SOURCES if r["local_file"].startswith("real_feeds/")]

@@ -2,15 +2,15 @@ import asyncio
 import time
 from pathlib import Path
 
-from feedserver import FeedServer
-from rss import Item, rss
-
 from tracker import config as config_mod
 from tracker.daemon import poll_settings
 from tracker.fetch import make_client
 from tracker.models import PollOutcome
 from tracker.pipeline import Poller, next_check
 from tracker.store import Store
+
+from feedserver import FeedServer
+from rss import Item, rss
 
 
 def _config(tmp_path: Path, feeds: list[str], extra: str = "") -> config_mod.Config:
