@@ -36,9 +36,17 @@ ITEMS = 50
 
 def start_server(feeds: int) -> tuple[subprocess.Popen[str], str]:
     proc = subprocess.Popen(
-        [sys.executable, str(ROOT / "tests" / "feedserver.py"), "--synthetic", str(feeds),
-         "--items", str(ITEMS)],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            str(ROOT / "tests" / "feedserver.py"),
+            "--synthetic",
+            str(feeds),
+            "--items",
+            str(ITEMS),
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
     )
     assert proc.stdout is not None
     base = proc.stdout.readline().strip()
@@ -62,10 +70,12 @@ async def one_run(cfg: config_mod.Config) -> dict[str, float]:
     store = Store(cfg.database_path)
     store.sync_feeds(cfg.feed_specs(), time.time())
     out: dict[str, float] = {}
-    async with make_client(timeout_s=60, max_redirects=3, user_agent="bench",
-                           concurrency=cfg.fetch.concurrency) as client:
-        sched = FeedScheduler(Poller(client, store, poll_settings(cfg)), store,
-                              cfg.fetch.concurrency)
+    async with make_client(
+        timeout_s=60, max_redirects=3, user_agent="bench", concurrency=cfg.fetch.concurrency
+    ) as client:
+        sched = FeedScheduler(
+            Poller(client, store, poll_settings(cfg)), store, cfg.fetch.concurrency
+        )
         for label in ("changed", "unchanged"):
             cpu0, wall0 = time.process_time(), time.perf_counter()
             outcomes = await sched.run_once()
@@ -96,8 +106,20 @@ def main() -> None:
     if not args.child:
         # One process per N, so that peak RSS belongs to that N alone.
         for n in args.feeds:
-            subprocess.run([sys.executable, __file__, "--child", "--feeds", str(n), "--repeat",
-                            str(args.repeat), "--concurrency", str(args.concurrency)], check=True)
+            subprocess.run(
+                [
+                    sys.executable,
+                    __file__,
+                    "--child",
+                    "--feeds",
+                    str(n),
+                    "--repeat",
+                    str(args.repeat),
+                    "--concurrency",
+                    str(args.concurrency),
+                ],
+                check=True,
+            )
         return
     (n,) = args.feeds
     proc, base = start_server(n)
@@ -105,14 +127,17 @@ def main() -> None:
         runs = []
         for _ in range(args.repeat):
             with tempfile.TemporaryDirectory() as tmp:
-                runs.append(asyncio.run(one_run(make_config(base, n, Path(tmp),
-                                                            args.concurrency))))
+                runs.append(asyncio.run(one_run(make_config(base, n, Path(tmp), args.concurrency))))
     finally:
         assert proc.stdin is not None
         proc.stdin.close()
         proc.wait(timeout=10)
-    result: dict[str, float | int | str] = {"bench": "poll", "feeds": n, "items_per_feed": ITEMS,
-                                            "repeat": args.repeat}
+    result: dict[str, float | int | str] = {
+        "bench": "poll",
+        "feeds": n,
+        "items_per_feed": ITEMS,
+        "repeat": args.repeat,
+    }
     for key in runs[0]:
         result[key] = round(statistics.median(r[key] for r in runs), 2)
     result["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)

@@ -15,13 +15,14 @@ README = (ROOT / "README.md").read_text(encoding="utf-8")
 ARCHITECTURE = (ROOT / "docs" / "ARCHITECTURE.md").read_text(encoding="utf-8")
 
 
-def _model_of(annotation: object) -> type[BaseModel] | None:
+def _models_of(annotation: object) -> list[type[BaseModel]]:
+    """Every pydantic model inside an annotation (a union of channel kinds gives several)."""
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return annotation
+        return [annotation]
+    found: list[type[BaseModel]] = []
     for arg in typing.get_args(annotation):
-        if (model := _model_of(arg)) is not None:
-            return model
-    return None
+        found += [m for m in _models_of(arg) if m not in found]
+    return found
 
 
 def _keys(model: type[BaseModel], prefix: str) -> list[str]:
@@ -29,18 +30,17 @@ def _keys(model: type[BaseModel], prefix: str) -> list[str]:
     for name, field in model.model_fields.items():
         if field.exclude:
             continue
-        key = f"{prefix}{name}"
+        key = f"{prefix}{field.alias or name}"
         keys.append(key)
-        sub = _model_of(field.annotation)
-        if sub is not None:
-            origin = typing.get_origin(field.annotation)
+        origin = typing.get_origin(field.annotation)
+        for sub in _models_of(field.annotation):
             if origin is list:
                 keys += _keys(sub, f"{key}[].")
             elif origin is dict:
                 keys += _keys(sub, f"{key}.<name>.")
             else:
                 keys += _keys(sub, f"{key}.")
-    return keys
+    return sorted(set(keys))
 
 
 def test_every_config_key_is_in_the_readme() -> None:
@@ -68,8 +68,9 @@ def test_every_cli_command_is_in_the_readme() -> None:
 
 def test_every_module_is_in_the_architecture_doc() -> None:
     modules = sorted(
-        p.name for p in (ROOT / "tracker").glob("*.py") if p.name not in ("__init__.py",
-                                                                         "__main__.py")
+        p.name
+        for p in (ROOT / "tracker").glob("*.py")
+        if p.name not in ("__init__.py", "__main__.py")
     )
     missing = [m for m in modules if f"`{m}`" not in ARCHITECTURE]
     assert not missing, f"docs/ARCHITECTURE.md does not describe: {missing}"

@@ -183,3 +183,40 @@ def test_next_check_backoff() -> None:
     assert next_check(0, 600, 0, errors=50) == 86400
     assert next_check(0, 600, 0, errors=1, retry_after_s=7200) == 7200
     assert 600 <= next_check(0, 600, 30) <= 630
+
+
+def test_changed_topics_apply_without_restart_and_never_to_old_articles(
+    feed_server: FeedServer, tmp_path: Path
+) -> None:
+    old = Item("Mexico and US discuss the steel tariff exemption", "https://n.example/o", "o")
+    url = feed_server.add("/t.xml", rss([old]))
+    first = _config(tmp_path, [url])
+    second = config_mod.parse(
+        f"database: t.db\nfeeds:\n  - url: {url}\ntopics:\n"
+        "  metals:\n    query: '(steel OR acero) NEAR/5 (tariff* OR arancel*)'\n",
+        tmp_path,
+    )
+
+    async def go() -> list[PollOutcome]:
+        store = Store(first.database_path)
+        store.sync_feeds(first.feed_specs(), time.time())
+        try:
+            async with make_client(
+                timeout_s=5, max_redirects=3, user_agent="t", concurrency=2
+            ) as client:
+                poller = Poller(client, store, poll_settings(first))
+                (state,) = store.pollable_feeds(time.time())
+                out = [await poller.poll(state)]
+                poller.settings = poll_settings(second)  # what a reload does
+                new = Item("Aranceles al acero: México responde", "https://n.example/n", "n")
+                feed_server.add("/t.xml", rss([new, old]))
+                (state,) = store.pollable_feeds(time.time())
+                out.append(await poller.poll(state))
+                return out
+        finally:
+            store.close()
+
+    baseline, after = asyncio.run(go())
+    assert baseline.alerts == 0
+    assert (after.new_articles, after.alerts) == (1, 1)
+    assert _alerts(first) == [("metals", "Aranceles al acero: México responde")]

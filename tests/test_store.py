@@ -118,3 +118,23 @@ def test_matches_are_unique_per_article_and_topic(tmp_path: Path) -> None:
         first = store.add_matches(aid, [TopicHit("t", ("x",), "s")], alert=True, now=1)
         again = store.add_matches(aid, [TopicHit("t", ("x",), "s")], alert=True, now=1)
     assert len(first) == 1 and again == []
+
+
+def test_shortened_interval_applies_at_once(tmp_path: Path) -> None:
+    store = Store(tmp_path / "t.db")
+    store.sync_feeds([FeedSpec("https://a/", "A", 3600)], now=0)
+    (fa,) = store.due_feeds(0, 10)
+    store.record_success(
+        fa.id,
+        now=100,
+        next_check_at=3700,
+        status=200,
+        etag=None,
+        last_modified=None,
+        body_hash=None,
+        baseline_done=True,
+    )
+    store.sync_feeds([FeedSpec("https://a/", "A", 300)], now=200)
+    assert store.due_feeds(399, 10) == [] and len(store.due_feeds(400, 10)) == 1
+    store.sync_feeds([FeedSpec("https://a/", "A", 7200)], now=200)  # longer: no change
+    assert len(store.due_feeds(400, 10)) == 1

@@ -4,19 +4,23 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import json
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 
 from . import config as config_mod
-from . import log
+from . import explore, log
 from .config import Config
 from .daemon import run_forever, run_once
 from .errors import ConfigError, TrackerError
+from .match import Matcher
+from .notify import sample as delivery_test
+from .query import QuerySyntaxError
 from .store import FeedRow, Store
 from .units import format_duration
 
@@ -45,6 +49,23 @@ def _handle_errors(func: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+def _set_config(ctx: click.Context, _param: click.Parameter, value: Path | None) -> None:
+    if value is not None:
+        ctx.ensure_object(dict)["config_path"] = value
+
+
+# Also accepted after the command name: `tracker topics test --config FILE …`.
+config_option = click.option(
+    "--config",
+    "-c",
+    type=click.Path(path_type=Path, dir_okay=False),
+    expose_value=False,
+    is_eager=True,
+    callback=_set_config,
+    help="Config file (overrides the one given before the command).",
+)
+
+
 def _load(ctx: click.Context) -> Config:
     path: Path = ctx.obj["config_path"]
     return config_mod.load(path)
@@ -70,13 +91,14 @@ def cli(ctx: click.Context, config_path: Path) -> None:
 
 
 @cli.command()
+@config_option
 @click.option("--once", is_flag=True, help="Do one full poll cycle, print a summary and exit.")
 @click.pass_context
 @_handle_errors
 def run(ctx: click.Context, once: bool) -> None:
     """Run the daemon (logs to stderr), or one cycle with --once."""
     config = _load(ctx)
-    log.setup(config.log_level)
+    log.setup(config.log_level, config.secrets())
     if once:
         summary = asyncio.run(run_once(config))
         click.echo(summary.render())
@@ -85,6 +107,7 @@ def run(ctx: click.Context, once: bool) -> None:
 
 
 @cli.command()
+@config_option
 @click.pass_context
 @_handle_errors
 def check(ctx: click.Context) -> None:
@@ -98,7 +121,7 @@ def check(ctx: click.Context) -> None:
         click.echo(f"    - {spec.name}  every {format_duration(spec.interval_s)}  {spec.url}")
     click.echo(f"  topics: {len(config.topics)}")
     for name, topic in config.topics.items():
-        click.echo(f"    - {name}: {topic.query}")
+        click.echo(f"    - {name}: {' '.join(topic.query.split())}")
     click.echo("  channels: 0 (alerts are kept in the database and written to the log)")
 
 
@@ -122,6 +145,7 @@ def _status(row: FeedRow) -> str:
 
 
 @cli.command()
+@config_option
 @click.pass_context
 @_handle_errors
 def feeds(ctx: click.Context) -> None:
@@ -148,10 +172,211 @@ def feeds(ctx: click.Context) -> None:
                 (r.last_error or "")[:80],
             )
         )
+    _print_table(table)
+
+
+def _print_table(table: Sequence[tuple[str, ...]]) -> None:
+    """Aligned columns; the last one (an error message) is left ragged."""
     widths = [max(len(row[i]) for row in table) for i in range(len(table[0]) - 1)]
     for row in table:
         cells = [cell.ljust(w) for cell, w in zip(row[:-1], widths, strict=True)]
         click.echo("  ".join([*cells, row[-1]]).rstrip())
+
+
+@cli.group()
+def topics() -> None:
+    """Tune topics: try them on feeds or on stored articles."""
+
+
+def _print_tested(item: explore.Tested, as_json: bool) -> None:
+    if as_json:
+        click.echo(json.dumps(item.as_json(), ensure_ascii=False))
+        return
+    if not item.hits:
+        click.echo(f"  -  {item.title}")
+        return
+    for hit in item.hits:
+        click.echo(f"  ✔  [{hit.topic}] {item.title}")
+        click.echo(f"       terms: {', '.join(hit.terms)}")
+        if hit.snippet:
+            click.echo(f"       {hit.snippet}")
+
+
+@topics.command("test")
+@config_option
+@click.option("--query", "-q", help="Try this expression instead of the configured topics.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per entry per line.")
+@click.argument("sources", nargs=-1, required=True)
+@click.pass_context
+@_handle_errors
+def topics_test(
+    ctx: click.Context, query: str | None, as_json: bool, sources: tuple[str, ...]
+) -> None:
+    """Show which topics match each entry of SOURCE (a feed URL or a local feed file)."""
+    config = _load_or_default(ctx, needed=query is None)
+    matcher = _matcher(config, query)
+    names = {f.url: f.display_name for f in config.feeds}
+    langs = {f.url: f.lang for f in config.feeds}
+    for source in sources:
+        items = explore.test_source(
+            source,
+            matcher,
+            names,
+            langs,
+            timeout_s=config.fetch.timeout,
+            max_bytes=config.fetch.max_bytes,
+        )
+        if not as_json:
+            matched = sum(1 for i in items if i.hits)
+            click.echo(f"{source}: {len(items)} entries, {matched} matched")
+        for item in items:
+            _print_tested(item, as_json)
+
+
+@topics.command("backtest")
+@config_option
+@click.argument("topic", required=False)
+@click.option("--query", "-q", help="Try this expression instead of a configured topic.")
+@click.option(
+    "--days",
+    type=click.FloatRange(min=0, min_open=True),
+    default=30.0,
+    show_default=True,
+    help="How far back to look (by when articles were stored).",
+)
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per match per line.")
+@click.pass_context
+@_handle_errors
+def topics_backtest(
+    ctx: click.Context, topic: str | None, query: str | None, days: float, as_json: bool
+) -> None:
+    """Show which stored articles TOPIC (or --query) would have matched."""
+    if (topic is None) == (query is None):
+        raise click.UsageError("give a TOPIC or --query EXPR (one of them)")
+    config = _load(ctx)
+    if topic is not None and topic not in config.topics:
+        known = ", ".join(config.topics) or "none"
+        raise TrackerError(f"no topic named '{topic}' (configured: {known})")
+    specs = [t for t in config.topic_specs() if t.name == topic]
+    matcher = explore.build_matcher(specs, config.lists, query)
+    if not config.database_path.exists():
+        raise TrackerError(f"no database yet at {config.database_path}: run `tracker run` first")
+    store = Store(config.database_path)
+    since = time.time() - days * 86400
+    matched = 0
+    try:
+        for item in explore.backtest(store, matcher, since):
+            matched += 1
+            _print_tested(item, as_json)
+        scanned = store.count_since(since)
+    finally:
+        store.close()
+    if not as_json:
+        click.echo(
+            f"{matched} of {scanned} articles from the last {days:g} days would have matched"
+        )
+
+
+def _load_or_default(ctx: click.Context, needed: bool) -> Config:
+    """The config; with --query and no config file, an empty one (no lists, no feeds)."""
+    path: Path = ctx.obj["config_path"]
+    if not needed and not path.exists():
+        return config_mod.parse("{}", Path.cwd())
+    return _load(ctx)
+
+
+def _matcher(config: Config, query: str | None) -> Matcher:
+    try:
+        return explore.build_matcher(config.topic_specs(), config.lists, query)
+    except QuerySyntaxError as exc:
+        raise ConfigError(f"invalid --query:\n{exc}") from exc
+
+
+@cli.group(invoke_without_command=True)
+@config_option
+@click.option("--status", type=click.Choice(["pending", "sent", "dead"]), help="Only these.")
+@click.option("--limit", "-n", type=click.IntRange(min=1), default=30, show_default=True)
+@click.pass_context
+@_handle_errors
+def alerts(ctx: click.Context, status: str | None, limit: int) -> None:
+    """Recent deliveries: channel, topic, status, attempts, last error."""
+    if ctx.invoked_subcommand is not None:
+        return
+    config = _load(ctx)
+    if not config.database_path.exists():
+        click.echo(f"no database yet at {config.database_path}: run `tracker run` first")
+        return
+    store = Store(config.database_path)
+    try:
+        rows = store.deliveries(limit, status)
+        counts = store.delivery_counts()
+    finally:
+        store.close()
+    now = time.time()
+    table = [("ID", "CREATED", "CHANNEL", "TOPIC", "STATUS", "TRIES", "TITLE", "LAST ERROR")]
+    for r in rows:
+        state = r.status
+        if r.status == "pending":
+            when = max(r.not_before, r.next_attempt_at)
+            state = f"pending ({'digest ' if r.digest else ''}{_ago(when, now)})"
+        table.append(
+            (
+                str(r.id),
+                _ago(r.created_at, now),
+                r.channel,
+                r.topic,
+                state,
+                str(r.attempts),
+                r.title[:50],
+                (r.last_error or "")[:100],
+            )
+        )
+    _print_table(table)
+    click.echo(", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "no deliveries yet")
+
+
+@alerts.command("retry")
+@config_option
+@click.argument("ids", nargs=-1, type=int)
+@click.option("--dead", "all_dead", is_flag=True, help="Every dead-lettered delivery.")
+@click.pass_context
+@_handle_errors
+def alerts_retry(ctx: click.Context, ids: tuple[int, ...], all_dead: bool) -> None:
+    """Queue deliveries again (ID..., or --dead), due now with their attempts reset."""
+    if bool(ids) == all_dead:
+        raise click.UsageError("give delivery IDs or --dead (one of them)")
+    config = _load(ctx)
+    store = Store(config.database_path)
+    try:
+        n = store.retry_deliveries(ids, all_dead=all_dead, now=time.time())
+    finally:
+        store.close()
+    click.echo(
+        f"{n} {'delivery' if n == 1 else 'deliveries'} queued again"
+        " (sent by the running daemon, or by the next `tracker run --once`)"
+    )
+
+
+@cli.group()
+def notify() -> None:
+    """Check alert channels."""
+
+
+@notify.command("test")
+@config_option
+@click.argument("channel")
+@click.pass_context
+@_handle_errors
+def notify_test(ctx: click.Context, channel: str) -> None:
+    """Send a sample alert through CHANNEL and print what the server answered."""
+    config = _load(ctx)
+    if channel not in config.channels:
+        known = ", ".join(config.channels) or "none configured"
+        raise TrackerError(f"no channel named '{channel}' (channels: {known})")
+    result = asyncio.run(delivery_test.send_sample(channel, config.channels[channel]))
+    click.echo(f"{channel}: {'ok' if result.ok else 'FAILED'}: {result.detail}")
+    if not result.ok:
+        sys.exit(EXIT_ERROR)
 
 
 def main() -> None:

@@ -13,9 +13,11 @@ import types
 import typing
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from importlib.util import find_spec
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 from pydantic import (
@@ -42,7 +44,65 @@ DEFAULT_USER_AGENT = "tracker/0.1 (self-hosted feed alert daemon)"
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+_M = typing.TypeVar("_M", bound=_Model)
+_CLOCK = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
+_RATE = re.compile(r"^\s*(\d+)\s*/\s*(\d*\s*[smhdw])\s*$")
+
+
+def _check_clock(value: str) -> str:
+    if not _CLOCK.match(value.strip()):
+        raise ValueError(f"invalid time of day {value!r} (use HH:MM, e.g. 08:00)")
+    return value.strip()
+
+
+def _check_quiet_hours(value: str | None) -> str | None:
+    if value is None:
+        return None
+    start, sep, end = value.partition("-")
+    if not sep:
+        raise ValueError(f"invalid quiet hours {value!r} (use HH:MM-HH:MM, e.g. 22:00-07:00)")
+    return f"{_check_clock(start)}-{_check_clock(end)}"
+
+
+def _check_timezone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(
+            f"unknown timezone {value!r} (use an IANA name like America/Mexico_City)"
+        ) from exc
+    return value
+
+
+def parse_rate(value: str) -> tuple[int, float]:
+    """``"5/h"`` → (5, 3600.0): at most 5 alerts per hour."""
+    m = _RATE.match(value)
+    if not m:
+        raise ValueError(f"invalid rate limit {value!r} (use e.g. 5/h, 20/d, 10/30m)")
+    period = m.group(2).replace(" ", "")
+    return int(m.group(1)), parse_duration(period if period[0].isdigit() else "1" + period)
+
+
+ClockTime = Annotated[str, BeforeValidator(_check_clock)]
+Timezone = Annotated[str, BeforeValidator(_check_timezone)]
+
+
+def _with_secret_file(model: _M, field: str, info: ValidationInfo) -> _M:
+    """``X_file: path`` fills the secret ``X`` from that file (or systemd credential)."""
+    value, path = getattr(model, field), getattr(model, f"{field}_file")
+    if value is not None and path is not None:
+        raise ValueError(f"give either {field} or {field}_file, not both")
+    if path is None:
+        return model
+    resolved = resolve_secret_path(path, info.context)
+    try:
+        secret = resolved.read_text(encoding="utf-8").rstrip("\r\n")
+    except OSError as exc:
+        raise ValueError(f"cannot read {field}_file '{resolved}': {exc.strerror}") from exc
+    return model.model_copy(update={field: SecretStr(secret)})
 
 
 class Auth(_Model):
@@ -54,16 +114,7 @@ class Auth(_Model):
 
     @model_validator(mode="after")
     def _read_password_file(self, info: ValidationInfo) -> Auth:
-        if self.password is not None and self.password_file is not None:
-            raise ValueError("give either password or password_file, not both")
-        if self.password_file is None:
-            return self
-        path = resolve_secret_path(self.password_file, info.context)
-        try:
-            secret = path.read_text(encoding="utf-8").rstrip("\r\n")
-        except OSError as exc:
-            raise ValueError(f"cannot read password_file '{path}': {exc.strerror}") from exc
-        return self.model_copy(update={"password": SecretStr(secret)})
+        return _with_secret_file(self, "password", info)
 
 
 class Defaults(_Model):
@@ -115,6 +166,112 @@ class Topic(_Model):
     query: str
     feeds: list[str] = []
     lang: list[str] = []
+    notify: list[str] | None = None
+    rate_limit: str | None = None
+
+    @field_validator("rate_limit")
+    @classmethod
+    def _check_rate(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_rate(value)
+        return value
+
+
+class _Channel(_Model):
+    """When a channel delivers: at once, or in hourly/daily digests, outside quiet hours."""
+
+    mode: Literal["immediate", "hourly", "daily"] = "immediate"
+    digest_at: ClockTime = "08:00"
+    timezone: Timezone = "UTC"
+    quiet_hours: str | None = None
+
+    @field_validator("quiet_hours")
+    @classmethod
+    def _quiet(cls, value: str | None) -> str | None:
+        return _check_quiet_hours(value)
+
+
+class EmailChannel(_Channel):
+    """SMTP delivery: one connection per batch, multipart text + HTML."""
+
+    type: Literal["email"]
+    host: str
+    port: int | None = Field(default=None, ge=1, le=65535)
+    security: Literal["starttls", "tls", "none"] = "starttls"
+    username: str | None = None
+    password: SecretStr | None = None
+    password_file: Path | None = None
+    sender: str = Field(alias="from")
+    to: list[str] = Field(min_length=1)
+    subject_prefix: str = "[tracker]"
+    timeout: Duration = Field(default=30.0, gt=0)
+
+    @field_validator("sender", "to")
+    @classmethod
+    def _check_addresses(cls, value: str | list[str]) -> str | list[str]:
+        for address in [value] if isinstance(value, str) else value:
+            if any(c in address for c in "\r\n") or "@" not in address:
+                raise ValueError(f"invalid email address {address!r}")
+        return value
+
+    @model_validator(mode="after")
+    def _read_password_file(self, info: ValidationInfo) -> EmailChannel:
+        return _with_secret_file(self, "password", info)
+
+    @property
+    def effective_port(self) -> int:
+        return self.port or {"starttls": 587, "tls": 465, "none": 25}[self.security]
+
+
+class WebhookChannel(_Channel):
+    """HTTP POST of a JSON payload, optionally HMAC-signed."""
+
+    type: Literal["webhook"]
+    url: str
+    format: Literal["json", "slack", "discord"] = "json"
+    secret: SecretStr | None = None
+    secret_file: Path | None = None
+    headers: dict[str, str] = {}
+    timeout: Duration = Field(default=10.0, gt=0)
+
+    @field_validator("url")
+    @classmethod
+    def _check_url(cls, url: str) -> str:
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValueError(f"invalid webhook URL {url!r} (expected http:// or https://)")
+        return url
+
+    @model_validator(mode="after")
+    def _read_secret_file(self, info: ValidationInfo) -> WebhookChannel:
+        return _with_secret_file(self, "secret", info)
+
+
+class AppriseChannel(_Channel):
+    """Any service apprise knows (Telegram, Matrix, ntfy, Teams…); needs tracker[apprise]."""
+
+    type: Literal["apprise"]
+    url: SecretStr | None = None
+    url_file: Path | None = None
+
+    @model_validator(mode="after")
+    def _read_url_file(self, info: ValidationInfo) -> AppriseChannel:
+        model = _with_secret_file(self, "url", info)
+        if model.url is None:
+            raise ValueError("give url (or url_file): an apprise URL such as ntfy://topic")
+        return model
+
+
+Channel = Annotated[EmailChannel | WebhookChannel | AppriseChannel, Field(discriminator="type")]
+
+
+class Delivery(_Model):
+    """Retry policy shared by every channel, and the default route."""
+
+    max_attempts: int = Field(default=10, ge=1, le=1000)
+    retry_base: Duration = Field(default=30.0, gt=0)
+    retry_max: Duration = Field(default=3600.0, gt=0)
+    notify: list[str] | None = None
 
 
 class Config(_Model):
@@ -127,6 +284,8 @@ class Config(_Model):
     feeds: list[Feed] = []
     lists: dict[str, list[str]] = {}
     topics: dict[str, Topic] = {}
+    channels: dict[str, Channel] = {}
+    delivery: Delivery = Delivery()
     # Where the file was read from; relative paths in it are relative to this folder.
     base_dir: Path = Field(default=Path("."), exclude=True)
 
@@ -178,11 +337,30 @@ class Config(_Model):
 
     def secrets(self) -> list[str]:
         """Every secret value in the config, so logs can be checked to never contain them."""
-        return [
-            f.auth.password.get_secret_value()
-            for f in self.feeds
-            if f.auth is not None and f.auth.password is not None
-        ]
+        found = [f.auth.password for f in self.feeds if f.auth is not None]
+        plain: list[str] = []
+        for ch in self.channels.values():
+            found.append(getattr(ch, "password", None) or getattr(ch, "secret", None))
+            if isinstance(ch, AppriseChannel):
+                found.append(ch.url)
+            elif isinstance(ch, WebhookChannel):
+                # Chat webhooks (Slack, Discord) carry their token in the URL path.
+                plain.append(urlsplit(ch.url).path)
+        for f in self.feeds:
+            if urlsplit(f.url).password:
+                plain.append(str(urlsplit(f.url).password))
+        secrets = [s.get_secret_value() for s in found if s is not None]
+        # URL parts are only treated as secrets when long enough to be tokens.
+        return [s for s in secrets if s] + [p for p in plain if len(p) >= 12]
+
+    def routes(self, topic: str) -> list[str]:
+        """The channels a topic's alerts go to: its notify list, else delivery.notify, else all."""
+        t = self.topics.get(topic)
+        if t is not None and t.notify is not None:
+            return list(t.notify)
+        if self.delivery.notify is not None:
+            return list(self.delivery.notify)
+        return list(self.channels)
 
 
 def default_feed_name(url: str) -> str:
@@ -377,10 +555,33 @@ def _semantic_problems(raw: dict[str, Any]) -> Iterator[tuple[str, str]]:
         for j, ref in enumerate(refs):
             if ref not in known:
                 yield f"topics.{tname}.feeds[{j}]", f"no feed named or at '{ref}'"
+        channels = _typed(raw.get("channels"), dict)
+        for j, ref in enumerate(_typed(topic.get("notify"), list)):
+            if ref not in channels:
+                yield f"topics.{tname}.notify[{j}]", _no_channel(ref, channels)
         if isinstance(topic.get("query"), str):
             err = match.check_query(topic["query"], good_lists)
             if err:
                 yield f"topics.{tname}.query", err
+
+
+def _no_channel(ref: object, channels: dict[Any, Any]) -> str:
+    known = ", ".join(map(str, channels)) or "none configured"
+    return f"no channel named '{ref}' (channels: {known})"
+
+
+def _delivery_problems(raw: dict[str, Any]) -> Iterator[tuple[str, str]]:
+    channels = _typed(raw.get("channels"), dict)
+    delivery = _typed(raw.get("delivery"), dict)
+    for name, ch in channels.items():
+        if isinstance(ch, dict) and ch.get("type") == "apprise" and not find_spec("apprise"):
+            yield (
+                f"channels.{name}.type",
+                "apprise channels need the optional extra: pip install 'tracker[apprise]'",
+            )
+    for j, ref in enumerate(_typed(delivery.get("notify"), list)):
+        if ref not in channels:
+            yield f"delivery.notify[{j}]", _no_channel(ref, channels)
 
 
 def parse(text: str, base_dir: Path, source: str = "config") -> Config:
@@ -403,7 +604,8 @@ def parse(text: str, base_dir: Path, source: str = "config") -> Config:
     for text_problem in env_problems:
         path, _, message = text_problem.partition(": ")
         problems.append(Problem(path, message, _nearest_line(path, lines)))
-    problems += [Problem(p, m, _nearest_line(p, lines)) for p, m in _semantic_problems(data)]
+    for path, message in (*_semantic_problems(data), *_delivery_problems(data)):
+        problems.append(Problem(path, message, _nearest_line(path, lines)))
     config: Config | None = None
     try:
         config = Config.model_validate(

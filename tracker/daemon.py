@@ -9,15 +9,18 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 
-from . import fetch
+from . import fetch, notify
 from .config import Config
 from .log import event
 from .match import Matcher
 from .models import PollOutcome
+from .outbox import Dispatcher, DispatchSummary, RetryPolicy
 from .pipeline import Poller, PollSettings
+from .routing import Router
 from .scheduler import FeedScheduler
-from .store import Store
+from .store import DeliveryRow, Store
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +38,15 @@ def poll_settings(config: Config) -> PollSettings:
         max_bytes=config.fetch.max_bytes,
         default_interval_s=config.defaults.interval,
         auth=auth,
+        router=Router(config) if config.channels else None,
+    )
+
+
+def make_dispatcher(config: Config, store: Store) -> Dispatcher:
+    """The outbox dispatcher for the configured channels and retry policy."""
+    d = config.delivery
+    return Dispatcher(
+        store, notify.build(config.channels), RetryPolicy(d.max_attempts, d.retry_base, d.retry_max)
     )
 
 
@@ -44,6 +56,8 @@ class RunSummary:
 
     outcomes: list[PollOutcome] = field(default_factory=list)
     seconds: float = 0.0
+    delivery: DispatchSummary | None = None
+    pending: list[DeliveryRow] = field(default_factory=list)
 
     @property
     def failed(self) -> list[PollOutcome]:
@@ -64,6 +78,23 @@ class RunSummary:
                 lines.append(f"  alert [{topic}] {title}  ({o.feed})")
         for o in self.failed:
             lines.append(f"  failed {o.feed}: {o.error}")
+        if self.delivery is not None:
+            d = self.delivery
+            lines.append(
+                f"deliveries: {d.sent} sent, {d.retrying} to retry, {d.dead} dead,"
+                f" {len(self.pending)} pending"
+            )
+            for row in self.pending:
+                why = row.last_error or (
+                    "waiting for its digest" if row.digest else "waiting to be sent"
+                )
+                when = datetime.fromtimestamp(max(row.not_before, row.next_attempt_at))
+                lines.append(
+                    f"  pending #{row.id} {row.channel} [{row.topic}] {row.title[:60]}:"
+                    f" {why} (next try {when:%Y-%m-%d %H:%M})"
+                )
+            for error in d.errors:
+                lines.append(f"  delivery failed: {error}")
         lines.append(f"took {self.seconds:.1f}s")
         return "\n".join(lines)
 
@@ -80,9 +111,14 @@ async def _components(config: Config) -> AsyncIterator[FeedScheduler]:
             user_agent=config.fetch.user_agent,
             concurrency=config.fetch.concurrency,
         )
-        async with client:
-            poller = Poller(client, store, poll_settings(config))
-            yield FeedScheduler(poller, store, config.fetch.concurrency)
+        dispatcher = make_dispatcher(config, store) if config.channels else None
+        try:
+            async with client:
+                poller = Poller(client, store, poll_settings(config))
+                yield FeedScheduler(poller, store, config.fetch.concurrency, dispatcher=dispatcher)
+        finally:
+            if dispatcher is not None:
+                await dispatcher.aclose()
     finally:
         store.close()
 
@@ -90,9 +126,16 @@ async def _components(config: Config) -> AsyncIterator[FeedScheduler]:
 async def run_once(config: Config) -> RunSummary:
     """Poll every feed once, store and match, then return a summary."""
     started = time.monotonic()
+    summary = RunSummary()
     async with _components(config) as sched:
-        outcomes = await sched.run_once()
-    return RunSummary(outcomes, time.monotonic() - started)
+        summary.outcomes = await sched.run_once()
+        if sched.dispatcher is not None:
+            # One-shot: the caller (cron) sets the pace, so retry backoff does not hold
+            # deliveries back; digest times and quiet hours still do.
+            summary.delivery = await sched.dispatcher.run_due(ignore_backoff=True, limit=100_000)
+            summary.pending = sched.store.deliveries(limit=1000, status="pending")
+    summary.seconds = time.monotonic() - started
+    return summary
 
 
 async def run_forever(config: Config) -> None:

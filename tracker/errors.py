@@ -25,7 +25,8 @@ class ConfigError(TrackerError):
     def __str__(self) -> str:
         if not self.problems:
             return super().__str__()
-        return self.message + "\n" + "\n".join(f"  - {p}" for p in self.problems)
+        # Multi-line problems (a query with a caret under the column) stay under their bullet.
+        return self.message + "".join("\n  - " + p.replace("\n", "\n    ") for p in self.problems)
 
 
 class FetchError(TrackerError):

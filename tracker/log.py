@@ -25,11 +25,16 @@ def _quote(value: Any) -> str:
 
 
 class KeyValueFormatter(logging.Formatter):
-    """``[time] level event k=v ...``; no timestamp under journald, which adds its own."""
+    """``[time] level event k=v ...``; no timestamp under journald, which adds its own.
 
-    def __init__(self, with_time: bool) -> None:
+    Configured secrets are masked in every line: a password that reaches an error message
+    (a server echoing it, a URL with credentials) never reaches the log.
+    """
+
+    def __init__(self, with_time: bool, secrets: list[str] | None = None) -> None:
         super().__init__()
         self.with_time = with_time
+        self.secrets = sorted(set(secrets or []), key=len, reverse=True)
 
     def format(self, record: logging.LogRecord) -> str:
         fields: dict[str, Any] = getattr(record, "fields", {})
@@ -44,13 +49,17 @@ class KeyValueFormatter(logging.Formatter):
             line = f"{self.formatTime(record, '%Y-%m-%dT%H:%M:%S')} {line}"
         if record.exc_info:
             line += "\n" + self.formatException(record.exc_info)
+        for secret in self.secrets:
+            line = line.replace(secret, "***")
         return line
 
 
-def setup(level: str = "info") -> None:
+def setup(level: str = "info", secrets: list[str] | None = None) -> None:
     """Send tracker's logs to stderr; journald (JOURNAL_STREAM set) gets no timestamps."""
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(KeyValueFormatter(with_time="JOURNAL_STREAM" not in os.environ))
+    handler.setFormatter(
+        KeyValueFormatter(with_time="JOURNAL_STREAM" not in os.environ, secrets=secrets)
+    )
     root = logging.getLogger("tracker")
     root.handlers[:] = [handler]
     root.setLevel(level.upper())

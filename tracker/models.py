@@ -92,6 +92,24 @@ class Article:
     authors: tuple[str, ...] = ()
     guid: str | None = None
 
+    def match_input(self, feed: str) -> MatchInput:
+        """The text the matcher sees for this article, carried by ``feed``."""
+        return MatchInput(self.title, self.summary, self.content, feed, self.lang)
+
+
+@dataclass(frozen=True)
+class StoredArticle:
+    """An article read back from the store (for backtests)."""
+
+    id: int
+    url: str | None
+    title: str
+    summary: str
+    content: str
+    published_at: float | None
+    lang: str | None
+    feed: str
+
 
 @dataclass(frozen=True)
 class TopicSpec:
@@ -135,3 +153,43 @@ class PollOutcome:
     alerts: int = 0
     error: str | None = None
     hits: list[tuple[str, str]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Route:
+    """Where one alert goes: a channel, and when it may leave (digest time, end of quiet hours)."""
+
+    channel: str
+    digest: bool
+    not_before: float
+
+
+@dataclass(frozen=True)
+class Alert:
+    """One pending delivery with everything a channel needs to render it."""
+
+    delivery_id: int
+    key: str
+    channel: str
+    digest: bool
+    topic: str
+    title: str
+    url: str | None
+    summary: str
+    feed: str
+    published_at: float | None
+    lang: str | None
+    terms: tuple[str, ...]
+    snippet: str
+    created_at: float
+    attempts: int = 0
+
+
+@dataclass(frozen=True)
+class SendResult:
+    """A channel's answer for one alert: accepted, or why not and whether to try again."""
+
+    ok: bool
+    detail: str = ""
+    permanent: bool = False
+    retry_after_s: float | None = None

@@ -16,7 +16,8 @@ from . import fetch, normalize, parse
 from .errors import FetchError, ParseError
 from .log import event
 from .match import Matcher
-from .models import Article, FeedSpec, FeedState, MatchInput, ParsedFeed, PollOutcome
+from .models import Article, FeedSpec, FeedState, ParsedFeed, PollOutcome
+from .routing import Router
 from .store import Store
 
 log = logging.getLogger(__name__)
@@ -36,6 +37,8 @@ class PollSettings:
     max_bytes: int
     default_interval_s: float
     auth: dict[str, tuple[str, str]] = field(default_factory=dict)
+    # None when no channel is configured: alerts are then only stored and logged.
+    router: Router | None = None
 
 
 def next_check(
@@ -74,6 +77,8 @@ class Poller:
         self.store = store
         self.settings = settings
         self.clock = clock
+        # Called after a feed's transaction queued deliveries, to send them without waiting.
+        self.on_deliveries: Callable[[], None] | None = None
 
     async def poll(self, state: FeedState) -> PollOutcome:
         """Poll one feed; never raises for feed problems: they are stored on the feed's row."""
@@ -132,6 +137,7 @@ class Poller:
         oldest_alertable = now - self.settings.max_age_s
         outcome = PollOutcome(spec.name, ok=True)
         seen_now: set[str] = set()
+        queued = 0
         with self.store.transaction():
             for entry, key in zip(parsed.entries, keys, strict=True):
                 if key in known or key in seen_now:
@@ -143,7 +149,7 @@ class Poller:
                     continue
                 outcome.new_articles += 1
                 alert = may_alert and _fresh(article, oldest_alertable)
-                hits = self.settings.matcher.match(_match_input(article, spec))
+                hits = self.settings.matcher.match(article.match_input(spec.name))
                 for m in self.store.add_matches(article_id, hits, alert, now):
                     outcome.matches += 1
                     if m.alert:
@@ -158,7 +164,10 @@ class Poller:
                             title=article.title,
                             url=article.url,
                         )
+                        queued += self._enqueue(m.match_id, m.topic, now)
             self._success(state, spec, now, status, etag, last_modified, body_hash)
+        if queued and self.on_deliveries is not None:
+            self.on_deliveries()
         event(
             log,
             logging.INFO,
@@ -169,6 +178,16 @@ class Poller:
             baseline=not state.baseline_done or None,
         )
         return outcome
+
+    def _enqueue(self, match_id: int, topic: str, now: float) -> int:
+        """Queue the alert for each channel its topic routes to (same transaction)."""
+        router = self.settings.router
+        if router is None:
+            return 0
+        routes = router.routes(topic, now, self.store)
+        for route in routes:
+            self.store.add_delivery(match_id, delivery_key(match_id, route.channel), route, now)
+        return len(routes)
 
     def _success(
         self,
@@ -221,15 +240,11 @@ class Poller:
         return PollOutcome(spec.name, ok=False, error=exc.message)
 
 
+def delivery_key(match_id: int, channel: str) -> str:
+    """The idempotency key of one alert to one channel: stable across retries and restarts."""
+    digest = hashlib.sha256(f"{match_id}:{channel}".encode()).hexdigest()[:24]
+    return f"trk-{digest}"
+
+
 def _fresh(article: Article, oldest: float) -> bool:
     return article.published_at is None or article.published_at.timestamp() >= oldest
-
-
-def _match_input(article: Article, spec: FeedSpec) -> MatchInput:
-    return MatchInput(
-        title=article.title,
-        summary=article.summary,
-        content=article.content,
-        feed=spec.name,
-        lang=article.lang,
-    )

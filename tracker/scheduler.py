@@ -12,13 +12,19 @@ import logging
 import time
 from collections.abc import Callable
 from datetime import datetime
+from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.cron import CronTrigger
 
 from .log import event
 from .models import FeedState, PollOutcome
-from .pipeline import Poller
-from .store import Store
+
+if TYPE_CHECKING:  # types only: routing imports next_digest_at from here
+    from .outbox import Dispatcher
+    from .pipeline import Poller
+    from .store import Store
 
 log = logging.getLogger(__name__)
 
@@ -34,11 +40,15 @@ class FeedScheduler:
         store: Store,
         concurrency: int,
         clock: Callable[[], float] = time.time,
+        dispatcher: Dispatcher | None = None,
     ) -> None:
         self.poller = poller
         self.store = store
         self.concurrency = concurrency
         self.clock = clock
+        self.dispatcher = dispatcher
+        self._dispatching: asyncio.Task[object] | None = None
+        poller.on_deliveries = self.wake_outbox
         self.in_flight: dict[int, asyncio.Task[PollOutcome]] = {}
         self.last_tick_at: float | None = None
         self._scheduler: AsyncIOScheduler | None = None
@@ -70,6 +80,24 @@ class FeedScheduler:
             log.exception("poll crashed", extra={"fields": {"feed": state.name}})
             return PollOutcome(state.name, ok=False, error=f"internal error: {exc!r}")
 
+    async def outbox_tick(self) -> None:
+        """Send due deliveries (APScheduler job; one at a time, so no delivery is claimed
+        twice)."""
+        if self.dispatcher is None:
+            return
+        self._dispatching = asyncio.current_task()
+        try:
+            await self.dispatcher.run_due()
+        except Exception:  # keep the job alive; the next tick retries
+            log.exception("outbox tick crashed")
+        finally:
+            self._dispatching = None
+
+    def wake_outbox(self) -> None:
+        """Run the outbox job now: new deliveries go out without waiting for the next tick."""
+        if self._scheduler is not None and self._scheduler.running:
+            self._scheduler.modify_job("outbox-tick", next_run_time=datetime.now().astimezone())
+
     async def run_once(self) -> list[PollOutcome]:
         """Poll every active feed once (bounded concurrency) and return the outcomes."""
         states = self.store.pollable_feeds(self.clock())
@@ -94,6 +122,16 @@ class FeedScheduler:
             misfire_grace_time=None,
             next_run_time=datetime.now().astimezone(),
         )
+        if self.dispatcher is not None:
+            self._scheduler.add_job(
+                self.outbox_tick,
+                "interval",
+                seconds=TICK_S,
+                id="outbox-tick",
+                max_instances=1,
+                coalesce=True,
+                misfire_grace_time=None,
+            )
         self._scheduler.start()
         event(log, logging.INFO, "scheduler.started", tick_s=TICK_S, concurrency=self.concurrency)
 
@@ -101,7 +139,9 @@ class FeedScheduler:
         """Stop ticking; let polls in flight finish for up to ``timeout_s``, then cancel them."""
         if self._scheduler is not None and self._scheduler.running:
             self._scheduler.shutdown(wait=False)
-        tasks = list(self.in_flight.values())
+        tasks: list[asyncio.Task[object]] = [*self.in_flight.values()]
+        if self._dispatching is not None:
+            tasks.append(self._dispatching)
         if not tasks:
             return
         done, pending = await asyncio.wait(tasks, timeout=timeout_s)
@@ -110,3 +150,21 @@ class FeedScheduler:
         if pending:
             await asyncio.wait(pending)
         event(log, logging.INFO, "scheduler.stopped", finished=len(done), cancelled=len(pending))
+
+
+def next_digest_at(mode: str, digest_at: str, timezone: str, now: float) -> float:
+    """When the next hourly or daily digest of a channel goes out (UNIX seconds).
+
+    APScheduler's cron trigger does the calendar arithmetic (DST included); the time is
+    stored on each delivery, so a digest due while the daemon was down goes out at start.
+    """
+    tz = ZoneInfo(timezone)
+    hour, minute = (int(p) for p in digest_at.split(":"))
+    trigger = (
+        CronTrigger(minute=0, timezone=tz)
+        if mode == "hourly"
+        else CronTrigger(hour=hour, minute=minute, timezone=tz)
+    )
+    fire = trigger.get_next_fire_time(None, datetime.fromtimestamp(now, tz))
+    assert fire is not None  # a cron trigger without an end date always fires again
+    return float(fire.timestamp())

@@ -17,7 +17,7 @@ from typing import Any
 import sqlite_utils
 
 from .errors import StoreError
-from .models import Article, FeedSpec, FeedState, TopicHit
+from .models import Alert, Article, FeedSpec, FeedState, Route, StoredArticle, TopicHit
 
 
 def _v1(db: sqlite_utils.Database) -> None:
@@ -100,8 +100,48 @@ def _v1(db: sqlite_utils.Database) -> None:
     )
 
 
+def _v2(db: sqlite_utils.Database) -> None:
+    # v1's outbox was never written to; deliveries replaces it with the columns routing
+    # needs, and can carry admin notices (feed health, config errors) as well as matches.
+    db.executescript(
+        """
+        DROP TABLE outbox;
+        CREATE TABLE notices (
+            id INTEGER PRIMARY KEY,
+            kind TEXT NOT NULL,
+            subject TEXT NOT NULL,
+            body TEXT NOT NULL,
+            created_at REAL NOT NULL
+        );
+        CREATE TABLE deliveries (
+            id INTEGER PRIMARY KEY,
+            match_id INTEGER REFERENCES matches(id),
+            notice_id INTEGER REFERENCES notices(id),
+            channel TEXT NOT NULL,
+            idempotency_key TEXT NOT NULL UNIQUE,
+            digest INTEGER NOT NULL DEFAULT 0,
+            status TEXT NOT NULL DEFAULT 'pending',      -- pending | sent | dead
+            -- Digest time or end of quiet hours: even a one-shot run waits for it.
+            not_before REAL NOT NULL,
+            -- Retry backoff: one-shot runs ignore it.
+            next_attempt_at REAL NOT NULL,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            last_error TEXT,
+            response TEXT,
+            created_at REAL NOT NULL,
+            sent_at REAL,
+            CHECK ((match_id IS NULL) != (notice_id IS NULL))
+        );
+        CREATE INDEX deliveries_due ON deliveries (status, not_before);
+        CREATE INDEX deliveries_match ON deliveries (match_id);
+        CREATE INDEX deliveries_channel ON deliveries (channel, created_at);
+        ALTER TABLE feeds ADD COLUMN health TEXT NOT NULL DEFAULT 'ok';
+        """
+    )
+
+
 # Append only: a migration that shipped is never edited.
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1]
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2]
 
 
 @dataclass(frozen=True)
@@ -118,6 +158,35 @@ class FeedRow:
     last_success_at: float | None
     next_check_at: float
     articles: int
+
+
+@dataclass(frozen=True)
+class DeliveryOutcome:
+    """What to record for one delivery after an attempt."""
+
+    delivery_id: int
+    status: str  # sent | pending (retry later) | dead
+    detail: str
+    next_attempt_at: float | None = None
+
+
+@dataclass(frozen=True)
+class DeliveryRow:
+    """A delivery as `tracker alerts` shows it."""
+
+    id: int
+    created_at: float
+    channel: str
+    topic: str
+    title: str
+    status: str
+    attempts: int
+    last_error: str | None
+    response: str | None
+    digest: int
+    not_before: float
+    next_attempt_at: float
+    sent_at: float | None
 
 
 @dataclass(frozen=True)
@@ -184,6 +253,14 @@ class Store:
                     "INSERT INTO feeds (url, name, next_check_at, created_at) VALUES (?, ?, ?, ?)"
                     " ON CONFLICT(url) DO UPDATE SET name = excluded.name, active = 1",
                     [spec.url, spec.name, now, now],
+                )
+                # A shortened interval takes effect now, not after the old, longer wait;
+                # a feed backing off from errors keeps its later time.
+                self.db.execute(
+                    "UPDATE feeds SET next_check_at = last_checked_at + ? WHERE url = ?"
+                    " AND consecutive_errors = 0 AND last_checked_at IS NOT NULL"
+                    " AND next_check_at > last_checked_at + ?",
+                    [spec.interval_s, spec.url, spec.interval_s],
                 )
             for (url,) in self.db.execute("SELECT url FROM feeds WHERE active = 1").fetchall():
                 if url not in urls:
@@ -353,14 +430,184 @@ class Store:
                 out.append(NewMatch(int(cur.lastrowid or 0), hit.topic, alert))
         return out
 
+    def articles_since(self, since: float) -> Iterator[StoredArticle]:
+        """Articles first seen at or after ``since``, oldest first, with their feed's name."""
+        cursor = self.db.execute(
+            "SELECT a.id, a.url, a.title, a.summary, a.content, a.published_at, a.lang, f.name"
+            " FROM articles a JOIN feeds f ON f.id = a.feed_id WHERE a.first_seen_at >= ?"
+            " ORDER BY a.first_seen_at, a.id",
+            [since],
+        )
+        for row in cursor:
+            yield StoredArticle(*row)
+
+    def count_since(self, since: float) -> int:
+        row = self.db.execute(
+            "SELECT COUNT(*) FROM articles WHERE first_seen_at >= ?", [since]
+        ).fetchone()
+        return int(row[0])
+
+    # --- deliveries (the outbox) -------------------------------------------------------
+
+    def add_delivery(self, match_id: int, key: str, route: Route, now: float) -> None:
+        """Queue one alert for one channel (inside the ingest transaction)."""
+        self.db.execute(
+            "INSERT OR IGNORE INTO deliveries (match_id, channel, idempotency_key, digest,"
+            " not_before, next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [
+                match_id,
+                route.channel,
+                key,
+                int(route.digest),
+                route.not_before,
+                route.not_before,
+                now,
+            ],
+        )
+
+    def add_notice(self, kind: str, subject: str, body: str, channel: str, now: float) -> None:
+        """Queue an admin notice (feed health, rejected config) for the admin channel."""
+        with self.transaction():
+            cur = self.db.execute(
+                "INSERT INTO notices (kind, subject, body, created_at) VALUES (?, ?, ?, ?)",
+                [kind, subject, body, now],
+            )
+            notice_id = int(cur.lastrowid or 0)
+            self.db.execute(
+                "INSERT INTO deliveries (notice_id, channel, idempotency_key, not_before,"
+                " next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+                [notice_id, channel, f"notice-{notice_id}-{channel}", now, now, now],
+            )
+
+    def recent_deliveries(self, topic: str, channel: str, since: float) -> list[float]:
+        """Creation times of a topic's deliveries to a channel since ``since`` (rate limits)."""
+        rows = self.db.execute(
+            "SELECT d.created_at FROM deliveries d JOIN matches m ON m.id = d.match_id"
+            " WHERE d.channel = ? AND d.created_at >= ? AND m.topic = ? AND d.digest = 0"
+            " ORDER BY d.created_at",
+            [channel, since, topic],
+        ).fetchall()
+        return [r[0] for r in rows]
+
+    def due_alerts(self, now: float, ignore_backoff: bool, limit: int = 500) -> list[Alert]:
+        """Pending deliveries whose time has come, oldest first, with what to render."""
+        backoff = "" if ignore_backoff else " AND d.next_attempt_at <= :now"
+        rows = self.db.execute(
+            f"SELECT {_ALERT_COLUMNS} {_ALERT_JOINS} WHERE d.status = 'pending'"
+            f" AND d.not_before <= :now{backoff} ORDER BY d.id LIMIT :limit",
+            {"now": now, "limit": limit},
+        ).fetchall()
+        return [_alert(r) for r in rows]
+
+    def alerts_by_id(self, ids: Sequence[int]) -> list[Alert]:
+        marks = ",".join("?" * len(ids))
+        rows = self.db.execute(
+            f"SELECT {_ALERT_COLUMNS} {_ALERT_JOINS} WHERE d.id IN ({marks}) ORDER BY d.id",
+            list(ids),
+        ).fetchall()
+        return [_alert(r) for r in rows]
+
+    def begin_attempt(self, ids: Sequence[int]) -> None:
+        """Count an attempt before sending, so a delivery that crashes the daemon every time
+        still reaches its dead letter. (One dispatcher runs at a time: no lease is needed,
+        and after a crash the delivery in flight is due again at once.)"""
+        with self.transaction():
+            for i in ids:
+                self.db.execute("UPDATE deliveries SET attempts = attempts + 1 WHERE id = ?", [i])
+
+    def finish_attempt(self, outcomes: Sequence[DeliveryOutcome], now: float) -> None:
+        """Record what each channel answered: sent, retry at a later time, or dead."""
+        with self.transaction():
+            for o in outcomes:
+                if o.status == "sent":
+                    self.db.execute(
+                        "UPDATE deliveries SET status = 'sent', sent_at = ?, response = ?,"
+                        " last_error = NULL WHERE id = ?",
+                        [now, o.detail, o.delivery_id],
+                    )
+                else:
+                    self.db.execute(
+                        "UPDATE deliveries SET status = ?, next_attempt_at = ?, last_error = ?,"
+                        " response = ? WHERE id = ?",
+                        [o.status, o.next_attempt_at or now, o.detail, o.detail, o.delivery_id],
+                    )
+
+    def retry_deliveries(
+        self, ids: Sequence[int] = (), all_dead: bool = False, now: float = 0.0
+    ) -> int:
+        """Put dead (or pending) deliveries back in the queue, due now, attempts reset."""
+        where, params = (
+            ("status = 'dead'", [])
+            if all_dead
+            else (f"id IN ({','.join('?' * len(ids))}) AND status != 'sent'", list(ids))
+        )
+        if not all_dead and not ids:
+            return 0
+        cur = self.db.execute(
+            "UPDATE deliveries SET status = 'pending', attempts = 0,"
+            f" not_before = MIN(not_before, ?), next_attempt_at = ? WHERE {where}",
+            [now, now, *params],
+        )
+        return int(cur.rowcount)
+
+    def deliveries(self, limit: int, status: str | None = None) -> list[DeliveryRow]:
+        """Recent deliveries for `tracker alerts`, newest first."""
+        where = "WHERE d.status = ?" if status else ""
+        rows = self.db.execute(
+            "SELECT d.id, d.created_at, d.channel, COALESCE(m.topic, 'admin'),"
+            " COALESCE(a.title, n.subject), d.status, d.attempts, d.last_error, d.response,"
+            f" d.digest, d.not_before, d.next_attempt_at, d.sent_at {_ALERT_JOINS} {where}"
+            " ORDER BY d.id DESC LIMIT ?",
+            [status, limit] if status else [limit],
+        ).fetchall()
+        return [DeliveryRow(*r) for r in rows]
+
+    def delivery_counts(self) -> dict[str, int]:
+        rows = self.db.execute("SELECT status, COUNT(*) FROM deliveries GROUP BY status")
+        return {r[0]: r[1] for r in rows}
+
     def count(self, table: str) -> int:
-        if table not in ("feeds", "articles", "entries", "matches", "outbox"):
+        if table not in ("feeds", "articles", "entries", "matches", "deliveries"):
             raise ValueError(table)
         return int(self.db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0])
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         """Read-only access for tests and reports."""
         return [tuple(r) for r in self.db.execute(sql, list(params)).fetchall()]
+
+
+# A delivery carries a match (topic alert) or a notice (admin); both render as an Alert.
+_ALERT_COLUMNS = (
+    "d.id, d.idempotency_key, d.channel, d.digest, COALESCE(m.topic, 'admin'),"
+    " COALESCE(a.title, n.subject), a.url, COALESCE(a.summary, n.body),"
+    " COALESCE(f.name, 'tracker'), a.published_at, a.lang, COALESCE(m.terms, '[]'),"
+    " COALESCE(m.snippet, ''), d.created_at, d.attempts"
+)
+_ALERT_JOINS = (
+    "FROM deliveries d LEFT JOIN matches m ON m.id = d.match_id"
+    " LEFT JOIN articles a ON a.id = m.article_id LEFT JOIN feeds f ON f.id = a.feed_id"
+    " LEFT JOIN notices n ON n.id = d.notice_id"
+)
+
+
+def _alert(r: Sequence[Any]) -> Alert:
+    return Alert(
+        delivery_id=r[0],
+        key=r[1],
+        channel=r[2],
+        digest=bool(r[3]),
+        topic=r[4],
+        title=r[5],
+        url=r[6],
+        summary=r[7],
+        feed=r[8],
+        published_at=r[9],
+        lang=r[10],
+        terms=tuple(json.loads(r[11])),
+        snippet=r[12],
+        created_at=r[13],
+        attempts=r[14],
+    )
 
 
 _STATE_COLUMNS = "id, url, name, etag, last_modified, body_hash, baseline_done, consecutive_errors"

@@ -1,0 +1,63 @@
+"""A webhook receiver on 127.0.0.1 (pytest-httpserver) that records requests and can fail."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from pytest_httpserver import HTTPServer
+from werkzeug import Request, Response
+
+
+@dataclass
+class Received:
+    body: bytes
+    headers: dict[str, str]
+    status: int
+
+    @property
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+@dataclass
+class Receiver:
+    """Answers the queued statuses first (e.g. five 500s), then 200."""
+
+    http: HTTPServer
+    script: list[tuple[int, dict[str, str]]] = field(default_factory=list)
+    received: list[Received] = field(default_factory=list)
+    delay_s: float = 0.0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def url(self) -> str:
+        return self.http.url_for("/hook")
+
+    def accepted(self) -> list[Received]:
+        with self.lock:
+            return [r for r in self.received if 200 <= r.status < 300]
+
+    def handle(self, request: Request) -> Response:
+        if self.delay_s:
+            time.sleep(self.delay_s)
+        with self.lock:
+            status, headers = self.script.pop(0) if self.script else (200, {})
+            self.received.append(Received(request.get_data(), dict(request.headers), status))
+        return Response(
+            b"ok" if status < 300 else b"server says no", status=status, headers=headers
+        )
+
+
+def start_receiver() -> Receiver:
+    import logging
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    http = HTTPServer(host="127.0.0.1", port=0, threaded=True)
+    receiver = Receiver(http)
+    http.expect_request("/hook", method="POST").respond_with_handler(receiver.handle)
+    http.start()
+    return receiver

@@ -1,0 +1,46 @@
+"""Alert channels behind one small protocol; one module per kind."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from typing import Protocol
+
+from ..config import AppriseChannel, Channel, EmailChannel, WebhookChannel
+from ..models import Alert, SendResult
+
+
+class Notifier(Protocol):
+    """Sends alerts. ``alerts`` is one batch: one connection; a digest batch is one message."""
+
+    name: str
+
+    async def send(self, alerts: list[Alert], digest: bool) -> list[SendResult]:
+        """One result per alert, in order (a digest gives every alert the same result)."""
+        ...
+
+    async def aclose(self) -> None: ...
+
+
+def digest_key(alerts: list[Alert]) -> str:
+    """A digest's idempotency key: the same set of deliveries always gives the same key."""
+    joined = ",".join(sorted(a.key for a in alerts))
+    return "digest-" + hashlib.sha256(joined.encode()).hexdigest()[:24]
+
+
+def build(channels: Mapping[str, Channel]) -> dict[str, Notifier]:
+    """A notifier per configured channel."""
+    from .email import EmailNotifier
+    from .webhook import WebhookNotifier
+
+    out: dict[str, Notifier] = {}
+    for name, ch in channels.items():
+        if isinstance(ch, EmailChannel):
+            out[name] = EmailNotifier(name, ch)
+        elif isinstance(ch, WebhookChannel):
+            out[name] = WebhookNotifier(name, ch)
+        elif isinstance(ch, AppriseChannel):
+            from .apprise import AppriseNotifier
+
+            out[name] = AppriseNotifier(name, ch)
+    return out

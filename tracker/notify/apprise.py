@@ -1,0 +1,38 @@
+"""Any service apprise supports (Telegram, Matrix, ntfy, Teams, …): the optional extra
+``pip install 'tracker[apprise]'``; no hand-written integrations."""
+
+from __future__ import annotations
+
+import asyncio
+
+from ..config import AppriseChannel
+from ..models import Alert, SendResult
+from . import digest_key
+from .render import render_text, subject
+
+
+class AppriseNotifier:
+    """Sends each alert (or digest) as one apprise notification."""
+
+    def __init__(self, name: str, ch: AppriseChannel) -> None:
+        import apprise  # the optional extra; config validation checked it is installed
+
+        self.name = name
+        self.ch = ch
+        self._apprise = apprise.Apprise()
+        if ch.url is None or not self._apprise.add(ch.url.get_secret_value()):
+            raise ValueError(f"channel {name}: apprise does not understand its url")
+
+    async def send(self, alerts: list[Alert], digest: bool) -> list[SendResult]:
+        batches = [alerts] if digest else [[a] for a in alerts]
+        results: list[SendResult] = []
+        for batch in batches:
+            title = subject(batch)
+            body = render_text(batch, digest_key(batch) if digest else batch[0].key, title)
+            ok = await asyncio.to_thread(self._apprise.notify, title=title, body=body)
+            result = SendResult(ok=bool(ok), detail="accepted" if ok else "apprise: not sent")
+            results += [result] * len(batch)
+        return results
+
+    async def aclose(self) -> None:
+        return None

@@ -1,0 +1,125 @@
+"""Webhook delivery: a versioned JSON payload (or a Slack/Discord message), HMAC-signed.
+
+Signature: ``X-Tracker-Signature: sha256=<hex>``, the HMAC-SHA256 with the channel's secret
+of ``<X-Tracker-Timestamp>.<raw body>``; README.md gives the verification recipe.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+
+from ..config import WebhookChannel
+from ..models import Alert, SendResult
+from . import digest_key
+from .render import subject
+
+PAYLOAD_VERSION = 1
+RETRY_STATUSES = frozenset({408, 425, 429})
+
+
+def _iso(ts: float | None) -> str | None:
+    return datetime.fromtimestamp(ts, UTC).isoformat() if ts else None
+
+
+def alert_json(a: Alert) -> dict[str, Any]:
+    """One alert in the documented payload shape (version 1)."""
+    return {
+        "topic": a.topic,
+        "article": {
+            "title": a.title,
+            "url": a.url,
+            "feed": a.feed,
+            "published_at": _iso(a.published_at),
+            "lang": a.lang,
+            "summary": a.summary,
+        },
+        "match": {"terms": list(a.terms), "snippet": a.snippet},
+        "idempotency_key": a.key,
+        "created_at": _iso(a.created_at),
+    }
+
+
+def payload(fmt: str, alerts: list[Alert], key: str, digest: bool) -> dict[str, Any]:
+    """The body for ``json``, ``slack`` or ``discord``."""
+    if fmt == "json":
+        body: dict[str, Any] = {"version": PAYLOAD_VERSION, "idempotency_key": key}
+        if digest:
+            body |= {"type": "digest", "alerts": [alert_json(a) for a in alerts]}
+        else:
+            body |= {"type": "alert", **alert_json(alerts[0])}
+        return body
+    lines = [subject(alerts)] if digest else []
+    for a in alerts:
+        link = f" <{a.url}>" if a.url else ""
+        lines.append(f"[{a.topic}] {a.title}{link}")
+    text = "\n".join(lines)
+    # Slack's "text" and Discord's "content" carry the message; Discord caps it at 2000.
+    return {"text": text} if fmt == "slack" else {"content": text[:2000]}
+
+
+def sign(secret: str, timestamp: str, body: bytes) -> str:
+    """``sha256=<hex>`` over ``timestamp + "." + body``."""
+    mac = hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256)
+    return "sha256=" + mac.hexdigest()
+
+
+def classify(resp: httpx.Response) -> SendResult:
+    """2xx accepted; 408/425/429/5xx retried (honouring Retry-After); other 4xx permanent."""
+    from ..fetch import parse_retry_after
+
+    answer = f"HTTP {resp.status_code} {resp.text[:300]}".strip()
+    if resp.is_success:
+        return SendResult(ok=True, detail=answer)
+    if resp.status_code in RETRY_STATUSES or resp.status_code >= 500:
+        retry = parse_retry_after(resp.headers.get("retry-after"))
+        return SendResult(ok=False, detail=answer, retry_after_s=retry)
+    return SendResult(ok=False, detail=answer, permanent=True)
+
+
+class WebhookNotifier:
+    """POSTs alerts to one URL."""
+
+    def __init__(self, name: str, ch: WebhookChannel) -> None:
+        self.name = name
+        self.ch = ch
+        self.client = httpx.AsyncClient(timeout=ch.timeout, follow_redirects=False)
+
+    async def send(self, alerts: list[Alert], digest: bool) -> list[SendResult]:
+        if digest:
+            result = await self._post(
+                payload(self.ch.format, alerts, digest_key(alerts), True), digest_key(alerts)
+            )
+            return [result] * len(alerts)
+        return [await self._post(payload(self.ch.format, [a], a.key, False), a.key) for a in alerts]
+
+    async def _post(self, body_json: dict[str, Any], key: str) -> SendResult:
+        body = json.dumps(body_json, ensure_ascii=False).encode()
+        timestamp = str(int(time.time()))
+        headers = {
+            **self.ch.headers,
+            "Content-Type": "application/json",
+            "User-Agent": "tracker-webhook/1",
+            "Idempotency-Key": key,
+            "X-Tracker-Timestamp": timestamp,
+        }
+        if self.ch.secret is not None:
+            headers["X-Tracker-Signature"] = sign(
+                self.ch.secret.get_secret_value(), timestamp, body
+            )
+        try:
+            resp = await self.client.post(self.ch.url, content=body, headers=headers)
+        except httpx.TimeoutException as exc:
+            return SendResult(ok=False, detail=f"timed out ({type(exc).__name__})")
+        except httpx.HTTPError as exc:
+            return SendResult(ok=False, detail=f"{type(exc).__name__}: {exc}")
+        return classify(resp)
+
+    async def aclose(self) -> None:
+        await self.client.aclose()

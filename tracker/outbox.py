@@ -1,0 +1,134 @@
+"""The delivery loop: claim due deliveries, send them per channel, record sent/retry/dead.
+
+Deliveries are written in the same transaction as their match (pipeline.py), so an alert
+is never "seen" without being queued. An attempt is counted before sending and a result
+recorded after: a crash in between leaves the delivery pending, so it is sent again with
+the same idempotency key; only that in-flight delivery can ever arrive twice.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections import defaultdict
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+from .log import event
+from .models import Alert, SendResult
+from .notify import Notifier
+from .store import DeliveryOutcome, Store
+
+log = logging.getLogger(__name__)
+
+MAX_RETRY_AFTER_S = 86400.0
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Exponential backoff with jitter, and when to give up."""
+
+    max_attempts: int = 10
+    base_s: float = 30.0
+    max_s: float = 3600.0
+
+    def delay(self, attempts: int, retry_after_s: float | None = None) -> float:
+        backoff = min(self.base_s * 2 ** max(attempts - 1, 0), self.max_s)
+        backoff *= random.uniform(0.8, 1.2)  # spread retries of a whole batch
+        if retry_after_s is not None:
+            backoff = max(backoff, min(retry_after_s, MAX_RETRY_AFTER_S))
+        return float(backoff)
+
+
+@dataclass
+class DispatchSummary:
+    sent: int = 0
+    retrying: int = 0
+    dead: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+class Dispatcher:
+    """Sends due deliveries through the configured channels."""
+
+    def __init__(
+        self,
+        store: Store,
+        notifiers: Mapping[str, Notifier],
+        policy: RetryPolicy,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.store = store
+        self.notifiers = notifiers
+        self.policy = policy
+        self.clock = clock
+
+    async def run_due(self, ignore_backoff: bool = False, limit: int = 500) -> DispatchSummary:
+        """One pass over the due deliveries. ``ignore_backoff`` is for one-shot runs, whose
+        caller sets the pace; digest times and quiet hours still hold."""
+        summary = DispatchSummary()
+        now = self.clock()
+        alerts = self.store.due_alerts(now, ignore_backoff, limit)
+        if not alerts:
+            return summary
+        batches: dict[tuple[str, bool], list[Alert]] = defaultdict(list)
+        for a in alerts:
+            batches[(a.channel, a.digest)].append(a)
+        self.store.begin_attempt([a.delivery_id for a in alerts])
+        for (channel, digest), batch in batches.items():
+            notifier = self.notifiers.get(channel)
+            if notifier is None:
+                results = [
+                    SendResult(
+                        ok=False,
+                        permanent=True,
+                        detail=f"channel '{channel}' is no longer configured",
+                    )
+                ]
+                results *= len(batch)
+            else:
+                try:
+                    results = await notifier.send(batch, digest)
+                except Exception as exc:  # a channel bug must not stop the others
+                    log.exception("send crashed", extra={"fields": {"channel": channel}})
+                    results = [SendResult(ok=False, detail=f"internal error: {exc!r}")] * len(batch)
+            self._record(batch, results, summary)
+        return summary
+
+    async def aclose(self) -> None:
+        for notifier in self.notifiers.values():
+            await notifier.aclose()
+
+    def _record(
+        self, batch: list[Alert], results: list[SendResult], summary: DispatchSummary
+    ) -> None:
+        now = self.clock()
+        outcomes = []
+        for alert, result in zip(batch, results, strict=True):
+            attempts = alert.attempts + 1
+            if result.ok:
+                status, when = "sent", None
+                summary.sent += 1
+            elif result.permanent or attempts >= self.policy.max_attempts:
+                status, when = "dead", None
+                summary.dead += 1
+            else:
+                status = "pending"
+                when = now + self.policy.delay(attempts, result.retry_after_s)
+                summary.retrying += 1
+            if not result.ok:
+                summary.errors.append(f"{alert.channel}: {result.detail}")
+            outcomes.append(DeliveryOutcome(alert.delivery_id, status, result.detail[:500], when))
+            level = logging.INFO if result.ok else logging.WARNING
+            event(
+                log,
+                level,
+                f"delivery.{status}",
+                channel=alert.channel,
+                topic=alert.topic,
+                delivery=alert.key,
+                attempts=attempts,
+                error=None if result.ok else result.detail[:300],
+            )
+        self.store.finish_attempt(outcomes, now)

@@ -1,0 +1,59 @@
+"""Which channels an alert goes to, and when: at once, in a digest, after quiet hours, or
+later when its topic is over its rate limit. Nothing is ever dropped, only moved later."""
+
+from __future__ import annotations
+
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from .config import Config, parse_rate
+from .models import Route
+from .scheduler import next_digest_at
+from .store import Store
+
+
+def quiet_until(quiet_hours: str | None, timezone: str, now: float) -> float | None:
+    """The end of the quiet period ``now`` falls in (UNIX seconds), or None outside one."""
+    if not quiet_hours:
+        return None
+    tz = ZoneInfo(timezone)
+    local = datetime.fromtimestamp(now, tz)
+    start_s, end_s = quiet_hours.split("-")
+    start, end = time.fromisoformat(start_s), time.fromisoformat(end_s)
+    t = local.time()
+    inside = start <= t < end if start <= end else (t >= start or t < end)
+    if not inside:
+        return None
+    end_dt = datetime.combine(local.date(), end, tz)
+    if end_dt <= local:
+        end_dt += timedelta(days=1)
+    return end_dt.timestamp()
+
+
+class Router:
+    """Routes a topic's alerts per the config's channels, notify lists and rate limits."""
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+
+    def routes(self, topic: str, now: float, store: Store) -> list[Route]:
+        out = []
+        rate = self.config.topics[topic].rate_limit if topic in self.config.topics else None
+        for name in self.config.routes(topic):
+            ch = self.config.channels.get(name)
+            if ch is None:
+                continue
+            digest, not_before = False, now
+            if ch.mode != "immediate":
+                digest, not_before = True, next_digest_at(ch.mode, ch.digest_at, ch.timezone, now)
+            quiet_end = quiet_until(ch.quiet_hours, ch.timezone, not_before)
+            if quiet_end is not None:
+                digest, not_before = True, quiet_end
+            if rate and not digest:
+                limit, period = parse_rate(rate)
+                recent = store.recent_deliveries(topic, name, now - period)
+                if len(recent) >= limit:
+                    # Over the limit: wait, as part of a digest, until the window has room.
+                    digest, not_before = True, recent[-limit] + period
+            out.append(Route(name, digest, not_before))
+        return out
