@@ -103,7 +103,7 @@ def run(ctx: click.Context, once: bool) -> None:
         summary = asyncio.run(run_once(config))
         click.echo(summary.render())
         return
-    asyncio.run(run_forever(config))
+    asyncio.run(run_forever(ctx.obj["config_path"], config))
 
 
 @cli.command()
@@ -141,6 +141,8 @@ def _status(row: FeedRow) -> str:
         return "new"
     if row.consecutive_errors:
         return f"failing×{row.consecutive_errors}"
+    if row.health == "silent":
+        return "silent"
     return "ok"
 
 

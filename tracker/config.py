@@ -266,12 +266,36 @@ Channel = Annotated[EmailChannel | WebhookChannel | AppriseChannel, Field(discri
 
 
 class Delivery(_Model):
-    """Retry policy shared by every channel, and the default route."""
+    """Retry policy shared by every channel, the default route and the admin channel."""
 
     max_attempts: int = Field(default=10, ge=1, le=1000)
     retry_base: Duration = Field(default=30.0, gt=0)
     retry_max: Duration = Field(default=3600.0, gt=0)
     notify: list[str] | None = None
+    admin: str | None = None
+
+
+class FeedHealth(_Model):
+    """When a feed counts as failing or silent (one admin notice each way, never per cycle)."""
+
+    fail_after: int = Field(default=5, ge=1)
+    silent_factor: float = Field(default=10.0, gt=1)
+    min_silence: Duration = Field(default=2 * 86400.0, gt=0)
+
+
+class Metrics(_Model):
+    """The optional HTTP listener for /metrics and /healthz."""
+
+    listen: str | None = None
+
+    @field_validator("listen")
+    @classmethod
+    def _check_listen(cls, value: str | None) -> str | None:
+        if value is not None:
+            from .health import parse_listen_address
+
+            parse_listen_address(value)
+        return value
 
 
 class Config(_Model):
@@ -286,6 +310,8 @@ class Config(_Model):
     topics: dict[str, Topic] = {}
     channels: dict[str, Channel] = {}
     delivery: Delivery = Delivery()
+    feed_health: FeedHealth = FeedHealth()
+    metrics: Metrics = Metrics()
     # Where the file was read from; relative paths in it are relative to this folder.
     base_dir: Path = Field(default=Path("."), exclude=True)
 
@@ -582,6 +608,9 @@ def _delivery_problems(raw: dict[str, Any]) -> Iterator[tuple[str, str]]:
     for j, ref in enumerate(_typed(delivery.get("notify"), list)):
         if ref not in channels:
             yield f"delivery.notify[{j}]", _no_channel(ref, channels)
+    admin = delivery.get("admin")
+    if admin is not None and admin not in channels:
+        yield "delivery.admin", _no_channel(admin, channels)
 
 
 def parse(text: str, base_dir: Path, source: str = "config") -> Config:

@@ -12,6 +12,9 @@ from httpx_aiohttp import AiohttpTransport
 from .errors import FetchError
 from .models import FetchResult
 
+# The shared client's type, for modules that pass it around without knowing HTTP.
+Client = httpx.AsyncClient
+
 ACCEPT = (
     "application/rss+xml, application/atom+xml, application/feed+json, application/json;q=0.9,"
     " application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5"

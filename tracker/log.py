@@ -64,6 +64,10 @@ def setup(level: str = "info", secrets: list[str] | None = None) -> None:
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
     root.propagate = False
-    # APScheduler logs every job run at INFO; that is noise at a tick per second.
-    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    # APScheduler logs every job run at INFO (noise at a tick per second), but its warnings
+    # and errors (a job that raised, a skipped run) must be seen.
+    aps = logging.getLogger("apscheduler")
+    aps.handlers[:] = [handler]
+    aps.setLevel(logging.WARNING)
+    aps.propagate = False
     logging.getLogger("httpx").setLevel(logging.WARNING)

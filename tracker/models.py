@@ -153,6 +153,7 @@ class PollOutcome:
     alerts: int = 0
     error: str | None = None
     hits: list[tuple[str, str]] = field(default_factory=list)
+    matched_topics: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

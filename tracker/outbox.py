@@ -14,11 +14,17 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from .log import event
 from .models import Alert, SendResult
 from .notify import Notifier
 from .store import DeliveryOutcome, Store
+
+if TYPE_CHECKING:
+    from .health import DeliveryStatus, Metrics
+
+_METRIC_STATUS: dict[str, DeliveryStatus] = {"sent": "sent", "pending": "retry", "dead": "dead"}
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +69,7 @@ class Dispatcher:
         self.notifiers = notifiers
         self.policy = policy
         self.clock = clock
+        self.metrics: Metrics | None = None
 
     async def run_due(self, ignore_backoff: bool = False, limit: int = 500) -> DispatchSummary:
         """One pass over the due deliveries. ``ignore_backoff`` is for one-shot runs, whose
@@ -120,6 +127,8 @@ class Dispatcher:
             if not result.ok:
                 summary.errors.append(f"{alert.channel}: {result.detail}")
             outcomes.append(DeliveryOutcome(alert.delivery_id, status, result.detail[:500], when))
+            if self.metrics is not None:
+                self.metrics.delivery(alert.channel, _METRIC_STATUS[status])
             level = logging.INFO if result.ok else logging.WARNING
             event(
                 log,

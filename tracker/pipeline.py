@@ -9,6 +9,7 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import httpx
 
@@ -19,6 +20,10 @@ from .match import Matcher
 from .models import Article, FeedSpec, FeedState, ParsedFeed, PollOutcome
 from .routing import Router
 from .store import Store
+
+if TYPE_CHECKING:
+    from .feedhealth import FeedHealthMonitor
+    from .health import Metrics, PollResult
 
 log = logging.getLogger(__name__)
 
@@ -79,9 +84,32 @@ class Poller:
         self.clock = clock
         # Called after a feed's transaction queued deliveries, to send them without waiting.
         self.on_deliveries: Callable[[], None] | None = None
+        self.metrics: Metrics | None = None
+        self.health: FeedHealthMonitor | None = None
 
     async def poll(self, state: FeedState) -> PollOutcome:
         """Poll one feed; never raises for feed problems: they are stored on the feed's row."""
+        started = time.monotonic()
+        outcome = await self._poll(state)
+        if self.metrics is not None:
+            result: PollResult = "ok"
+            if not outcome.ok:
+                result = "failed"
+            elif outcome.not_modified:
+                result = "not_modified"
+            self.metrics.poll(result, time.monotonic() - started)
+            self.metrics.new_articles(outcome.new_articles)
+            for topic in outcome.matched_topics:
+                self.metrics.match(topic)
+        if self.health is not None and self.health.after_poll(state, outcome):
+            self._wake_outbox()
+        return outcome
+
+    def _wake_outbox(self) -> None:
+        if self.on_deliveries is not None:
+            self.on_deliveries()
+
+    async def _poll(self, state: FeedState) -> PollOutcome:
         s = self.settings
         spec = s.feeds.get(state.url) or FeedSpec(state.url, state.name, s.default_interval_s)
         try:
@@ -152,6 +180,7 @@ class Poller:
                 hits = self.settings.matcher.match(article.match_input(spec.name))
                 for m in self.store.add_matches(article_id, hits, alert, now):
                     outcome.matches += 1
+                    outcome.matched_topics.append(m.topic)
                     if m.alert:
                         outcome.alerts += 1
                         outcome.hits.append((m.topic, article.title))
@@ -166,8 +195,8 @@ class Poller:
                         )
                         queued += self._enqueue(m.match_id, m.topic, now)
             self._success(state, spec, now, status, etag, last_modified, body_hash)
-        if queued and self.on_deliveries is not None:
-            self.on_deliveries()
+        if queued:
+            self._wake_outbox()
         event(
             log,
             logging.INFO,

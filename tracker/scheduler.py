@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
@@ -48,6 +48,9 @@ class FeedScheduler:
         self.clock = clock
         self.dispatcher = dispatcher
         self._dispatching: asyncio.Task[object] | None = None
+        # Called on every tick: the daemon's proof of progress for the systemd watchdog.
+        self.on_tick: Callable[[], None] | None = None
+        self._extra_jobs: list[tuple[Callable[[], Awaitable[None]], float, str]] = []
         poller.on_deliveries = self.wake_outbox
         self.in_flight: dict[int, asyncio.Task[PollOutcome]] = {}
         self.last_tick_at: float | None = None
@@ -56,6 +59,8 @@ class FeedScheduler:
     async def tick(self) -> None:
         """Start polls for due feeds, up to the free concurrency slots."""
         self.last_tick_at = self.clock()
+        if self.on_tick is not None:
+            self.on_tick()
         free = self.concurrency - len(self.in_flight)
         if free <= 0:
             return
@@ -93,6 +98,30 @@ class FeedScheduler:
         finally:
             self._dispatching = None
 
+    async def replace_dispatcher(self, dispatcher: Dispatcher | None) -> None:
+        """Swap the outbox dispatcher (config reload): let a send in progress finish first."""
+        if self._dispatching is not None:
+            await asyncio.wait([self._dispatching])
+        old, self.dispatcher = self.dispatcher, dispatcher
+        if old is not None:
+            await old.aclose()
+
+    def every(self, seconds: float, job: Callable[[], Awaitable[None]], name: str) -> None:
+        """Run ``job`` every ``seconds`` once started (status updates, feed silence checks)."""
+        self._extra_jobs.append((job, seconds, name))
+
+    def _add_outbox_job(self) -> None:
+        assert self._scheduler is not None
+        self._scheduler.add_job(
+            self.outbox_tick,
+            "interval",
+            seconds=TICK_S,
+            id="outbox-tick",
+            max_instances=1,
+            coalesce=True,
+            misfire_grace_time=None,
+        )
+
     def wake_outbox(self) -> None:
         """Run the outbox job now: new deliveries go out without waiting for the next tick."""
         if self._scheduler is not None and self._scheduler.running:
@@ -122,12 +151,14 @@ class FeedScheduler:
             misfire_grace_time=None,
             next_run_time=datetime.now().astimezone(),
         )
-        if self.dispatcher is not None:
+        # Always scheduled: a reload may add the first channel; with none it returns at once.
+        self._add_outbox_job()
+        for job, seconds, name in self._extra_jobs:
             self._scheduler.add_job(
-                self.outbox_tick,
+                job,
                 "interval",
-                seconds=TICK_S,
-                id="outbox-tick",
+                seconds=seconds,
+                id=name,
                 max_instances=1,
                 coalesce=True,
                 misfire_grace_time=None,

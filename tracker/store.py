@@ -158,6 +158,7 @@ class FeedRow:
     last_success_at: float | None
     next_check_at: float
     articles: int
+    health: str = "ok"
 
 
 @dataclass(frozen=True)
@@ -346,12 +347,49 @@ class Store:
         rows = self.db.execute(
             "SELECT f.url, f.name, f.active, f.last_status, f.last_error, f.consecutive_errors,"
             " f.last_checked_at, f.last_success_at, f.next_check_at,"
-            " (SELECT COUNT(*) FROM entries e WHERE e.feed_id = f.id)"
+            " (SELECT COUNT(*) FROM entries e WHERE e.feed_id = f.id), f.health"
             " FROM feeds f ORDER BY f.active DESC, f.name"
         ).fetchall()
         return [
-            FeedRow(r[0], r[1], bool(r[2]), r[3], r[4], r[5], r[6], r[7], r[8], r[9]) for r in rows
+            FeedRow(r[0], r[1], bool(r[2]), r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10])
+            for r in rows
         ]
+
+    # --- feed health ----------------------------------------------------------------------
+
+    def feed_health(self, feed_id: int) -> tuple[str, int, str | None, float | None]:
+        """(health, consecutive errors, last error, last success) of one feed."""
+        row = self.db.execute(
+            "SELECT health, consecutive_errors, last_error, last_success_at FROM feeds"
+            " WHERE id = ?",
+            [feed_id],
+        ).fetchone()
+        return (row[0], row[1], row[2], row[3])
+
+    def set_feed_health(self, feed_id: int, health: str) -> None:
+        self.db.execute("UPDATE feeds SET health = ? WHERE id = ?", [health, feed_id])
+
+    def healthy_feeds(self) -> list[tuple[int, str]]:
+        """(id, name) of active feeds currently counted as healthy (silence candidates)."""
+        rows = self.db.execute("SELECT id, name FROM feeds WHERE active = 1 AND health = 'ok'")
+        return [(r[0], r[1]) for r in rows]
+
+    def new_item_times(self, feed_id: int, limit: int) -> list[float]:
+        """When the feed last brought new entries (distinct poll times, newest first)."""
+        rows = self.db.execute(
+            "SELECT DISTINCT seen_at FROM entries WHERE feed_id = ? ORDER BY seen_at DESC LIMIT ?",
+            [feed_id, limit],
+        )
+        return [r[0] for r in rows]
+
+    def failing_feeds(self) -> int:
+        row = self.db.execute(
+            "SELECT COUNT(*) FROM feeds WHERE active = 1 AND consecutive_errors > 0"
+        ).fetchone()
+        return int(row[0])
+
+    def active_feeds(self) -> int:
+        return int(self.db.execute("SELECT COUNT(*) FROM feeds WHERE active = 1").fetchone()[0])
 
     # --- entries, articles, matches -----------------------------------------------------
 

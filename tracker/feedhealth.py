@@ -1,0 +1,114 @@
+"""Feed health: a feed that keeps failing, or goes silent far longer than its usual cadence,
+raises one admin notice, and one more when it recovers; never one per cycle.
+
+The state lives on the feed's row (``feeds.health``), so a restart does not repeat notices.
+Notices go through the outbox to ``delivery.admin`` like any alert (retried, never lost).
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import statistics
+import time
+from collections.abc import Callable
+
+from .log import event
+from .models import FeedState, PollOutcome
+from .store import Store
+from .units import format_duration
+
+log = logging.getLogger(__name__)
+
+CADENCE_SAMPLES = 12  # recent "new items" times used to learn a feed's cadence
+MIN_SAMPLES = 4
+
+
+class FeedHealthMonitor:
+    """Tracks failing and silent feeds and queues admin notices on each transition."""
+
+    def __init__(
+        self,
+        store: Store,
+        admin_channel: str | None,
+        fail_after: int,
+        silent_factor: float,
+        min_silence_s: float,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.store = store
+        self.admin = admin_channel
+        self.fail_after = fail_after
+        self.silent_factor = silent_factor
+        self.min_silence_s = min_silence_s
+        self.clock = clock
+
+    def after_poll(self, state: FeedState, outcome: PollOutcome) -> bool:
+        """Record a transition caused by this poll; True when a notice was queued."""
+        health, errors, last_error, last_success = self.store.feed_health(state.id)
+        if not outcome.ok and health != "failing" and errors >= self.fail_after:
+            since = (
+                f"; last success {format_duration(self.clock() - last_success)} ago"
+                if (last_success)
+                else "; it never succeeded"
+            )
+            return self._transition(
+                state,
+                "failing",
+                f"feed failing: {state.name}",
+                f"{state.name} ({state.url}) failed {errors} times in a row{since}.\n"
+                f"Last error: {last_error}",
+            )
+        if outcome.ok and health == "failing":
+            return self._transition(
+                state,
+                "ok",
+                f"feed recovered: {state.name}",
+                f"{state.name} ({state.url}) answers again.",
+            )
+        if outcome.ok and outcome.new_articles and health == "silent":
+            return self._transition(
+                state,
+                "ok",
+                f"feed recovered: {state.name}",
+                f"{state.name} ({state.url}) has new items again.",
+            )
+        return False
+
+    def check_silence(self) -> int:
+        """Mark feeds silent for far longer than their usual cadence; returns notices queued."""
+        now = self.clock()
+        queued = 0
+        for feed_id, name in self.store.healthy_feeds():
+            times = self.store.new_item_times(feed_id, CADENCE_SAMPLES)
+            if len(times) < MIN_SAMPLES:
+                continue  # too little history to know what is usual
+            cadence = statistics.median(a - b for a, b in itertools.pairwise(times))
+            silence = now - times[0]
+            if silence > max(self.silent_factor * cadence, self.min_silence_s):
+                state = FeedState(feed_id, "", name, None, None, None, True, 0)
+                queued += self._transition(
+                    state,
+                    "silent",
+                    f"feed silent: {name}",
+                    f"{name} has brought no new items for {format_duration(silence)}; it usually"
+                    f" does every {format_duration(cadence)}. Check that the feed still works"
+                    " and still publishes.",
+                )
+        return queued
+
+    def _transition(self, state: FeedState, health: str, subject: str, body: str) -> bool:
+        now = self.clock()
+        self.store.set_feed_health(state.id, health)
+        event(
+            log,
+            logging.WARNING if health != "ok" else logging.INFO,
+            "feed.health",
+            feed=state.name,
+            status=health,
+            channel=self.admin,
+        )
+        if self.admin is None:
+            return False
+        self.store.add_notice(f"feed-{health}", subject, body, self.admin, now)
+        return True

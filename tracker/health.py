@@ -1,0 +1,249 @@
+"""Prometheus metrics and a small HTTP listener for ``/metrics`` and ``/healthz``.
+
+The listener is an aiohttp app on the daemon's own event loop: no thread, and a stalled loop
+shows up as a scrape timeout, which is the truth.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import json
+import logging
+import sqlite3
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Literal, get_args
+
+from aiohttp import web
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.aiohttp import make_aiohttp_handler
+
+from .log import event
+
+log = logging.getLogger(__name__)
+
+PollResult = Literal["ok", "not_modified", "failed"]
+DeliveryStatus = Literal["sent", "retry", "dead"]
+HealthCheck = Callable[[], tuple[bool, str]]
+
+# Feed fetches range from a 304 on a LAN (ms) to a slow server near the 30 s timeout.
+FETCH_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
+# A check that takes longer than this is itself a failure (e.g. a database locked for long).
+CHECK_TIMEOUT_S = 5.0
+
+
+class Metrics:
+    """tracker's metrics on a registry of their own, so tests and reloads never clash."""
+
+    def __init__(
+        self,
+        registry: CollectorRegistry | None = None,
+        topics: Iterable[str] = (),
+        channels: Iterable[str] = (),
+    ) -> None:
+        self.registry = registry if registry is not None else CollectorRegistry()
+        r = self.registry
+        self.polls = Counter("tracker_polls", "Feed polls by result.", ["result"], registry=r)
+        self.fetch_seconds = Histogram(
+            "tracker_fetch_seconds", "Time to poll one feed.", buckets=FETCH_BUCKETS, registry=r
+        )
+        self.new_articles_total = Counter(
+            "tracker_new_articles", "Articles stored for the first time.", registry=r
+        )
+        self.matches = Counter("tracker_matches", "Topic matches by topic.", ["topic"], registry=r)
+        self.deliveries = Counter(
+            "tracker_deliveries",
+            "Alert delivery attempts by channel and outcome.",
+            ["channel", "status"],
+            registry=r,
+        )
+        self.outbox_depth = Gauge(
+            "tracker_outbox_depth", "Alerts waiting for delivery.", registry=r
+        )
+        self.feeds_failing = Gauge(
+            "tracker_feeds_failing", "Feeds whose last poll failed.", registry=r
+        )
+        self.last_tick = Gauge(
+            "tracker_last_tick_timestamp_seconds",
+            "UNIX time of the last scheduler tick.",
+            registry=r,
+        )
+        # Series that exist from the start read 0 instead of missing, so rate() and alerts work.
+        for result in get_args(PollResult):
+            self.polls.labels(result)
+        for topic in topics:
+            self.matches.labels(topic)
+        for channel in channels:
+            for status in get_args(DeliveryStatus):
+                self.deliveries.labels(channel, status)
+
+    def poll(self, result: PollResult, seconds: float) -> None:
+        """One feed poll finished with ``result`` after ``seconds``."""
+        if result not in get_args(PollResult):
+            raise ValueError(f"unknown poll result {result!r}")
+        self.polls.labels(result).inc()
+        self.fetch_seconds.observe(seconds)
+
+    def new_articles(self, n: int) -> None:
+        """``n`` articles were stored for the first time."""
+        self.new_articles_total.inc(n)
+
+    def match(self, topic: str) -> None:
+        """An article matched ``topic``."""
+        self.matches.labels(topic).inc()
+
+    def delivery(self, channel: str, status: DeliveryStatus) -> None:
+        """One delivery attempt on ``channel``: sent, retry (will try again) or dead (gave up)."""
+        if status not in get_args(DeliveryStatus):
+            raise ValueError(f"unknown delivery status {status!r}")
+        self.deliveries.labels(channel, status).inc()
+
+    def set_outbox_depth(self, n: int) -> None:
+        self.outbox_depth.set(n)
+
+    def set_feeds_failing(self, n: int) -> None:
+        self.feeds_failing.set(n)
+
+    def tick(self, ts: float) -> None:
+        """The scheduler ticked at UNIX time ``ts``."""
+        self.last_tick.set(ts)
+
+    def render(self) -> bytes:
+        """The Prometheus text exposition of every metric."""
+        return generate_latest(self.registry)
+
+
+def all_of(*checks: HealthCheck) -> HealthCheck:
+    """One check from several: the first failure wins, else ok."""
+
+    def combined() -> tuple[bool, str]:
+        for check in checks:
+            ok, reason = check()
+            if not ok:
+                return False, reason
+        return True, "ok"
+
+    return combined
+
+
+class HealthServer:
+    """``GET /metrics`` and ``GET /healthz`` on ``host:port`` (port 0 picks a free one)."""
+
+    def __init__(
+        self, metrics: Metrics, check: HealthCheck, host: str = "127.0.0.1", port: int = 9464
+    ) -> None:
+        self.metrics = metrics
+        self.check = check
+        self.host = host
+        self.requested_port = port
+        self.port: int | None = None  # the bound port, once started
+        self._runner: web.AppRunner | None = None
+
+    def app(self) -> web.Application:
+        app = web.Application()
+        # prometheus_client's handler negotiates OpenMetrics vs text format and gzip.
+        app.router.add_get("/metrics", make_aiohttp_handler(self.metrics.registry))
+        app.router.add_get("/healthz", self._healthz)
+        return app
+
+    async def start(self) -> None:
+        """Bind and serve; raises OSError when the address is taken or invalid."""
+        runner = web.AppRunner(self.app(), access_log=None, handle_signals=False)
+        await runner.setup()
+        # An empty host (":9464") means every interface, IPv4 and IPv6.
+        site = web.TCPSite(runner, self.host or None, self.requested_port)
+        try:
+            await site.start()
+        except BaseException:
+            await runner.cleanup()
+            raise
+        self._runner = runner
+        self.port = _bound_port(runner)
+        event(log, logging.INFO, "health.listening", host=self.host or "*", port=self.port)
+
+    async def stop(self) -> None:
+        """Close the listener and any open connections."""
+        if self._runner is not None:
+            runner, self._runner = self._runner, None
+            await runner.cleanup()
+
+    async def _healthz(self, request: web.Request) -> web.Response:
+        # Checks may block (SQLite), so they run in a worker thread, never on the loop.
+        try:
+            ok, reason = await asyncio.wait_for(asyncio.to_thread(self.check), CHECK_TIMEOUT_S)
+        except TimeoutError:
+            ok, reason = False, f"health check took longer than {CHECK_TIMEOUT_S:.0f}s"
+        except Exception as exc:  # a buggy check is an unhealthy daemon, not a 500
+            ok, reason = False, f"health check failed: {exc!r}"
+        if ok:
+            return _json(200, {"status": "ok"})
+        event(log, logging.WARNING, "health.unhealthy", reason=reason)
+        return _json(503, {"status": "unhealthy", "reason": reason})
+
+
+def _json(status: int, body: dict[str, str]) -> web.Response:
+    return web.Response(
+        status=status, text=json.dumps(body) + "\n", content_type="application/json"
+    )
+
+
+def _bound_port(runner: web.AppRunner) -> int:
+    addresses = runner.addresses
+    if not addresses:
+        raise RuntimeError("health listener has no bound address")
+    return int(addresses[0][1])
+
+
+def database_writable(path: str | Path, timeout_s: float = 1.0) -> tuple[bool, str]:
+    """Whether the database takes a write right now: (ok, reason). Nothing is committed."""
+    db = Path(path)
+    if not db.exists():
+        return False, f"database {db} does not exist"
+    if not db.is_file():
+        return False, f"database {db} is not a file"
+    # mode=rw: a check must never create a database.
+    uri = f"{db.absolute().as_uri()}?mode=rw"
+    try:
+        conn = sqlite3.connect(uri, uri=True, timeout=timeout_s, isolation_level=None)
+    except sqlite3.Error as exc:
+        return False, f"database {db} cannot be opened for writing: {exc}"
+    try:
+        conn.execute("BEGIN IMMEDIATE")  # the write lock: fails while another writer is stuck
+        # Taking the lock alone succeeds even on a read-only file; rewriting one header field
+        # with its own value proves writes work, and the rollback keeps it from reaching disk.
+        version = int(conn.execute("PRAGMA user_version").fetchone()[0])
+        conn.execute(f"PRAGMA user_version = {version}")
+        conn.execute("ROLLBACK")
+    except sqlite3.Error as exc:
+        return False, f"database {db} is not writable: {exc}"
+    finally:
+        conn.close()
+    return True, "ok"
+
+
+def parse_listen_address(text: str) -> tuple[str, int]:
+    """``127.0.0.1:9464``, ``[::1]:9464`` or ``:9464`` (every interface) → (host, port)."""
+    usage = "use host:port, [ipv6]:port or :port"
+    host, sep, port_text = text.strip().rpartition(":")
+    if not sep:
+        raise ValueError(f"invalid listen address {text!r}: no port ({usage})")
+    if host.startswith("[") or host.endswith("]"):
+        if not (host.startswith("[") and host.endswith("]")):
+            raise ValueError(f"invalid listen address {text!r}: unbalanced brackets ({usage})")
+        host = host[1:-1]
+        try:
+            ipaddress.IPv6Address(host)
+        except ValueError:
+            raise ValueError(
+                f"invalid listen address {text!r}: {host!r} is not an IPv6 address"
+            ) from None
+    elif ":" in host:
+        raise ValueError(
+            f"invalid listen address {text!r}: put an IPv6 address in brackets, e.g. [::1]:9464"
+        )
+    if not (port_text.isascii() and port_text.isdigit()) or not 0 <= int(port_text) <= 65535:
+        raise ValueError(
+            f"invalid listen address {text!r}: port must be a number from 0 to 65535 ({usage})"
+        )
+    return host, int(port_text)
