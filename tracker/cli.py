@@ -66,6 +66,18 @@ config_option = click.option(
 )
 
 
+def _existing_store(config: Config, required: bool = False) -> Store | None:
+    """The database, for commands that only read what a run stored; None (after saying so)
+    when no run has created it yet, or an error when the command cannot do without it."""
+    if config.database_path.exists():
+        return Store(config.database_path)
+    message = f"no database yet at {config.database_path}: run `tracker run` first"
+    if required:
+        raise TrackerError(message)
+    click.echo(message)
+    return None
+
+
 def _load(ctx: click.Context) -> Config:
     path: Path = ctx.obj["config_path"]
     return config_mod.load(path)
@@ -152,11 +164,9 @@ def _status(row: FeedRow) -> str:
 @_handle_errors
 def feeds(ctx: click.Context) -> None:
     """Show every feed: status, last success, last error, articles."""
-    config = _load(ctx)
-    if not config.database_path.exists():
-        click.echo(f"no database yet at {config.database_path}: run `tracker run` first")
+    store = _existing_store(_load(ctx))
+    if store is None:
         return
-    store = Store(config.database_path)
     try:
         rows = store.feeds()
     finally:
@@ -261,9 +271,8 @@ def topics_backtest(
         raise TrackerError(f"no topic named '{topic}' (configured: {known})")
     specs = [t for t in config.topic_specs() if t.name == topic]
     matcher = explore.build_matcher(specs, config.lists, query)
-    if not config.database_path.exists():
-        raise TrackerError(f"no database yet at {config.database_path}: run `tracker run` first")
-    store = Store(config.database_path)
+    store = _existing_store(config, required=True)
+    assert store is not None
     since = time.time() - days * 86400
     matched = 0
     try:
@@ -304,11 +313,9 @@ def alerts(ctx: click.Context, status: str | None, limit: int) -> None:
     """Recent deliveries: channel, topic, status, attempts, last error."""
     if ctx.invoked_subcommand is not None:
         return
-    config = _load(ctx)
-    if not config.database_path.exists():
-        click.echo(f"no database yet at {config.database_path}: run `tracker run` first")
+    store = _existing_store(_load(ctx))
+    if store is None:
         return
-    store = Store(config.database_path)
     try:
         rows = store.deliveries(limit, status)
         counts = store.delivery_counts()
@@ -347,8 +354,8 @@ def alerts_retry(ctx: click.Context, ids: tuple[int, ...], all_dead: bool) -> No
     """Queue deliveries again (ID..., or --dead), due now with their attempts reset."""
     if bool(ids) == all_dead:
         raise click.UsageError("give delivery IDs or --dead (one of them)")
-    config = _load(ctx)
-    store = Store(config.database_path)
+    store = _existing_store(_load(ctx), required=True)
+    assert store is not None
     try:
         n = store.retry_deliveries(ids, all_dead=all_dead, now=time.time())
     finally:

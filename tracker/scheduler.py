@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
+from apscheduler.util import undefined
 
 from .log import event
 from .models import FeedState, PollOutcome
@@ -110,18 +111,6 @@ class FeedScheduler:
         """Run ``job`` every ``seconds`` once started (status updates, feed silence checks)."""
         self._extra_jobs.append((job, seconds, name))
 
-    def _add_outbox_job(self) -> None:
-        assert self._scheduler is not None
-        self._scheduler.add_job(
-            self.outbox_tick,
-            "interval",
-            seconds=TICK_S,
-            id="outbox-tick",
-            max_instances=1,
-            coalesce=True,
-            misfire_grace_time=None,
-        )
-
     def wake_outbox(self) -> None:
         """Run the outbox job now: new deliveries go out without waiting for the next tick."""
         if self._scheduler is not None and self._scheduler.running:
@@ -139,32 +128,35 @@ class FeedScheduler:
         return list(await asyncio.gather(*(bounded(s) for s in states)))
 
     def start(self) -> None:
-        """Start the tick job on the running event loop."""
+        """Start the jobs on the running event loop: poll tick, outbox tick, extra jobs."""
         self._scheduler = AsyncIOScheduler()
+        self._add_job(self.tick, TICK_S, "poll-tick", first_run=datetime.now().astimezone())
+        # Always scheduled: a reload may add the first channel; with none it returns at once.
+        self._add_job(self.outbox_tick, TICK_S, "outbox-tick")
+        for job, seconds, name in self._extra_jobs:
+            self._add_job(job, seconds, name)
+        self._scheduler.start()
+        event(log, logging.INFO, "scheduler.started", tick_s=TICK_S, concurrency=self.concurrency)
+
+    def _add_job(
+        self,
+        job: Callable[[], Awaitable[None]],
+        seconds: float,
+        name: str,
+        first_run: datetime | None = None,
+    ) -> None:
+        # One instance at a time, late runs coalesced and never dropped as "misfired".
+        assert self._scheduler is not None
         self._scheduler.add_job(
-            self.tick,
+            job,
             "interval",
-            seconds=TICK_S,
-            id="poll-tick",
+            seconds=seconds,
+            id=name,
             max_instances=1,
             coalesce=True,
             misfire_grace_time=None,
-            next_run_time=datetime.now().astimezone(),
+            next_run_time=first_run or undefined,
         )
-        # Always scheduled: a reload may add the first channel; with none it returns at once.
-        self._add_outbox_job()
-        for job, seconds, name in self._extra_jobs:
-            self._scheduler.add_job(
-                job,
-                "interval",
-                seconds=seconds,
-                id=name,
-                max_instances=1,
-                coalesce=True,
-                misfire_grace_time=None,
-            )
-        self._scheduler.start()
-        event(log, logging.INFO, "scheduler.started", tick_s=TICK_S, concurrency=self.concurrency)
 
     async def stop(self, timeout_s: float = 10.0) -> None:
         """Stop ticking; let polls in flight finish for up to ``timeout_s``, then cancel them."""
