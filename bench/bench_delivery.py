@@ -120,9 +120,7 @@ async def latency(runs: int) -> list[float]:
         )
         store = Store(cfg.database_path)
         store.sync_feeds(cfg.feed_specs(), time.time())
-        async with make_client(
-            timeout_s=10, max_redirects=3, user_agent="b", concurrency=4
-        ) as client:
+        async with make_client(timeout_s=10, user_agent="b", concurrency=4) as client:
             sched = FeedScheduler(
                 Poller(client, store, poll_settings(cfg)),
                 store,

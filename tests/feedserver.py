@@ -39,6 +39,7 @@ class Seen:
     if_none_match: str | None
     if_modified_since: str | None
     status: int
+    headers: dict[str, str] = field(default_factory=dict)
 
 
 class FeedServer:
@@ -102,6 +103,7 @@ class FeedServer:
                     request.headers.get("If-None-Match"),
                     request.headers.get("If-Modified-Since"),
                     status,
+                    dict(request.headers),
                 )
             )
 

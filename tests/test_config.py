@@ -182,3 +182,29 @@ def test_check_command_prints_summary() -> None:
     assert "OK" in result.stdout
     assert "topics: 3" in result.stdout
     assert "Mexico News Daily" in result.stdout
+
+
+def test_hostile_or_odd_values_are_reported_not_crashed(write_config) -> None:  # type: ignore[no-untyped-def]
+    path = write_config(
+        """
+        feeds:
+          - url: https://bob:hunter2-secret@news.example/rss
+          - url: http://[::1
+        topics:
+          t: {query: x, rate_limit: 0/h, notify: [[nested]], feeds: [{a: 1}]}
+        delivery: {admin: [ops]}
+        """
+    )
+    with pytest.raises(ConfigError) as info:
+        config.load(path)
+    text = str(info.value)
+    assert "feeds[0].url: the feed URL contains credentials; move them to feeds[].auth" in text
+    assert "hunter2" not in text
+    assert "topics.t.rate_limit: invalid rate limit '0/h'" in text
+    assert "delivery.admin" in text and "feeds[1].url" in text
+
+
+def test_self_referencing_yaml(write_config) -> None:  # type: ignore[no-untyped-def]
+    path = write_config("a: &x [*x]\n")
+    with pytest.raises(ConfigError):
+        config.load(path)

@@ -17,7 +17,6 @@ def _run(coro_fn: Callable[..., Awaitable[T]], **kw: object) -> T:
     async def go() -> T:
         async with make_client(
             timeout_s=kw.pop("timeout_s", 5.0),
-            max_redirects=3,  # type: ignore[arg-type]
             user_agent="tracker-test",
             concurrency=4,
         ) as client:
@@ -34,7 +33,15 @@ def _get(
     timeout_s: float = 5.0,
 ) -> FetchResult:
     return _run(
-        lambda c: fetch(c, url, etag=etag, last_modified=last_modified, max_bytes=max_bytes),
+        lambda c: fetch(
+            c,
+            url,
+            etag=etag,
+            last_modified=last_modified,
+            max_bytes=max_bytes,
+            max_redirects=3,
+            headers={"X-Api-Key": "k-123"},
+        ),
         timeout_s=timeout_s,
     )
 
@@ -107,3 +114,22 @@ def test_retry_after_forms() -> None:
     assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", now=1445412470) == 10
     assert parse_retry_after("soon") is None
     assert parse_retry_after(None) is None
+
+
+def test_cross_origin_redirect_drops_feed_headers(feed_server: FeedServer) -> None:
+    target = feed_server.add("/moved.xml", b"<rss/>").replace("127.0.0.1", "localhost")
+    feed_server.fail("/start.xml", 301, {"Location": target})
+    assert _get(feed_server.url("/start.xml")).status == 200
+    first, second = feed_server.seen
+    assert first.headers.get("X-Api-Key") == "k-123"
+    assert "X-Api-Key" not in second.headers  # another origin never sees the feed's key
+
+
+def test_https_never_downgrades() -> None:
+    from tracker.fetch import _next_url
+
+    with pytest.raises(FetchError, match="refusing redirect from https to http"):
+        _next_url("https://a.example/feed", "http://a.example/feed")
+    with pytest.raises(FetchError, match="non-HTTP"):
+        _next_url("http://a.example/feed", "file:///etc/passwd")
+    assert _next_url("http://a.example/x/feed", "../y") == "http://a.example/y"

@@ -19,7 +19,7 @@ ALLOWED = {
     "aiohttp": {"health.py"},
     "jinja2": {"notify/render.py"},
     "smtplib": {"notify/email.py"},
-    "apprise": {"notify/apprise.py"},
+    "apprise": {"notify/apprise.py", "config.py"},  # config checks apprise URLs
 }
 
 

@@ -31,9 +31,7 @@ def _poll_all(cfg: config_mod.Config) -> list[PollOutcome]:
         store = Store(cfg.database_path)
         try:
             store.sync_feeds(cfg.feed_specs(), time.time())
-            async with make_client(
-                timeout_s=5, max_redirects=3, user_agent="t", concurrency=4
-            ) as client:
+            async with make_client(timeout_s=5, user_agent="t", concurrency=4) as client:
                 poller = Poller(client, store, poll_settings(cfg))
                 return [await poller.poll(s) for s in store.pollable_feeds(time.time())]
         finally:
@@ -201,9 +199,7 @@ def test_changed_topics_apply_without_restart_and_never_to_old_articles(
         store = Store(first.database_path)
         store.sync_feeds(first.feed_specs(), time.time())
         try:
-            async with make_client(
-                timeout_s=5, max_redirects=3, user_agent="t", concurrency=2
-            ) as client:
+            async with make_client(timeout_s=5, user_agent="t", concurrency=2) as client:
                 poller = Poller(client, store, poll_settings(first))
                 (state,) = store.pollable_feeds(time.time())
                 out = [await poller.poll(state)]
@@ -220,3 +216,75 @@ def test_changed_topics_apply_without_restart_and_never_to_old_articles(
     assert baseline.alerts == 0
     assert (after.new_articles, after.alerts) == (1, 1)
     assert _alerts(first) == [("metals", "Aranceles al acero: México responde")]
+
+
+def test_story_first_seen_in_a_silent_baseline_still_alerts_once(
+    feed_server: FeedServer, tmp_path: Path
+) -> None:
+    a = feed_server.add("/xa.xml", rss([Item("a", "https://n.example/a", "a")]))
+    cfg = _config(tmp_path, [a])
+    _poll_all(cfg)  # feed A's baseline
+    story = Item("New border wall contract", "https://wire.example/wall", "w")
+    b = feed_server.add("/xb.xml", rss([story]))
+    cfg = _config(tmp_path, [a, b])
+    _poll_all(cfg)  # feed B's baseline stores the story silently
+    assert _alerts(cfg) == []
+    feed_server.add(
+        "/xa.xml",
+        rss(
+            [
+                Item("New border wall contract", story.link, "a-w"),
+                Item("a", "https://n.example/a", "a"),
+            ]
+        ),
+    )
+    out = _poll_all(cfg)
+    assert sum(o.new_articles for o in out) == 0  # the same article, now carried by A
+    assert _alerts(cfg) == [("wall", "New border wall contract")]
+    feed_server.add("/xb.xml", rss([story, Item("x", "https://n.example/x", "x")]))
+    _poll_all(cfg)
+    assert len(_alerts(cfg)) == 1  # one story, one alert
+
+
+def test_hostile_entries_are_stored_safely_or_skipped(
+    feed_server: FeedServer, tmp_path: Path
+) -> None:
+    xml = (
+        b'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title>'
+        b"<item><title>bad &#55296; surrogate</title><guid>s1</guid></item>"
+        b"<item><title>ok item</title><guid>s2</guid></item></channel></rss>"
+    )
+    json_feed = (
+        b'{"version": "https://jsonfeed.org/version/1.1", "items": ['
+        b'{"id": "j1", "title": "lone \\ud800 surrogate"},'
+        b'{"id": "j2", "title": "year one", "date_published": "0001-01-01T00:00:00+05:00"},'
+        b'{"id": "j3", "title": "fine"}]}'
+    )
+    a = feed_server.add("/h1.xml", xml)
+    b = feed_server.add("/h2.json", json_feed, "application/feed+json")
+    cfg = _config(tmp_path, [a, b])
+    out = _poll_all(cfg)
+    assert all(o.ok for o in out), [o.error for o in out]
+    store = Store(cfg.database_path)
+    titles = sorted(r[0] for r in store.query("SELECT title FROM articles"))
+    rows = store.feeds()
+    store.close()
+    assert len(titles) == 5 and "lone \ufffd surrogate" in titles
+    assert all(r.next_check_at > time.time() + 60 for r in rows)  # scheduled, not hammered
+
+
+def test_out_of_range_character_references_do_not_lose_the_feed(
+    feed_server: FeedServer, tmp_path: Path
+) -> None:
+    # feedparser itself raises on &#99999999; (past U+10FFFF); the feed must still be read
+    xml = (
+        b'<?xml version="1.0"?><rss version="2.0"><channel>'
+        b"<item><title>big &#99999999; ref</title><guid>c1</guid></item></channel></rss>"
+    )
+    url = feed_server.add("/crash.xml", xml)
+    cfg = _config(tmp_path, [url])
+    (out,) = _poll_all(cfg)
+    assert out.ok and out.new_articles == 1
+    store = Store(cfg.database_path)
+    assert store.query("SELECT title FROM articles") == [("big \ufffd ref",)]
+    store.close()

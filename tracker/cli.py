@@ -134,7 +134,15 @@ def check(ctx: click.Context) -> None:
     click.echo(f"  topics: {len(config.topics)}")
     for name, topic in config.topics.items():
         click.echo(f"    - {name}: {' '.join(topic.query.split())}")
-    click.echo("  channels: 0 (alerts are kept in the database and written to the log)")
+    if not config.channels:
+        click.echo("  channels: 0 (alerts are kept in the database and written to the log)")
+    else:
+        click.echo(f"  channels: {len(config.channels)}")
+        for name, ch in config.channels.items():
+            routed = [t for t in config.topics if name in config.routes(t)]
+            click.echo(f"    - {name}: {ch.type}, {ch.mode}, topics: {', '.join(routed) or '-'}")
+        if config.delivery.admin:
+            click.echo(f"  admin notices: {config.delivery.admin}")
 
 
 def _ago(ts: float | None, now: float) -> str:

@@ -83,7 +83,10 @@ def parse_rate(value: str) -> tuple[int, float]:
     if not m:
         raise ValueError(f"invalid rate limit {value!r} (use e.g. 5/h, 20/d, 10/30m)")
     period = m.group(2).replace(" ", "")
-    return int(m.group(1)), parse_duration(period if period[0].isdigit() else "1" + period)
+    count = int(m.group(1))
+    if count < 1:
+        raise ValueError(f"invalid rate limit {value!r}: allow at least 1 alert per period")
+    return count, parse_duration(period if period[0].isdigit() else "1" + period)
 
 
 ClockTime = Annotated[str, BeforeValidator(_check_clock)]
@@ -151,6 +154,9 @@ class Feed(_Model):
     @classmethod
     def _check_url(cls, url: str) -> str:
         parts = urlsplit(url.strip())
+        if parts.username is not None or parts.password is not None:
+            # Not echoed: the URL holds a password. Credentials in URLs also end up in names.
+            raise ValueError("the feed URL contains credentials; move them to feeds[].auth")
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise ValueError(f"invalid feed URL {url!r} (expected http:// or https://)")
         return url.strip()
@@ -239,7 +245,8 @@ class WebhookChannel(_Channel):
     def _check_url(cls, url: str) -> str:
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise ValueError(f"invalid webhook URL {url!r} (expected http:// or https://)")
+            # Not echoed: chat webhook URLs carry their token.
+            raise ValueError("invalid webhook URL (expected http:// or https://)")
         return url
 
     @model_validator(mode="after")
@@ -259,6 +266,11 @@ class AppriseChannel(_Channel):
         model = _with_secret_file(self, "url", info)
         if model.url is None:
             raise ValueError("give url (or url_file): an apprise URL such as ntfy://topic")
+        if find_spec("apprise"):
+            import apprise
+
+            if not apprise.Apprise().add(model.url.get_secret_value()):
+                raise ValueError("apprise does not understand this url (see its wiki)")
         return model
 
 
@@ -373,8 +385,10 @@ class Config(_Model):
                 # Chat webhooks (Slack, Discord) carry their token in the URL path.
                 plain.append(urlsplit(ch.url).path)
         for f in self.feeds:
-            if urlsplit(f.url).password:
-                plain.append(str(urlsplit(f.url).password))
+            plain += f.headers.values()  # API keys travel in headers
+        for ch in self.channels.values():
+            if isinstance(ch, WebhookChannel):
+                plain += ch.headers.values()
         secrets = [s.get_secret_value() for s in found if s is not None]
         # URL parts are only treated as secrets when long enough to be tokens.
         return [s for s in secrets if s] + [p for p in plain if len(p) >= 12]
@@ -562,11 +576,15 @@ def _semantic_problems(raw: dict[str, Any]) -> Iterator[tuple[str, str]]:
         if not isinstance(feed, dict) or not isinstance(feed.get("url"), str):
             continue
         url = feed["url"].strip()
+        try:
+            default_feed_name(url)
+        except ValueError:
+            continue  # pydantic reports the malformed URL itself
         if url in seen_urls:
             yield f"feeds[{i}].url", f"duplicate of feeds[{seen_urls[url]}]"
         seen_urls.setdefault(url, i)
         name = feed.get("name")
-        if isinstance(name, str):
+        if isinstance(name, str) and name:
             if name in seen_names:
                 yield f"feeds[{i}].name", f"'{name}' is already feeds[{seen_names[name]}]"
             seen_names.setdefault(name, i)
@@ -579,11 +597,11 @@ def _semantic_problems(raw: dict[str, Any]) -> Iterator[tuple[str, str]]:
             continue
         refs = _typed(topic.get("feeds"), list)
         for j, ref in enumerate(refs):
-            if ref not in known:
+            if isinstance(ref, str) and ref not in known:
                 yield f"topics.{tname}.feeds[{j}]", f"no feed named or at '{ref}'"
         channels = _typed(raw.get("channels"), dict)
         for j, ref in enumerate(_typed(topic.get("notify"), list)):
-            if ref not in channels:
+            if isinstance(ref, str) and ref not in channels:
                 yield f"topics.{tname}.notify[{j}]", _no_channel(ref, channels)
         if isinstance(topic.get("query"), str):
             err = match.check_query(topic["query"], good_lists)
@@ -606,11 +624,14 @@ def _delivery_problems(raw: dict[str, Any]) -> Iterator[tuple[str, str]]:
                 "apprise channels need the optional extra: pip install 'tracker[apprise]'",
             )
     for j, ref in enumerate(_typed(delivery.get("notify"), list)):
-        if ref not in channels:
+        if isinstance(ref, str) and ref not in channels:
             yield f"delivery.notify[{j}]", _no_channel(ref, channels)
     admin = delivery.get("admin")
-    if admin is not None and admin not in channels:
+    if isinstance(admin, str) and admin not in channels:
         yield "delivery.admin", _no_channel(admin, channels)
+
+
+_SELF_REFERENCE = "{source}: the YAML refers to itself (an alias inside its own anchor)"
 
 
 def parse(text: str, base_dir: Path, source: str = "config") -> Config:
@@ -623,12 +644,17 @@ def parse(text: str, base_dir: Path, source: str = "config") -> Config:
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(exc, "problem", None) or str(exc)
         raise ConfigError(f"{source}: invalid YAML{where}: {problem}") from exc
+    except RecursionError as exc:
+        raise ConfigError(_SELF_REFERENCE.format(source=source)) from exc
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):
         raise ConfigError(f"{source}: the top level must be a mapping of keys, not a list or value")
     env_problems: list[str] = []
-    data = _walk_env(raw, "", env_problems)
+    try:
+        data = _walk_env(raw, "", env_problems)
+    except RecursionError as exc:
+        raise ConfigError(_SELF_REFERENCE.format(source=source)) from exc
     problems = []
     for text_problem in env_problems:
         path, _, message = text_problem.partition(": ")

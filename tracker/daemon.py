@@ -48,6 +48,7 @@ def poll_settings(config: Config) -> PollSettings:
         jitter_s=config.defaults.jitter,
         max_bytes=config.fetch.max_bytes,
         default_interval_s=config.defaults.interval,
+        max_redirects=config.fetch.max_redirects,
         auth=auth,
         router=Router(config) if config.channels else None,
     )
@@ -119,16 +120,16 @@ async def _components(config: Config) -> AsyncIterator[FeedScheduler]:
             store.sync_feeds(config.feed_specs(), time.time())
             client = _client(config)
             dispatcher = make_dispatcher(config, store) if config.channels else None
+            poller = Poller(client, store, poll_settings(config))
+            poller.health = _health_monitor(config, store)
+            sched = FeedScheduler(poller, store, config.fetch.concurrency, dispatcher=dispatcher)
             try:
-                async with client:
-                    poller = Poller(client, store, poll_settings(config))
-                    poller.health = _health_monitor(config, store)
-                    yield FeedScheduler(
-                        poller, store, config.fetch.concurrency, dispatcher=dispatcher
-                    )
+                yield sched
             finally:
-                if dispatcher is not None:
-                    await dispatcher.aclose()
+                # A reload may have replaced both: close the ones in use now.
+                await sched.poller.client.aclose()
+                if sched.dispatcher is not None:
+                    await sched.dispatcher.aclose()
         finally:
             store.close()
 
@@ -136,7 +137,6 @@ async def _components(config: Config) -> AsyncIterator[FeedScheduler]:
 def _client(config: Config) -> fetch.Client:
     return fetch.make_client(
         timeout_s=config.fetch.timeout,
-        max_redirects=config.fetch.max_redirects,
         user_agent=config.fetch.user_agent,
         concurrency=config.fetch.concurrency,
     )
@@ -283,8 +283,13 @@ class Daemon:
         self.notifier.reloading()
         try:
             new = config_mod.load(self.config_path)
-        except ConfigError as exc:
-            problems = exc.problems or [exc.message]
+            await self._apply(new)
+        except Exception as exc:  # whatever the edit, the daemon keeps its old config
+            problems = (
+                exc.problems
+                if isinstance(exc, ConfigError) and exc.problems
+                else [str(exc) if isinstance(exc, ConfigError) else f"{type(exc).__name__}: {exc}"]
+            )
             event(
                 log,
                 logging.ERROR,
@@ -293,31 +298,31 @@ class Daemon:
                 error="; ".join(" ".join(p.split()) for p in problems),
             )
             self._notify_admin(
-                "config-rejected", "config rejected: still running the old one", str(exc)
+                "config-rejected", "config rejected: still running the old one", "\n".join(problems)
             )
-            self.notifier.ready(self._status_line())
-            return
-        await self._apply(new)
         self.notifier.ready(self._status_line())
 
     async def _apply(self, new: Config) -> None:
+        """Build everything the new config needs first, then swap it in."""
         assert self.sched is not None
         sched, old = self.sched, self.config
+        settings = poll_settings(new)
+        health = _health_monitor(new, sched.store)
+        swap_dispatcher = new.channels != old.channels or new.delivery != old.delivery
+        dispatcher = make_dispatcher(new, sched.store) if swap_dispatcher and new.channels else None
         for key in needs_restart(old, new):
             event(log, logging.WARNING, "config.needs_restart", key=key)
         sched.store.sync_feeds(new.feed_specs(), time.time())
-        sched.poller.settings = poll_settings(new)
-        sched.poller.health = _health_monitor(new, sched.store)
+        sched.poller.settings = settings
+        sched.poller.health = health
         sched.concurrency = new.fetch.concurrency
         if new.fetch != old.fetch:
             old_client, sched.poller.client = sched.poller.client, _client(new)
             await _close_when_idle(sched, old_client)
-        if new.channels != old.channels or new.delivery != old.delivery:
-            await sched.replace_dispatcher(
-                make_dispatcher(new, sched.store) if new.channels else None
-            )
-            if sched.dispatcher is not None:
-                sched.dispatcher.metrics = self.metrics
+        if swap_dispatcher:
+            if dispatcher is not None:
+                dispatcher.metrics = self.metrics
+            await sched.replace_dispatcher(dispatcher)
         log_mod.setup(new.log_level, new.secrets())
         self.config = new
         event(log, logging.INFO, "config.reloaded", **describe_changes(old, new))

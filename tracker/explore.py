@@ -52,7 +52,7 @@ async def _read_source(
 ) -> tuple[bytes, dict[str, str]]:
     if source.startswith(("http://", "https://")):
         client = fetch.make_client(
-            timeout_s=timeout_s, max_redirects=5, user_agent=DEFAULT_USER_AGENT, concurrency=1
+            timeout_s=timeout_s, user_agent=DEFAULT_USER_AGENT, concurrency=1
         )
         async with client:
             result = await fetch.fetch(

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import email.utils
 import time
 from datetime import UTC, datetime
+from urllib.parse import urljoin, urlsplit
 
 import httpx
 from httpx_aiohttp import AiohttpTransport
@@ -21,9 +23,7 @@ ACCEPT = (
 )
 
 
-def make_client(
-    *, timeout_s: float, max_redirects: int, user_agent: str, concurrency: int
-) -> httpx.AsyncClient:
+def make_client(*, timeout_s: float, user_agent: str, concurrency: int) -> httpx.AsyncClient:
     """The daemon's one shared HTTP client (connection pool sized to the concurrency limit).
 
     httpx's API over aiohttp's transport: httpcore's pool cost 1.5–2.3 ms CPU per 304 under
@@ -33,8 +33,7 @@ def make_client(
     return httpx.AsyncClient(
         transport=AiohttpTransport(limits=limits),
         timeout=httpx.Timeout(timeout_s),
-        follow_redirects=True,
-        max_redirects=max_redirects,
+        follow_redirects=False,  # fetch() follows redirects itself (see there)
         headers={"User-Agent": user_agent, "Accept": ACCEPT},
     )
 
@@ -56,6 +55,9 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
     return max(0.0, (when - now_dt).total_seconds())
 
 
+REDIRECTS = frozenset({301, 302, 303, 307, 308})
+
+
 async def fetch(
     client: httpx.AsyncClient,
     url: str,
@@ -65,39 +67,88 @@ async def fetch(
     max_bytes: int,
     headers: dict[str, str] | None = None,
     auth: tuple[str, str] | None = None,
+    max_redirects: int = 5,
 ) -> FetchResult:
-    """Conditional GET of ``url``; raise FetchError for anything that is not 200 or 304."""
+    """Conditional GET of ``url``; raise FetchError for anything that is not 200 or 304.
+
+    Redirects are followed here rather than by httpx, so that a feed's own headers and
+    credentials never travel to another origin and https never downgrades to http.
+    """
     req_headers = dict(headers or {})
     if etag:
         req_headers["If-None-Match"] = etag
     if last_modified:
         req_headers["If-Modified-Since"] = last_modified
     started = time.monotonic()
+    origin = _origin(url)
     try:
-        async with client.stream("GET", url, headers=req_headers, auth=auth) as resp:
-            if resp.status_code == 304:
-                return _result(url, resp, None, started, etag, last_modified)
-            if resp.status_code != 200:
-                raise _status_error(resp)
-            declared = resp.headers.get("content-length")
-            if declared and declared.isdigit() and int(declared) > max_bytes:
-                raise FetchError(f"response too large: {declared} bytes (max_bytes {max_bytes})")
-            chunks: list[bytes] = []
-            size = 0
-            async for chunk in resp.aiter_bytes():
-                size += len(chunk)
-                if size > max_bytes:
-                    raise FetchError(f"response too large: over {max_bytes} bytes (max_bytes)")
-                chunks.append(chunk)
-            return _result(url, resp, b"".join(chunks), started, etag, last_modified)
-    except httpx.TooManyRedirects as exc:
-        raise FetchError(f"too many redirects: {exc}") from exc
+        for _ in range(max_redirects + 1):
+            same_origin = _origin(url) == origin
+            async with client.stream(
+                "GET",
+                url,
+                headers=req_headers if same_origin else _conditional_only(req_headers),
+                auth=auth if same_origin else None,
+                follow_redirects=False,
+            ) as resp:
+                if resp.status_code in REDIRECTS and "location" in resp.headers:
+                    url = _next_url(url, resp.headers["location"])
+                    continue
+                return await _read(url, resp, started, etag, last_modified, max_bytes)
+        raise FetchError(f"too many redirects (more than {max_redirects})")
     except httpx.DecodingError as exc:
         raise FetchError(f"bad content encoding: {exc}") from exc
     except httpx.HTTPError as exc:
         raise FetchError(_describe(exc)) from exc
-    except UnicodeError as exc:
-        raise FetchError(f"invalid URL: {exc}") from exc
+    except (FetchError, asyncio.CancelledError):
+        raise
+    except Exception as exc:  # the transport's own errors (malformed answers), bad URLs
+        raise FetchError(f"{type(exc).__name__}: {exc}") from exc
+
+
+async def _read(
+    url: str,
+    resp: httpx.Response,
+    started: float,
+    etag: str | None,
+    last_modified: str | None,
+    max_bytes: int,
+) -> FetchResult:
+    if resp.status_code == 304:
+        return _result(url, resp, None, started, etag, last_modified)
+    if resp.status_code != 200:
+        raise _status_error(resp)
+    declared = resp.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > max_bytes:
+        raise FetchError(f"response too large: {declared} bytes (max_bytes {max_bytes})")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in resp.aiter_bytes():
+        size += len(chunk)
+        if size > max_bytes:
+            raise FetchError(f"response too large: over {max_bytes} bytes (max_bytes)")
+        chunks.append(chunk)
+    return _result(url, resp, b"".join(chunks), started, etag, last_modified)
+
+
+def _origin(url: str) -> tuple[str, str]:
+    parts = urlsplit(url)
+    return parts.scheme.lower(), parts.netloc.lower()
+
+
+def _next_url(current: str, location: str) -> str:
+    target = urljoin(current, location)
+    if urlsplit(current).scheme == "https" and urlsplit(target).scheme != "https":
+        raise FetchError(f"refusing redirect from https to {urlsplit(target).scheme}: {target}")
+    if urlsplit(target).scheme not in ("http", "https"):
+        raise FetchError(f"refusing redirect to a non-HTTP URL: {target}")
+    return target
+
+
+def _conditional_only(headers: dict[str, str]) -> dict[str, str]:
+    """What may follow a redirect to another origin: validators, not keys or cookies."""
+    keep = {"if-none-match", "if-modified-since"}
+    return {k: v for k, v in headers.items() if k.lower() in keep}
 
 
 def _describe(exc: httpx.HTTPError) -> str:

@@ -194,3 +194,5 @@ class SendResult:
     detail: str = ""
     permanent: bool = False
     retry_after_s: float | None = None
+    # No answer at all (refused, timed out): the rest of a batch need not be tried now.
+    transport_error: bool = False

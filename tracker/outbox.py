@@ -8,6 +8,7 @@ the same idempotency key; only that in-flight delivery can ever arrive twice.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import random
 import time
@@ -75,45 +76,74 @@ class Dispatcher:
         """One pass over the due deliveries. ``ignore_backoff`` is for one-shot runs, whose
         caller sets the pace; digest times and quiet hours still hold."""
         summary = DispatchSummary()
-        now = self.clock()
-        alerts = self.store.due_alerts(now, ignore_backoff, limit)
-        if not alerts:
-            return summary
+        alerts = self.store.due_alerts(self.clock(), ignore_backoff, limit)
         batches: dict[tuple[str, bool], list[Alert]] = defaultdict(list)
         for a in alerts:
             batches[(a.channel, a.digest)].append(a)
-        self.store.begin_attempt([a.delivery_id for a in alerts])
+        by_channel: dict[str, list[tuple[bool, list[Alert]]]] = defaultdict(list)
         for (channel, digest), batch in batches.items():
-            notifier = self.notifiers.get(channel)
-            if notifier is None:
-                results = [
-                    SendResult(
-                        ok=False,
-                        permanent=True,
-                        detail=f"channel '{channel}' is no longer configured",
-                    )
-                ]
-                results *= len(batch)
-            else:
-                try:
-                    results = await notifier.send(batch, digest)
-                except Exception as exc:  # a channel bug must not stop the others
-                    log.exception("send crashed", extra={"fields": {"channel": channel}})
-                    results = [SendResult(ok=False, detail=f"internal error: {exc!r}")] * len(batch)
-            self._record(batch, results, summary)
+            by_channel[channel].append((digest, batch))
+        # Channels in parallel: a black-holed webhook must not hold up the email.
+        await asyncio.gather(
+            *(self._send_channel(ch, work, summary) for ch, work in by_channel.items())
+        )
         return summary
+
+    async def _send_channel(
+        self, channel: str, work: list[tuple[bool, list[Alert]]], summary: DispatchSummary
+    ) -> None:
+        notifier = self.notifiers.get(channel)
+        for digest, batch in work:
+            if notifier is None:
+                # Removed (perhaps mid-edit): keep them, try again later; nothing is dropped.
+                missing = SendResult(ok=False, detail=f"channel '{channel}' is not configured")
+                self._record(batch, [missing] * len(batch), summary, count_attempt=False)
+                continue
+            self.store.begin_attempt([a.delivery_id for a in batch])
+            # A digest is one message: one result, and one retry time, for all its alerts.
+            results: list[SendResult] = []
+            try:
+                async for result in notifier.send(batch, digest):
+                    results.append(result)
+                    if not digest:
+                        # Recorded as soon as known: after a crash, only the delivery in
+                        # flight can be sent again.
+                        self._record([batch[len(results) - 1]], [result], summary)
+            except Exception as exc:  # a channel bug must not stop the others
+                log.exception("send crashed", extra={"fields": {"channel": channel}})
+                failed = SendResult(ok=False, detail=f"internal error: {exc!r}")
+                if digest:
+                    results = [failed]
+                elif rest := batch[len(results) :]:
+                    self._record(rest, [failed] * len(rest), summary)
+            if digest and results:
+                self._record(batch, [results[0]] * len(batch), summary)
 
     async def aclose(self) -> None:
         for notifier in self.notifiers.values():
             await notifier.aclose()
 
     def _record(
-        self, batch: list[Alert], results: list[SendResult], summary: DispatchSummary
+        self,
+        batch: list[Alert],
+        results: list[SendResult],
+        summary: DispatchSummary,
+        count_attempt: bool = True,
     ) -> None:
         now = self.clock()
         outcomes = []
+        # One jittered delay per batch, so a failed digest comes back whole, with its key.
+        retry_at = (
+            now
+            + self.policy.delay(
+                batch[0].attempts + 1,
+                max((r.retry_after_s or 0 for r in results), default=0) or None,
+            )
+            if batch
+            else now
+        )
         for alert, result in zip(batch, results, strict=True):
-            attempts = alert.attempts + 1
+            attempts = alert.attempts + int(count_attempt)
             if result.ok:
                 status, when = "sent", None
                 summary.sent += 1
@@ -122,7 +152,11 @@ class Dispatcher:
                 summary.dead += 1
             else:
                 status = "pending"
-                when = now + self.policy.delay(attempts, result.retry_after_s)
+                when = (
+                    retry_at
+                    if len(batch) > 1
+                    else now + self.policy.delay(attempts, result.retry_after_s)
+                )
                 summary.retrying += 1
             if not result.ok:
                 summary.errors.append(f"{alert.channel}: {result.detail}")

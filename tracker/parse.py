@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import calendar
 import json
+import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -27,7 +28,21 @@ def parse_feed(body: bytes, headers: Mapping[str, str], url: str = "") -> Parsed
     return _parse_xml_feed(body, headers, url)
 
 
+_CHARREF = re.compile(rb"&#(?:x([0-9a-fA-F]{1,8})|([0-9]{1,10}));")
+
+
+def _safe_charref(m: re.Match[bytes]) -> bytes:
+    code = int(m.group(1), 16) if m.group(1) else int(m.group(2))
+    if 0xD800 <= code <= 0xDFFF or code > 0x10FFFF:
+        return b"&#65533;"
+    return m.group(0)
+
+
 def _parse_xml_feed(body: bytes, headers: Mapping[str, str], url: str) -> ParsedFeed:
+    if b"&#" in body:
+        # feedparser's loose parser raises on references to surrogates or past U+10FFFF
+        # (&#55296;, &#99999999;), losing the whole feed: make them U+FFFD first.
+        body = _CHARREF.sub(_safe_charref, body)
     # sanitize_html/resolve_relative_uris off: ~40% less CPU. We strip all HTML to text
     # ourselves, and the email issue sanitises what it renders.
     result = feedparser.parse(
@@ -129,6 +144,6 @@ def _iso_dt(value: object) -> datetime | None:
         return None
     try:
         dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
+        return (dt if dt.tzinfo else dt.replace(tzinfo=UTC)).astimezone(UTC)
+    except (ValueError, OverflowError):
         return None
-    return (dt if dt.tzinfo else dt.replace(tzinfo=UTC)).astimezone(UTC)

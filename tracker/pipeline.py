@@ -17,7 +17,7 @@ from . import fetch, normalize, parse
 from .errors import FetchError, ParseError
 from .log import event
 from .match import Matcher
-from .models import Article, FeedSpec, FeedState, ParsedFeed, PollOutcome
+from .models import Article, Entry, FeedSpec, FeedState, ParsedFeed, PollOutcome
 from .routing import Router
 from .store import Store
 
@@ -41,6 +41,7 @@ class PollSettings:
     jitter_s: float
     max_bytes: int
     default_interval_s: float
+    max_redirects: int = 5
     auth: dict[str, tuple[str, str]] = field(default_factory=dict)
     # None when no channel is configured: alerts are then only stored and logged.
     router: Router | None = None
@@ -64,8 +65,13 @@ def next_check(
 
 
 def _parse_and_key(body: bytes, headers: dict[str, str], url: str) -> tuple[ParsedFeed, list[str]]:
-    parsed = parse.parse_feed(body, headers, url)
-    return parsed, [normalize.entry_key(e) for e in parsed.entries]
+    try:
+        parsed = parse.parse_feed(body, headers, url)
+        return parsed, [normalize.entry_key(e) for e in parsed.entries]
+    except ParseError:
+        raise
+    except Exception as exc:  # feedparser itself fails on some hostile documents
+        raise ParseError(f"feed could not be parsed: {type(exc).__name__}: {exc}") from exc
 
 
 class Poller:
@@ -121,6 +127,7 @@ class Poller:
                 max_bytes=s.max_bytes,
                 headers=dict(spec.headers),
                 auth=s.auth.get(state.url),
+                max_redirects=s.max_redirects,
             )
             now = self.clock()
             if result.not_modified or result.body is None:
@@ -141,6 +148,9 @@ class Poller:
             )
         except (FetchError, ParseError) as exc:
             return self._failure(state, spec, exc)
+        except Exception as exc:  # a bug must still count as a failure, with backoff
+            log.exception("poll crashed", extra={"fields": {"feed": spec.name}})
+            return self._failure(state, spec, FetchError(f"internal error: {exc!r}"))
         if parsed.warning:
             event(log, logging.INFO, "parse.warning", feed=spec.name, error=parsed.warning)
         return self._ingest(
@@ -162,7 +172,6 @@ class Poller:
         known = self.store.known_keys(state.id, keys)
         # A baseline poll stores what the feed carries today without alerting on any of it.
         may_alert = state.baseline_done or spec.alert_on_first_poll
-        oldest_alertable = now - self.settings.max_age_s
         outcome = PollOutcome(spec.name, ok=True)
         seen_now: set[str] = set()
         queued = 0
@@ -171,29 +180,21 @@ class Poller:
                 if key in known or key in seen_now:
                     continue
                 seen_now.add(key)
-                article = normalize.to_article(entry, key, spec.lang or parsed.lang)
-                article_id, is_new = self.store.add_entry(state.id, article, now)
-                if not is_new:
-                    continue
-                outcome.new_articles += 1
-                alert = may_alert and _fresh(article, oldest_alertable)
-                hits = self.settings.matcher.match(article.match_input(spec.name))
-                for m in self.store.add_matches(article_id, hits, alert, now):
-                    outcome.matches += 1
-                    outcome.matched_topics.append(m.topic)
-                    if m.alert:
-                        outcome.alerts += 1
-                        outcome.hits.append((m.topic, article.title))
-                        event(
-                            log,
-                            logging.INFO,
-                            "alert",
-                            topic=m.topic,
-                            feed=spec.name,
-                            title=article.title,
-                            url=article.url,
+                try:
+                    # A savepoint per entry: one bad item is skipped, the rest is stored.
+                    with self.store.transaction():
+                        queued += self._ingest_entry(
+                            state, spec, entry, key, parsed.lang, may_alert, outcome
                         )
-                        queued += self._enqueue(m.match_id, m.topic, now)
+                except Exception as exc:
+                    event(
+                        log,
+                        logging.WARNING,
+                        "entry.skipped",
+                        feed=spec.name,
+                        entry=key[:200],
+                        error=f"{type(exc).__name__}: {exc}",
+                    )
             self._success(state, spec, now, status, etag, last_modified, body_hash)
         if queued:
             self._wake_outbox()
@@ -207,6 +208,47 @@ class Poller:
             baseline=not state.baseline_done or None,
         )
         return outcome
+
+    def _ingest_entry(
+        self,
+        state: FeedState,
+        spec: FeedSpec,
+        entry: Entry,
+        key: str,
+        feed_lang: str | None,
+        may_alert: bool,
+        outcome: PollOutcome,
+    ) -> int:
+        """Store one entry new to this feed, match it, queue its alerts; returns deliveries.
+
+        An article another feed carried first is matched too: if it only matched silently
+        there (a baseline, another feed's restriction), this feed's carrying it is news.
+        A story alerts at most once per topic (one match row per article and topic).
+        """
+        now = self.clock()
+        article = normalize.to_article(entry, key, spec.lang or feed_lang)
+        article_id, is_new = self.store.add_entry(state.id, article, now)
+        outcome.new_articles += is_new
+        alert = may_alert and _fresh(article, now - self.settings.max_age_s)
+        hits = self.settings.matcher.match(article.match_input(spec.name))
+        queued = 0
+        for m in self.store.add_matches(article_id, hits, alert, now):
+            outcome.matches += 1
+            outcome.matched_topics.append(m.topic)
+            if m.alert:
+                outcome.alerts += 1
+                outcome.hits.append((m.topic, article.title))
+                event(
+                    log,
+                    logging.INFO,
+                    "alert",
+                    topic=m.topic,
+                    feed=spec.name,
+                    title=article.title,
+                    url=article.url,
+                )
+                queued += self._enqueue(m.match_id, m.topic, now)
+        return queued
 
     def _enqueue(self, match_id: int, topic: str, now: float) -> int:
         """Queue the alert for each channel its topic routes to (same transaction)."""

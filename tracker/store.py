@@ -450,22 +450,27 @@ class Store:
     def add_matches(
         self, article_id: int, hits: Sequence[TopicHit], alert: bool, now: float
     ) -> list[NewMatch]:
+        """Store matches; a topic already matched silently (a baseline, another feed) is
+        promoted to an alert when this sighting may alert. Returns what changed."""
         out = []
         for hit in hits:
+            terms = json.dumps(list(hit.terms), ensure_ascii=False)
             cur = self.db.execute(
                 "INSERT OR IGNORE INTO matches (article_id, topic, terms, snippet, alert,"
                 " created_at) VALUES (?, ?, ?, ?, ?, ?)",
-                [
-                    article_id,
-                    hit.topic,
-                    json.dumps(list(hit.terms), ensure_ascii=False),
-                    hit.snippet,
-                    int(alert),
-                    now,
-                ],
+                [article_id, hit.topic, terms, hit.snippet, int(alert), now],
             )
             if cur.rowcount:
                 out.append(NewMatch(int(cur.lastrowid or 0), hit.topic, alert))
+                continue
+            if alert:
+                row = self.db.execute(
+                    "UPDATE matches SET alert = 1, terms = ?, snippet = ? WHERE article_id = ?"
+                    " AND topic = ? AND alert = 0 RETURNING id",
+                    [terms, hit.snippet, article_id, hit.topic],
+                ).fetchone()
+                if row:
+                    out.append(NewMatch(int(row[0]), hit.topic, True))
         return out
 
     def articles_since(self, since: float) -> Iterator[StoredArticle]:

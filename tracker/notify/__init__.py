@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from typing import Protocol
 
 from ..config import AppriseChannel, Channel, EmailChannel, WebhookChannel
@@ -15,8 +15,8 @@ class Notifier(Protocol):
 
     name: str
 
-    async def send(self, alerts: list[Alert], digest: bool) -> list[SendResult]:
-        """One result per alert, in order (a digest gives every alert the same result)."""
+    def send(self, alerts: list[Alert], digest: bool) -> AsyncIterator[SendResult]:
+        """Yield one result per alert, in order, as each is known (a digest yields one)."""
         ...
 
     async def aclose(self) -> None: ...

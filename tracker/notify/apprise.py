@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 
 from ..config import AppriseChannel
 from ..models import Alert, SendResult
@@ -23,16 +24,12 @@ class AppriseNotifier:
         if ch.url is None or not self._apprise.add(ch.url.get_secret_value()):
             raise ValueError(f"channel {name}: apprise does not understand its url")
 
-    async def send(self, alerts: list[Alert], digest: bool) -> list[SendResult]:
-        batches = [alerts] if digest else [[a] for a in alerts]
-        results: list[SendResult] = []
-        for batch in batches:
+    async def send(self, alerts: list[Alert], digest: bool) -> AsyncIterator[SendResult]:
+        for batch in [alerts] if digest else [[a] for a in alerts]:
             title = subject(batch)
             body = render_text(batch, digest_key(batch) if digest else batch[0].key, title)
             ok = await asyncio.to_thread(self._apprise.notify, title=title, body=body)
-            result = SendResult(ok=bool(ok), detail="accepted" if ok else "apprise: not sent")
-            results += [result] * len(batch)
-        return results
+            yield SendResult(ok=bool(ok), detail="accepted" if ok else "apprise: not sent")
 
     async def aclose(self) -> None:
         return None

@@ -8,13 +8,18 @@ from __future__ import annotations
 import asyncio
 import smtplib
 import ssl
+import threading
+from collections.abc import AsyncIterator, Callable
 from email.message import EmailMessage
 from email.utils import formatdate
+from typing import TypeVar
 
 from ..config import EmailChannel
 from ..models import Alert, SendResult
 from . import digest_key
 from .render import clean_header, render_html, render_text, subject
+
+T = TypeVar("T")
 
 
 def build_message(ch: EmailChannel, alerts: list[Alert], key: str) -> EmailMessage:
@@ -40,20 +45,93 @@ def _code_result(code: int, text: bytes | str) -> SendResult:
     return SendResult(ok=False, detail=detail, permanent=500 <= code < 600)
 
 
+async def _blocking(func: Callable[[], T], timeout_s: float) -> T:
+    """Run blocking smtplib work in a daemon thread with an overall deadline.
+
+    smtplib's timeout is per socket read, so a server that drips lines forever would hold a
+    worker for ever; a daemon thread (not the default executor) also cannot block shutdown.
+    """
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[T] = loop.create_future()
+
+    def run() -> None:
+        try:
+            value = func()
+        except BaseException as exc:  # handed to the awaiting coroutine
+            loop.call_soon_threadsafe(_settle, future, None, exc)
+        else:
+            loop.call_soon_threadsafe(_settle, future, value, None)
+
+    threading.Thread(target=run, name="smtp", daemon=True).start()
+    return await asyncio.wait_for(future, timeout_s)
+
+
+def _settle(future: asyncio.Future[T], value: T | None, exc: BaseException | None) -> None:
+    if future.done():
+        return  # timed out meanwhile
+    if exc is not None:
+        future.set_exception(exc)
+    else:
+        future.set_result(value)  # type: ignore[arg-type]
+
+
 class EmailNotifier:
-    """Sends alerts through one SMTP server."""
+    """Sends alerts through one SMTP server, one connection per batch."""
 
     def __init__(self, name: str, ch: EmailChannel) -> None:
         self.name = name
         self.ch = ch
 
-    async def send(self, alerts: list[Alert], digest: bool) -> list[SendResult]:
+    async def send(self, alerts: list[Alert], digest: bool) -> AsyncIterator[SendResult]:
         if digest:
-            msg = build_message(self.ch, alerts, digest_key(alerts))
-            (result,) = await asyncio.to_thread(self._send_sync, [msg])
-            return [result] * len(alerts)
-        messages = [build_message(self.ch, [a], a.key) for a in alerts]
-        return await asyncio.to_thread(self._send_sync, messages)
+            messages = [build_message(self.ch, alerts, digest_key(alerts))]
+        else:
+            messages = [build_message(self.ch, [a], a.key) for a in alerts]
+        # Connecting may take a few round trips (EHLO, STARTTLS, AUTH): several timeouts.
+        try:
+            smtp = await _blocking(self._connect, self.ch.timeout * 4)
+        except smtplib.SMTPResponseException as exc:
+            # A refusal at connect or login holds for the whole batch; 5xx here is usually
+            # configuration (bad password), which an admin can fix: retry, don't dead-letter.
+            failed = SendResult(ok=False, detail=_code_result(exc.smtp_code, exc.smtp_error).detail)
+            for _ in messages:
+                yield failed
+            return
+        except (OSError, smtplib.SMTPException, TimeoutError) as exc:
+            failed = SendResult(
+                ok=False, detail=f"SMTP connection failed: {type(exc).__name__}: {exc}"
+            )
+            for _ in messages:
+                yield failed
+            return
+        try:
+            for i, msg in enumerate(messages):
+                result = await self._send_one(smtp, msg)
+                yield result
+                if result.detail.startswith("SMTP connection lost"):
+                    for _ in messages[i + 1 :]:
+                        yield result
+                    return
+        finally:
+            await _blocking(lambda: _quit(smtp), self.ch.timeout)
+
+    async def _send_one(self, smtp: smtplib.SMTP, msg: EmailMessage) -> SendResult:
+        try:
+            refused = await _blocking(lambda: smtp.send_message(msg), self.ch.timeout * 4)
+        except smtplib.SMTPRecipientsRefused as exc:
+            codes = [code for code, _ in exc.recipients.values()]
+            text = "; ".join(f"{r}: {c} {m!r}" for r, (c, m) in exc.recipients.items())
+            return SendResult(
+                ok=False,
+                detail=f"recipients refused: {text}",
+                permanent=all(c >= 500 for c in codes),
+            )
+        except smtplib.SMTPResponseException as exc:
+            return _code_result(exc.smtp_code, exc.smtp_error)
+        except (OSError, smtplib.SMTPServerDisconnected, TimeoutError) as exc:
+            return SendResult(ok=False, detail=f"SMTP connection lost: {type(exc).__name__} {exc}")
+        note = f"; refused: {', '.join(refused)}" if refused else ""
+        return SendResult(ok=True, detail=f"accepted{note}")
 
     async def aclose(self) -> None:
         return None
@@ -73,45 +151,9 @@ class EmailNotifier:
             smtp.login(ch.username, password)
         return smtp
 
-    def _send_sync(self, messages: list[EmailMessage]) -> list[SendResult]:
-        try:
-            smtp = self._connect()
-        except smtplib.SMTPResponseException as exc:
-            # A refusal at connect or login holds for the whole batch; 5xx here is usually
-            # configuration (bad password), which an admin can fix: retry, don't dead-letter.
-            detail = _code_result(exc.smtp_code, exc.smtp_error).detail
-            return [SendResult(ok=False, detail=detail)] * len(messages)
-        except (OSError, smtplib.SMTPException) as exc:
-            detail = f"SMTP connection failed: {type(exc).__name__}: {exc}"
-            return [SendResult(ok=False, detail=detail)] * len(messages)
-        results: list[SendResult] = []
-        try:
-            for i, msg in enumerate(messages):
-                try:
-                    refused = smtp.send_message(msg)
-                except smtplib.SMTPRecipientsRefused as exc:
-                    codes = [code for code, _ in exc.recipients.values()]
-                    text = "; ".join(f"{r}: {c} {m!r}" for r, (c, m) in exc.recipients.items())
-                    results.append(
-                        SendResult(
-                            ok=False,
-                            detail=f"recipients refused: {text}",
-                            permanent=all(c >= 500 for c in codes),
-                        )
-                    )
-                    continue
-                except smtplib.SMTPResponseException as exc:
-                    results.append(_code_result(exc.smtp_code, exc.smtp_error))
-                    continue
-                except (OSError, smtplib.SMTPServerDisconnected) as exc:
-                    lost = SendResult(ok=False, detail=f"SMTP connection lost: {exc}")
-                    results += [lost] * (len(messages) - i)
-                    break
-                note = f"; refused: {', '.join(refused)}" if refused else ""
-                results.append(SendResult(ok=True, detail=f"accepted{note}"))
-        finally:
-            try:
-                smtp.quit()
-            except (OSError, smtplib.SMTPException):
-                smtp.close()
-        return results
+
+def _quit(smtp: smtplib.SMTP) -> None:
+    try:
+        smtp.quit()
+    except (OSError, smtplib.SMTPException):
+        smtp.close()

@@ -33,7 +33,7 @@ def sample_alert(channel: str) -> Alert:
 async def send_sample(name: str, channel: Channel) -> SendResult:
     notifier = build({name: channel})[name]
     try:
-        (result,) = await notifier.send([sample_alert(name)], digest=False)
+        (result,) = [r async for r in notifier.send([sample_alert(name)], digest=False)]
     finally:
         await notifier.aclose()
     return result

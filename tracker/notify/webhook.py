@@ -6,10 +6,12 @@ of ``<X-Tracker-Timestamp>.<raw body>``; README.md gives the verification recipe
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import json
 import time
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -55,13 +57,22 @@ def payload(fmt: str, alerts: list[Alert], key: str, digest: bool) -> dict[str, 
         else:
             body |= {"type": "alert", **alert_json(alerts[0])}
         return body
-    lines = [subject(alerts)] if digest else []
+    lines = [_chat_escape(fmt, subject(alerts))] if digest else []
     for a in alerts:
-        link = f" <{a.url}>" if a.url else ""
-        lines.append(f"[{a.topic}] {a.title}{link}")
+        link = f" <{_chat_escape(fmt, a.url)}>" if a.url else ""
+        lines.append(f"[{_chat_escape(fmt, a.topic)}] {_chat_escape(fmt, a.title)}{link}")
     text = "\n".join(lines)
-    # Slack's "text" and Discord's "content" carry the message; Discord caps it at 2000.
-    return {"text": text} if fmt == "slack" else {"content": text[:2000]}
+    if fmt == "slack":
+        return {"text": text}
+    # Discord caps content at 2000 characters; no feed text may ping @everyone or a role.
+    return {"content": text[:2000], "allowed_mentions": {"parse": []}}
+
+
+def _chat_escape(fmt: str, text: str) -> str:
+    """Feed text as plain text in chat markup: no Slack links or mentions (<!channel>)."""
+    if fmt == "slack":
+        return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return text
 
 
 def sign(secret: str, timestamp: str, body: bytes) -> str:
@@ -91,13 +102,19 @@ class WebhookNotifier:
         self.ch = ch
         self.client = httpx.AsyncClient(timeout=ch.timeout, follow_redirects=False)
 
-    async def send(self, alerts: list[Alert], digest: bool) -> list[SendResult]:
+    async def send(self, alerts: list[Alert], digest: bool) -> AsyncIterator[SendResult]:
         if digest:
-            result = await self._post(
-                payload(self.ch.format, alerts, digest_key(alerts), True), digest_key(alerts)
-            )
-            return [result] * len(alerts)
-        return [await self._post(payload(self.ch.format, [a], a.key, False), a.key) for a in alerts]
+            key = digest_key(alerts)
+            yield await self._post(payload(self.ch.format, alerts, key, True), key)
+            return
+        for i, a in enumerate(alerts):
+            result = await self._post(payload(self.ch.format, [a], a.key, False), a.key)
+            yield result
+            if result.transport_error:
+                # The endpoint is unreachable: the rest of the batch would wait just as long.
+                for _ in alerts[i + 1 :]:
+                    yield SendResult(ok=False, detail=f"not tried: {result.detail}")
+                return
 
     async def _post(self, body_json: dict[str, Any], key: str) -> SendResult:
         body = json.dumps(body_json, ensure_ascii=False).encode()
@@ -114,11 +131,15 @@ class WebhookNotifier:
                 self.ch.secret.get_secret_value(), timestamp, body
             )
         try:
-            resp = await self.client.post(self.ch.url, content=body, headers=headers)
-        except httpx.TimeoutException as exc:
-            return SendResult(ok=False, detail=f"timed out ({type(exc).__name__})")
+            # httpx's timeout is per read; a server that drips bytes gets an overall deadline.
+            async with asyncio.timeout(self.ch.timeout * 2):
+                resp = await self.client.post(self.ch.url, content=body, headers=headers)
+        except (httpx.TimeoutException, TimeoutError) as exc:
+            return SendResult(
+                ok=False, detail=f"timed out ({type(exc).__name__})", transport_error=True
+            )
         except httpx.HTTPError as exc:
-            return SendResult(ok=False, detail=f"{type(exc).__name__}: {exc}")
+            return SendResult(ok=False, detail=f"{type(exc).__name__}: {exc}", transport_error=True)
         return classify(resp)
 
     async def aclose(self) -> None:
