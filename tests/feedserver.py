@@ -137,20 +137,26 @@ class FeedServer:
 
 
 def synthetic_feed(feed_no: int, items: int, start: int = 0, lang: str = "en") -> bytes:
-    """An RSS 2.0 feed of ``items`` unique stories (about 2 KB of HTML each, like real news)."""
+    """An RSS 2.0 feed of ``items`` unique stories (about 2 KB of HTML each, like real news);
+    one in ten is about steel tariffs, so it matches a shipped topic, as a busy topic would."""
     parts = [
         '<?xml version="1.0" encoding="utf-8"?>\n<rss version="2.0"><channel>',
         f"<title>Synthetic feed {feed_no}</title><link>https://news{feed_no}.example/</link>",
         f"<language>{lang}</language><description>bench</description>",
     ]
     para = (
-        "<p>Officials from both countries met on Tuesday to review the agenda, "
-        "which includes tariffs on steel and aluminum, border infrastructure and "
-        "the <b>next round</b> of trade talks.</p>"
+        "<p>Officials from both cities met on Tuesday to review the agenda, "
+        "which includes water supply, school funding, public transport and "
+        "the <b>next stage</b> of the housing plan.</p>"
     )
     for i in range(start, start + items):
+        headline = (
+            f"Story {i}: Mexico weighs response to new steel tariffs"
+            if i % 10 == 0
+            else f"Story {i} from feed {feed_no}: officials meet in the city"
+        )
         parts.append(
-            f"<item><title>Story {i} from feed {feed_no}: officials meet in Mexico City</title>"
+            f"<item><title>{headline}</title>"
             f"<link>https://news{feed_no}.example/2026/11/story-{i}.html?utm_source=rss</link>"
             f'<guid isPermaLink="false">feed{feed_no}-story{i}</guid>'
             f"<pubDate>{formatdate(time.time() - i * 60, usegmt=True)}</pubDate>"
