@@ -7,6 +7,7 @@ import functools
 import json
 import sys
 import time
+import unicodedata
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
@@ -195,8 +196,10 @@ def feeds(ctx: click.Context) -> None:
     _print_table(table)
 
 
-def _print_table(table: Sequence[tuple[str, ...]]) -> None:
-    """Aligned columns; the last one (an error message) is left ragged."""
+def _print_table(rows: Sequence[tuple[str, ...]]) -> None:
+    """Aligned columns; the last one (an error message) is left ragged. Feed titles and
+    server answers are untrusted: control characters (ANSI escapes) are shown as ``?``."""
+    table = [tuple(_printable(cell) for cell in row) for row in rows]
     widths = [max(len(row[i]) for row in table) for i in range(len(table[0]) - 1)]
     for row in table:
         cells = [cell.ljust(w) for cell, w in zip(row[:-1], widths, strict=True)]
@@ -394,6 +397,10 @@ def notify_test(ctx: click.Context, channel: str) -> None:
     click.echo(f"{channel}: {'ok' if result.ok else 'FAILED'}: {result.detail}")
     if not result.ok:
         sys.exit(EXIT_ERROR)
+
+
+def _printable(text: str) -> str:
+    return "".join("?" if unicodedata.category(c) == "Cc" else c for c in text)
 
 
 def main() -> None:
