@@ -387,3 +387,44 @@ def test_match_without_explaining_finds_the_same_topics() -> None:
     article = doc("Mexico border wall", "steel tariff")
     assert matcher.match(article, explain=False) == [TopicHit("wall"), TopicHit("steel")]
     assert [h.topic for h in matcher.match(article)] == ["wall", "steel"]
+
+
+@pytest.mark.parametrize(
+    ("query", "title", "snippet"),
+    [
+        ("peña", "Peña dijo", "**Peña** dijo"),  # the first word
+        ("dijo", "  ¡Peña dijo!", "¡Peña **dijo**!"),  # the last word, after punctuation
+        ("muro", "El muro, el muro y el MURO", "El **muro**, el **muro** y el **MURO**"),
+        ('"el muro"', "muro el muro", "muro **el muro**"),  # a repeated word, counted
+        ("tlc", "“El TLC” — dijo… el TLC’s", "“El **TLC**” — dijo… el **TLC**’s"),  # cp1252
+        ("strasse", "Die Straße, die Straße", "Die **Straße**, die **Straße**"),  # ß -> ss
+        ("pena", "La Pen\u0303a dijo", "La **Pen\u0303a** dijo"),  # a combining accent
+        ("rio", "Ωmega en el río", "Ωmega en el **río**"),  # a letter outside Latin-1
+    ],
+)
+def test_snippet_offsets_in_any_text(query: str, title: str, snippet: str) -> None:
+    assert hit(query, doc(title)).snippet == snippet
+
+
+def test_snippet_offsets_in_a_long_field() -> None:
+    words = [f"w{i}" for i in range(300)]  # past the words found one by one
+    found = hit("w250 OR w251", doc("title", " ".join(words)))
+    assert found.snippet.startswith("…w")
+    assert "**w250** **w251**" in found.snippet
+    assert found.terms == ("w250", "w251")
+
+
+def test_topics_hitting_the_same_words_share_a_snippet_but_not_terms() -> None:
+    topics = [
+        TopicSpec("a", "wall"),
+        TopicSpec("b", "wall OR muro"),
+        TopicSpec("c", "wall* NOT muro"),
+        TopicSpec("d", '"border wall"'),
+    ]
+    found = Matcher.from_topics(topics).match(doc("New border wall", "wall again"))
+    assert [(h.topic, h.terms, h.snippet) for h in found] == [
+        ("a", ("wall",), "New border **wall**"),
+        ("b", ("wall",), "New border **wall**"),
+        ("c", ("wall*",), "New border **wall**"),
+        ("d", ('"border wall"',), "New **border wall**"),
+    ]

@@ -12,9 +12,24 @@ import re
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from tracker.match import Matcher, check_query, evaluate_reference
-from tracker.models import MatchInput, TopicSpec
-from tracker.query import WORD_RE, fold, iter_terms, parse, primary_subtag, split_words, word_spans
+from tracker.match import Matcher, _RefDoc, check_query, evaluate_reference
+from tracker.models import MatchInput, TopicHit, TopicSpec
+from tracker.query import (
+    WORD_RE,
+    And,
+    Lang,
+    Near,
+    Node,
+    Not,
+    Or,
+    Term,
+    fold,
+    iter_terms,
+    parse,
+    primary_subtag,
+    split_words,
+    word_spans,
+)
 
 WORDS = [
     "wall", "Wall", "walls", "WALL", "street", "border", "muro", "México", "mexico",
@@ -137,3 +152,137 @@ def test_split_words_and_offsets_agree_with_the_regex_definition(text: str) -> N
     assert len(spans) == len(words)
     for (start, end), word in zip(spans, words, strict=True):
         assert word in split_words(text[start:end])  # one char can fold to two words: ¼
+
+
+# ---------------------------------------------------------------------------- explanations
+#
+# The matcher explains a match with generated code and finds snippet offsets from the
+# folded text; here the same explanation is worked out the plain way, by a walk over the
+# AST with the reference document and offsets from word_spans.
+
+TRICKY_WORDS = [*WORDS, "wall…", "Straße", "Pen\u0303a", "muro’s", "™", "Æ", "¼", "Ωmega"]
+TRICKY_SEPARATORS = [*SEPARATORS, "…", " — ", "\xa0", "  ", "?", " “"]
+
+
+@st.composite
+def tricky_texts(draw: st.DrawFn, max_words: int) -> str:
+    words = draw(st.lists(st.sampled_from(TRICKY_WORDS), max_size=max_words))
+    return "".join(w + draw(st.sampled_from(TRICKY_SEPARATORS)) for w in words)
+
+
+tricky_articles = st.builds(
+    MatchInput,
+    title=tricky_texts(8),
+    # Long enough now and then for a snippet window and for the offset table (> 200 words).
+    summary=st.one_of(tricky_texts(14), tricky_texts(230)),
+    content=st.one_of(st.just(""), tricky_texts(6)),
+    feed=st.sampled_from(FEEDS),
+    lang=st.sampled_from(LANGS),
+)
+_RefSpan = tuple[int, int, int]  # (segment, first word, last word)
+_Support = list[tuple[Term, _RefSpan]]
+
+
+def _support(ref: _RefDoc, node: Node) -> _Support | None:
+    """The term occurrences that make ``node`` true; None when it does not hold."""
+    match node:
+        case Term(field="feed") | Lang() | Not():
+            return [] if ref.holds(node) else None  # filters and NOTs highlight nothing
+        case Term():
+            return [(node, span) for span in ref.term_spans(node)] or None
+        case And():
+            parts = [_support(ref, child) for child in node.children]
+            return None if None in parts else [pair for part in parts if part for pair in part]
+        case Or():
+            found = [part for c in node.children if (part := _support(ref, c)) is not None]
+            return [pair for part in found for pair in part] if found else None
+        case Near():
+            return [pair for _, pairs in _occurrences(ref, node) for pair in pairs] or None
+    raise AssertionError(node)
+
+
+def _occurrences(ref: _RefDoc, node: Node) -> list[tuple[_RefSpan, _Support]]:
+    match node:
+        case Term():
+            return [(span, [(node, span)]) for span in ref.term_spans(node)]
+        case Or():
+            return [occurrence for c in node.children for occurrence in _occurrences(ref, c)]
+        case Near():
+            n = node.distance
+            return [
+                ((a[0], min(a[1], b[1]), max(a[2], b[2])), a_pairs + b_pairs)
+                for a, a_pairs in _occurrences(ref, node.left)
+                for b, b_pairs in _occurrences(ref, node.right)
+                if a[0] == b[0] and (1 <= b[1] - a[2] <= n or 1 <= a[1] - b[2] <= n)
+            ]
+    raise AssertionError(node)
+
+
+def _explained(topic: TopicSpec, article: MatchInput) -> TopicHit:
+    node = parse(topic.query, LISTS)
+    support = _support(_RefDoc(article), node) or []
+    hit = {id(term) for term, _ in support}
+    terms = [t.raw for t, negated in iter_terms(node) if not negated and id(t) in hit]
+    return TopicHit(topic.name, tuple(dict.fromkeys(terms)), _snippet(article, support))
+
+
+def _snippet(article: MatchInput, support: _Support) -> str:
+    """Excerpt of the field of the first hit, about 200 chars, every hit in it in ``**``."""
+    if not support:
+        return _layout(_excerpt(article.title or article.summary, []))
+    segment = min(span for _, span in support)[0]
+    text = (article.title, article.summary, article.content)[segment]
+    offsets = word_spans(text)
+    ranges = sorted({(offsets[a][0], offsets[b][1]) for _, (s, a, b) in support if s == segment})
+    merged: list[tuple[int, int]] = []
+    for start, end in ranges:
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
+        else:
+            merged.append((start, end))
+    return _layout(_excerpt(text, merged))
+
+
+def _excerpt(text: str, ranges: list[tuple[int, int]]) -> str:
+    start, end = 0, len(text)
+    if len(text) > 200:
+        first = ranges[0] if ranges else (0, 0)
+        start = max(0, min(first[0] - 60, len(text) - 200))
+        if start > 0 and (space := text.find(" ", start, first[0])) != -1:
+            start = space + 1
+        end = min(len(text), max(start + 200, first[1]))
+        if end < len(text) and (space := text.rfind(" ", first[1], end)) != -1:
+            end = space
+    marked = text[start:end]
+    for a, b in reversed(ranges):
+        if start <= a and b <= end:
+            marked = (
+                f"{marked[: a - start]}**{marked[a - start : b - start]}**{marked[b - start :]}"
+            )
+    return ("…" if start > 0 else "") + marked + ("…" if end < len(text) else "")
+
+
+def _layout(snippet: str) -> str:
+    if any(space in snippet for space in ("  ", "\n", "\t", "\r")):
+        return " ".join(snippet.split())
+    return snippet.strip()
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    candidates=st.lists(queries, min_size=1, max_size=10),
+    docs=st.lists(st.one_of(articles, tricky_articles), min_size=1, max_size=3),
+)
+def test_explanations_agree_with_a_plain_walk_of_the_query(
+    candidates: list[str], docs: list[MatchInput]
+) -> None:
+    topics = [
+        TopicSpec(f"t{i}", query)
+        for i, query in enumerate(candidates)
+        if check_query(query, LISTS) is None
+    ]
+    assume(topics)
+    matcher = Matcher.from_topics(topics, LISTS)
+    for article in docs:
+        found = matcher.match(article)
+        assert found == [_explained(t, article) for t in topics if _expected(t, article)]

@@ -77,7 +77,9 @@ __all__ = [
     "parse",
     "primary_subtag",
     "split_words",
+    "split_words_folded",
     "tokenize",
+    "word_bytes",
     "word_spans",
 ]
 
@@ -130,6 +132,21 @@ _ASCII_WORD_BYTES = bytes(
     ord(chr(code).lower()) if chr(code).isalnum() else ord(" ") for code in range(256)
 )
 _NON_ASCII_RUN = re.compile(r"[^\x00-\x7f]+")
+_NOT_SIMPLE = 0  # the byte for a char that folds to neither one letter/digit nor spaces
+
+
+def _word_byte(codec: str, code: int) -> int:
+    """What the char ``code`` encodes in ``codec`` becomes in ``word_bytes``."""
+    try:
+        ch = bytes([code]).decode(codec)
+    except UnicodeDecodeError:
+        return _NOT_SIMPLE  # unassigned: never produced by encoding
+    folded = fold(ch)
+    if len(folded) == 1 and folded.isascii() and folded.isalnum():
+        return ord(folded)
+    if folded and not any(c.isalnum() for c in folded):
+        return ord(" ")  # "…" folds to "...": still nothing but a word break
+    return _NOT_SIMPLE  # ß -> ss, œ -> oe, ™ -> tm, µ -> μ: split_words' general path
 
 
 def _fold_run(match: re.Match[str]) -> str:
@@ -162,8 +179,54 @@ def _encode_words(error: UnicodeError) -> tuple[str, int]:
 codecs.register_error("tracker-fold-words", _encode_words)
 
 
+def word_bytes(text: str) -> bytes | None:
+    """``text`` folded to one byte per char, letters and digits as ASCII, the rest spaces.
+
+    The result's words are ``split_words(text)`` at the offsets ``word_spans`` gives.
+    None when a char folds to something else (ß -> ss, ™ -> tm, a combining accent ->
+    nothing, a letter outside Windows-1252), where ``split_words`` takes its general path.
+    """
+    if text.isascii():
+        return text.encode("ascii").translate(_ASCII_WORD_BYTES)
+    # Text of Latin-1 chars is stored one byte per char, so encoding it is a copy; else
+    # Windows-1252 adds the typographic quotes, dashes and ellipsis of news text. Both
+    # encode in C ("replace" needs no handler call); a table then folds each byte.
+    marks = text.count("?")
+    data = text.encode("latin-1", "replace")
+    table = _LATIN1_WORD_BYTES
+    if data.count(b"?") != marks:  # some char is not Latin-1
+        data = text.encode("cp1252", "replace")
+        table = _CP1252_WORD_BYTES
+        if data.count(b"?") != marks:
+            return None
+    data = data.translate(table)
+    # An int operand: ``bytes in bytes`` first tries the operand as an int, at the cost of
+    # a TypeError raised and cleared.
+    return None if _NOT_SIMPLE in data else data
+
+
 def split_words(text: str) -> list[str]:
     """The folded words of ``text``: maximal runs of letters/digits after folding."""
+    folded = word_bytes(text)
+    if folded is not None:
+        return folded.decode("ascii").split()
+    return _split_words_general(text)
+
+
+def split_words_folded(text: str) -> tuple[list[str], str | None]:
+    """``split_words(text)``, and ``word_bytes(text)`` as a str when there is one.
+
+    Word k of the list is then the k-th run of non-spaces of that str, at the offsets
+    in ``text`` that ``word_spans`` gives.
+    """
+    folded = word_bytes(text)
+    if folded is not None:
+        words = folded.decode("ascii")
+        return words.split(), words
+    return _split_words_general(text), None
+
+
+def _split_words_general(text: str) -> list[str]:
     if text.isascii():
         data = text.encode("ascii")
     else:
@@ -175,6 +238,11 @@ def split_words(text: str) -> list[str]:
     # bytes.translate is a plain 256-entry table: by far the cheapest way to lower-case
     # and blank out punctuation in one step.
     return data.translate(_ASCII_WORD_BYTES).decode("ascii").split()
+
+
+# Built once fold() exists: what each byte of the two codecs becomes in word_bytes().
+_LATIN1_WORD_BYTES = bytes(_word_byte("latin-1", code) for code in range(256))
+_CP1252_WORD_BYTES = bytes(_word_byte("cp1252", code) for code in range(256))
 
 
 def fold_with_origin(text: str) -> tuple[str, list[int]]:
@@ -227,12 +295,26 @@ def _encode_mask(error: UnicodeError) -> tuple[str, int]:
 codecs.register_error("tracker-word-mask", _encode_mask)
 
 
+def _word_mask(text: str) -> bytes | None:
+    """One byte per char of ``text``, ``a`` for word chars and a space otherwise.
+
+    The words of the mask (runs of ``a``) are exactly the words ``split_words``
+    returns, at the same offsets and of the same lengths; None when some char folds to
+    several chars or changes word-ness (``ß``, combining accents), where they are not.
+    """
+    try:
+        return text.encode("ascii", "tracker-word-mask").translate(_ASCII_MASK)
+    except _NotOneToOne:
+        return None
+
+
 def word_spans(text: str) -> list[tuple[int, int]]:
     """(start, end) offsets in ``text`` of the words ``split_words`` returns."""
-    try:
-        # One byte per char, "a" for word chars: the text's own word boundaries.
-        mask = text.encode("ascii", "tracker-word-mask").translate(_ASCII_MASK)
-    except _NotOneToOne:
+    # One byte per char, spaces between words: the text's own word boundaries.
+    mask = word_bytes(text)
+    if mask is None:
+        mask = _word_mask(text)  # any script whose chars fold one to one
+    if mask is None:
         folded, origin = fold_with_origin(text)
         origin.append(len(text))
         # A word ends where the next visible char starts, so stripped accents stay inside
