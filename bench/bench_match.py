@@ -4,9 +4,10 @@ Synthetic but news-shaped data, fully seeded: a 50,000-word vocabulary (some wor
 accented), articles of ~40 words (title + summary) drawn from a Zipf distribution,
 and topics whose terms are drawn uniformly by frequency rank from ranks 200-50,000
 (mid-frequency to rare words, as topic terms are), mixing AND/OR/NOT, phrases,
-prefix wildcards and NEAR. Prints a table of medians over several repetitions; the
-last column is the fast matcher with ``explain=False`` (no terms or snippets), and
-the run fails if the fast and naive matchers ever disagree on which topics match.
+prefix wildcards and NEAR. Prints a table of medians over several repetitions, each
+measurement after one untimed warm-up run; the last column is the fast matcher with
+``explain=False`` (no terms or snippets), and the run fails if the fast and naive
+matchers ever disagree on which topics match.
 
     python bench/bench_match.py [--quick]
 """
@@ -216,7 +217,14 @@ class NaiveMatcher:
 
 
 def median_rate(run: Callable[[], object], articles: int, repeats: int) -> float:
-    """Articles per second, median over ``repeats`` timed runs."""
+    """Articles per second, median over ``repeats`` timed runs after one untimed run.
+
+    The untimed run is the warm-up a new matcher needs (filling its word memo, compiling
+    each topic on first use). Timed, it would be one of the explain column's runs (that
+    column is measured first), leaving the median to four steady runs, one of which a
+    full garbage collection can slow by half.
+    """
+    run()
     times = []
     for _ in range(repeats):
         start = time.perf_counter()

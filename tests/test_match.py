@@ -428,3 +428,16 @@ def test_topics_hitting_the_same_words_share_a_snippet_but_not_terms() -> None:
         ("c", ("wall*",), "New border **wall**"),
         ("d", ('"border wall"',), "New **border wall**"),
     ]
+
+
+def test_explaining_after_matching_without_explaining_is_the_same() -> None:
+    # A topic's test is compiled on its first candidacy and its explaining part on its
+    # first match; the order the two are asked for must not matter.
+    topics = [TopicSpec("wall", WALL), TopicSpec("steel", STEEL), TopicSpec("nafta", "@nafta")]
+    article = doc("Mexico border wall", "steel tariff under the T-MEC")
+    warm = Matcher.from_topics(topics, LISTS)
+    assert [h.topic for h in warm.match(article, explain=False)] == ["wall", "steel", "nafta"]
+    assert warm.match(article) == Matcher.from_topics(topics, LISTS).match(article)
+    assert warm.match(article)[2] == TopicHit(
+        "nafta", ("T-MEC",), "steel tariff under the **T-MEC**"
+    )
