@@ -5,11 +5,13 @@ from __future__ import annotations
 import email
 import email.policy
 import socket
+import ssl
 import threading
 from email.message import EmailMessage
 from typing import Any
 
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, LoginPassword
 
 
 def free_port() -> int:
@@ -28,6 +30,8 @@ class Recorder:
         self.temp_failures = 0  # answer 451 to this many DATA commands first
         self.permanent = False  # answer 550 to every DATA
         self.sessions = 0
+        self.encrypted: list[bool] = []  # per accepted message: did it come over TLS?
+        self.logins: list[tuple[str, str]] = []  # (user, password) of every AUTH attempt
         self.lock = threading.Lock()
 
     async def handle_EHLO(
@@ -51,21 +55,66 @@ class Recorder:
                 email.message_from_bytes(raw, policy=email.policy.default)  # type: ignore[arg-type]
             )
             self.envelopes.append((envelope.mail_from, list(envelope.rcpt_tos)))
+            tls = server.transport.get_extra_info("ssl_object") is not None
+            self.encrypted.append(tls or session.ssl is not None)
         return "250 2.0.0 OK queued"
 
 
 class SMTPServer:
-    """Start/stop at will: stopped, the port refuses connections (an SMTP outage)."""
+    """Start/stop at will: stopped, the port refuses connections (an SMTP outage).
 
-    def __init__(self, port: int | None = None) -> None:
+    ``starttls`` offers (and requires) STARTTLS with that server context; ``implicit_tls``
+    speaks TLS from the first byte (port 465 style); ``users`` requires AUTH with one of
+    these user/password pairs.
+    """
+
+    def __init__(
+        self,
+        port: int | None = None,
+        *,
+        starttls: ssl.SSLContext | None = None,
+        implicit_tls: ssl.SSLContext | None = None,
+        users: dict[str, str] | None = None,
+    ) -> None:
         self.port = port or free_port()
         self.handler = Recorder()
         self._controller: Controller | None = None
+        self._starttls = starttls
+        self._implicit_tls = implicit_tls
+        self._users = users
 
     def start(self) -> SMTPServer:
-        self._controller = Controller(self.handler, hostname="127.0.0.1", port=self.port)
+        params: dict[str, Any] = {}
+        if self._starttls is not None:
+            params.update(tls_context=self._starttls, require_starttls=True)
+        if self._users is not None:
+            # Over implicit TLS aiosmtpd does not see a STARTTLS, so it must not insist.
+            params.update(
+                authenticator=self._authenticate,
+                auth_required=True,
+                auth_require_tls=self._implicit_tls is None,
+            )
+        self._controller = Controller(
+            self.handler,
+            hostname="127.0.0.1",
+            port=self.port,
+            ssl_context=self._implicit_tls,
+            server_hostname="127.0.0.1",
+            **params,
+        )
         self._controller.start()
         return self
+
+    def _authenticate(
+        self, server: Any, session: Any, envelope: Any, mechanism: str, auth_data: Any
+    ) -> AuthResult:
+        if not isinstance(auth_data, LoginPassword):
+            return AuthResult(success=False, handled=False)
+        user, password = auth_data.login.decode(), auth_data.password.decode()
+        with self.handler.lock:
+            self.handler.logins.append((user, password))
+        ok = self._users is not None and self._users.get(user) == password
+        return AuthResult(success=ok, handled=False)
 
     def stop(self) -> None:
         if self._controller is not None:

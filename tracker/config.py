@@ -7,8 +7,10 @@ through the ``Config.feed_specs()`` / ``Config.topic_specs()`` accessors.
 from __future__ import annotations
 
 import difflib
+import ipaddress
 import os
 import re
+import ssl
 import types
 import typing
 from collections.abc import Iterator, Mapping
@@ -91,6 +93,15 @@ def parse_rate(value: str) -> tuple[int, float]:
 
 ClockTime = Annotated[str, BeforeValidator(_check_clock)]
 Timezone = Annotated[str, BeforeValidator(_check_timezone)]
+
+
+def _is_loopback(host: str) -> bool:
+    if host.lower() in ("localhost", "localhost."):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 def _with_secret_file(model: _M, field: str, info: ValidationInfo) -> _M:
@@ -211,6 +222,7 @@ class EmailChannel(_Channel):
     to: list[str] = Field(min_length=1)
     subject_prefix: str = "[tracker]"
     timeout: Duration = Field(default=30.0, gt=0)
+    ca_file: Path | None = None  # a private CA to verify the server against
 
     @field_validator("sender", "to")
     @classmethod
@@ -223,6 +235,27 @@ class EmailChannel(_Channel):
     @model_validator(mode="after")
     def _read_password_file(self, info: ValidationInfo) -> EmailChannel:
         return _with_secret_file(self, "password", info)
+
+    @model_validator(mode="after")
+    def _check_tls(self, info: ValidationInfo) -> EmailChannel:
+        if self.security == "none" and self.username and not _is_loopback(self.host):
+            # smtplib would log in over the open connection: the password in clear.
+            raise ValueError(
+                f"username with security: none would send the password in clear to "
+                f"{self.host}; use security: starttls or tls"
+            )
+        if self.ca_file is None:
+            return self
+        if self.security == "none":
+            raise ValueError("ca_file needs security: starttls or tls")
+        base = info.context.get("base_dir") if isinstance(info.context, dict) else None
+        path = self.ca_file if self.ca_file.is_absolute() else Path(base or ".") / self.ca_file
+        try:
+            ssl.create_default_context(cafile=str(path))
+        except (OSError, ssl.SSLError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            raise ValueError(f"cannot load CA certificates from '{path}': {reason}") from exc
+        return self.model_copy(update={"ca_file": path})
 
     @property
     def effective_port(self) -> int:

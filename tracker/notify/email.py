@@ -98,8 +98,11 @@ class EmailNotifier:
                 yield failed
             return
         except (OSError, smtplib.SMTPException, TimeoutError) as exc:
+            hint = ""
+            if isinstance(exc, ssl.SSLCertVerificationError):
+                hint = " (for a server with a private CA, set ca_file)"
             failed = SendResult(
-                ok=False, detail=f"SMTP connection failed: {type(exc).__name__}: {exc}"
+                ok=False, detail=f"SMTP connection failed: {type(exc).__name__}: {exc}{hint}"
             )
             for _ in messages:
                 yield failed
@@ -138,7 +141,8 @@ class EmailNotifier:
 
     def _connect(self) -> smtplib.SMTP:
         ch = self.ch
-        context = ssl.create_default_context()
+        # A private CA replaces the system's store; verification is never turned off.
+        context = ssl.create_default_context(cafile=str(ch.ca_file) if ch.ca_file else None)
         smtp: smtplib.SMTP
         if ch.security == "tls":
             smtp = smtplib.SMTP_SSL(ch.host, ch.effective_port, timeout=ch.timeout, context=context)
