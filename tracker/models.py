@@ -184,6 +184,7 @@ class Alert:
     snippet: str
     created_at: float
     attempts: int = 0
+    batch: str | None = None  # the digest it was first attempted in (see store._v3)
 
 
 @dataclass(frozen=True)

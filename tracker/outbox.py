@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 from .log import event
 from .models import Alert, SendResult
-from .notify import Notifier
+from .notify import Notifier, digest_key
 from .store import DeliveryOutcome, Store
 
 if TYPE_CHECKING:
@@ -77,11 +77,16 @@ class Dispatcher:
         caller sets the pace; digest times and quiet hours still hold."""
         summary = DispatchSummary()
         alerts = self.store.due_alerts(self.clock(), ignore_backoff, limit)
-        batches: dict[tuple[str, bool], list[Alert]] = defaultdict(list)
+        # Digests attempted before go out again as the same set (their ``batch``), whole
+        # even where ``limit`` cut them; the rest of a channel's due digest alerts make one
+        # new digest.
+        batches: dict[tuple[str, bool, str | None], list[Alert]] = defaultdict(list)
         for a in alerts:
-            batches[(a.channel, a.digest)].append(a)
+            batches[(a.channel, a.digest, a.batch if a.digest else None)].append(a)
         by_channel: dict[str, list[tuple[bool, list[Alert]]]] = defaultdict(list)
-        for (channel, digest), batch in batches.items():
+        for (channel, digest, batch_key), batch in batches.items():
+            if batch_key is not None:
+                batch = self.store.batch_alerts(batch_key)
             by_channel[channel].append((digest, batch))
         # Channels in parallel: a black-holed webhook must not hold up the email.
         await asyncio.gather(
@@ -99,7 +104,10 @@ class Dispatcher:
                 missing = SendResult(ok=False, detail=f"channel '{channel}' is not configured")
                 self._record(batch, [missing] * len(batch), summary, count_attempt=False)
                 continue
-            self.store.begin_attempt([a.delivery_id for a in batch])
+            # A digest's key is a hash of its members: fixing them fixes the key.
+            self.store.begin_attempt(
+                [a.delivery_id for a in batch], digest_key(batch) if digest else None
+            )
             # A digest is one message: one result, and one retry time, for all its alerts.
             results: list[SendResult] = []
             try:

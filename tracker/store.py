@@ -140,8 +140,20 @@ def _v2(db: sqlite_utils.Database) -> None:
     )
 
 
+def _v3(db: sqlite_utils.Database) -> None:
+    # A digest's members are fixed at its first attempt: ``batch`` holds its idempotency
+    # key (a hash of the members), so a retry resends exactly that set under the same key
+    # and alerts queued in the meantime go into a digest of their own.
+    db.executescript(
+        """
+        ALTER TABLE deliveries ADD COLUMN batch TEXT;
+        CREATE INDEX deliveries_batch ON deliveries (batch) WHERE batch IS NOT NULL;
+        """
+    )
+
+
 # Append only: a migration that shipped is never edited.
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2]
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3]
 
 
 @dataclass(frozen=True)
@@ -550,13 +562,27 @@ class Store:
         ).fetchall()
         return [_alert(r) for r in rows]
 
-    def begin_attempt(self, ids: Sequence[int]) -> None:
+    def batch_alerts(self, batch: str) -> list[Alert]:
+        """Every pending member of a digest already attempted, due or not, oldest first."""
+        rows = self.db.execute(
+            f"SELECT {_ALERT_COLUMNS} {_ALERT_JOINS} WHERE d.batch = ? AND d.status = 'pending'"
+            " ORDER BY d.id",
+            [batch],
+        ).fetchall()
+        return [_alert(r) for r in rows]
+
+    def begin_attempt(self, ids: Sequence[int], batch: str | None = None) -> None:
         """Count an attempt before sending, so a delivery that crashes the daemon every time
         still reaches its dead letter. (One dispatcher runs at a time: no lease is needed,
-        and after a crash the delivery in flight is due again at once.)"""
+        and after a crash the delivery in flight is due again at once.) ``batch``: the
+        digest these deliveries are sent in, from now on their fixed set."""
         with self.transaction():
             for i in ids:
-                self.db.execute("UPDATE deliveries SET attempts = attempts + 1 WHERE id = ?", [i])
+                self.db.execute(
+                    "UPDATE deliveries SET attempts = attempts + 1, batch = COALESCE(?, batch)"
+                    " WHERE id = ?",
+                    [batch, i],
+                )
 
     def finish_attempt(self, outcomes: Sequence[DeliveryOutcome], now: float) -> None:
         """Record what each channel answered: sent, retry at a later time, or dead."""
@@ -624,7 +650,7 @@ _ALERT_COLUMNS = (
     "d.id, d.idempotency_key, d.channel, d.digest, COALESCE(m.topic, 'admin'),"
     " COALESCE(a.title, n.subject), a.url, COALESCE(a.summary, n.body),"
     " COALESCE(f.name, 'tracker'), a.published_at, a.lang, COALESCE(m.terms, '[]'),"
-    " COALESCE(m.snippet, ''), d.created_at, d.attempts"
+    " COALESCE(m.snippet, ''), d.created_at, d.attempts, d.batch"
 )
 _ALERT_JOINS = (
     "FROM deliveries d LEFT JOIN matches m ON m.id = d.match_id"
@@ -650,6 +676,7 @@ def _alert(r: Sequence[Any]) -> Alert:
         snippet=r[12],
         created_at=r[13],
         attempts=r[14],
+        batch=r[15],
     )
 
 
