@@ -258,7 +258,8 @@ def test_hostile_entries_are_stored_safely_or_skipped(
         b'{"version": "https://jsonfeed.org/version/1.1", "items": ['
         b'{"id": "j1", "title": "lone \\ud800 surrogate"},'
         b'{"id": "j2", "title": "year one", "date_published": "0001-01-01T00:00:00+05:00"},'
-        b'{"id": "j3", "title": "fine"}]}'
+        b'{"id": "j3", "title": "fine"},'
+        b'{"id": "\\udc00", "url": "https://x.example/\\ud800", "title": "surrogate id"}]}'
     )
     a = feed_server.add("/h1.xml", xml)
     b = feed_server.add("/h2.json", json_feed, "application/feed+json")
@@ -269,7 +270,7 @@ def test_hostile_entries_are_stored_safely_or_skipped(
     titles = sorted(r[0] for r in store.query("SELECT title FROM articles"))
     rows = store.feeds()
     store.close()
-    assert len(titles) == 5 and "lone \ufffd surrogate" in titles
+    assert len(titles) == 6 and "lone \ufffd surrogate" in titles
     assert all(r.next_check_at > time.time() + 60 for r in rows)  # scheduled, not hammered
 
 

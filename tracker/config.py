@@ -145,6 +145,9 @@ class Fetch(_Model):
 
     concurrency: int = Field(default=20, ge=1, le=1000)
     timeout: Duration = Field(default=30.0, gt=0)
+    # Per request, redirects and body included: ``timeout`` is per read, so a server that
+    # drips a byte at a time would otherwise hold a poll (and a concurrency slot) for ever.
+    deadline: Duration = Field(default=120.0, gt=0)
     max_bytes: Size = Field(default=10 * 1000**2, gt=0)
     max_redirects: int = Field(default=5, ge=0, le=30)
     user_agent: str = DEFAULT_USER_AGENT

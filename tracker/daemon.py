@@ -49,6 +49,7 @@ def poll_settings(config: Config) -> PollSettings:
         max_bytes=config.fetch.max_bytes,
         default_interval_s=config.defaults.interval,
         max_redirects=config.fetch.max_redirects,
+        deadline_s=config.fetch.deadline,
         auth=auth,
         router=Router(config) if config.channels else None,
     )

@@ -68,12 +68,33 @@ async def fetch(
     headers: dict[str, str] | None = None,
     auth: tuple[str, str] | None = None,
     max_redirects: int = 5,
+    deadline_s: float = 120.0,
 ) -> FetchResult:
     """Conditional GET of ``url``; raise FetchError for anything that is not 200 or 304.
 
     Redirects are followed here rather than by httpx, so that a feed's own headers and
-    credentials never travel to another origin and https never downgrades to http.
+    credentials never travel to another origin and https never downgrades to http. The
+    whole exchange, redirects and body included, must finish within ``deadline_s``.
     """
+    try:
+        async with asyncio.timeout(deadline_s):
+            return await _fetch(
+                client, url, etag, last_modified, max_bytes, headers, auth, max_redirects
+            )
+    except TimeoutError as exc:
+        raise FetchError(f"took longer than {deadline_s:g}s in all (fetch.deadline)") from exc
+
+
+async def _fetch(
+    client: httpx.AsyncClient,
+    url: str,
+    etag: str | None,
+    last_modified: str | None,
+    max_bytes: int,
+    headers: dict[str, str] | None,
+    auth: tuple[str, str] | None,
+    max_redirects: int,
+) -> FetchResult:
     req_headers = dict(headers or {})
     if etag:
         req_headers["If-None-Match"] = etag

@@ -12,6 +12,7 @@ import nh3
 from url_normalize import url_normalize
 
 from .models import Article, Entry
+from .parse import valid_text
 
 # Query parameters that only track the click and never select content.
 _TRACKING_EXACT = frozenset(
@@ -139,27 +140,17 @@ def primary_lang(tag: str | None) -> str | None:
     return primary if primary.isalpha() and 2 <= len(primary) <= 3 else None
 
 
-def _valid_text(text: str) -> str:
-    """Text SQLite and every encoder accept: lone surrogates (from hostile JSON or numeric
-    character references) become U+FFFD."""
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return "".join("\ufffd" if 0xD800 <= ord(c) <= 0xDFFF else c for c in text)
-    return text
-
-
 def to_article(entry: Entry, key: str, feed_lang: str | None) -> Article:
     """Normalise one parsed entry into an Article."""
-    summary = _valid_text(html_to_text(entry.summary_html))
-    content = _valid_text(html_to_text(entry.content_html))
+    summary = valid_text(html_to_text(entry.summary_html))
+    content = valid_text(html_to_text(entry.content_html))
     if content == summary:
         content = ""
     return Article(
         entry_key=key,
         url=entry.link.strip() if entry.link else None,
         canonical_url=canonical_url(entry.link),
-        title=_valid_text(html_to_text(entry.title)),
+        title=valid_text(html_to_text(entry.title)),
         summary=summary,
         content=content,
         published_at=entry.published,

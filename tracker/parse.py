@@ -136,7 +136,17 @@ def _parse_json_feed(body: bytes) -> ParsedFeed:
 def _str(value: object) -> str | None:
     if value is None or isinstance(value, dict | list):
         return None
-    return str(value)
+    return valid_text(str(value))
+
+
+def valid_text(text: str) -> str:
+    """Text SQLite and every encoder accept: lone surrogates (from hostile JSON or numeric
+    character references) become U+FFFD."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return "".join("\ufffd" if 0xD800 <= ord(c) <= 0xDFFF else c for c in text)
+    return text
 
 
 def _iso_dt(value: object) -> datetime | None:

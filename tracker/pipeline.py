@@ -42,6 +42,7 @@ class PollSettings:
     max_bytes: int
     default_interval_s: float
     max_redirects: int = 5
+    deadline_s: float = 120.0
     auth: dict[str, tuple[str, str]] = field(default_factory=dict)
     # None when no channel is configured: alerts are then only stored and logged.
     router: Router | None = None
@@ -128,6 +129,7 @@ class Poller:
                 headers=dict(spec.headers),
                 auth=s.auth.get(state.url),
                 max_redirects=s.max_redirects,
+                deadline_s=s.deadline_s,
             )
             now = self.clock()
             if result.not_modified or result.body is None:
@@ -146,16 +148,19 @@ class Poller:
             parsed, keys = await asyncio.to_thread(
                 _parse_and_key, result.body, result.headers, state.url
             )
+            if parsed.warning:
+                event(log, logging.INFO, "parse.warning", feed=spec.name, error=parsed.warning)
+            # Inside the try: an ingest that fails as a whole (its transaction rolled back)
+            # is a failure with backoff too, never a poll retried on every tick.
+            return self._ingest(
+                state, spec, parsed, keys, result.status, result.etag, result.last_modified,
+                body_hash,
+            )  # fmt: skip
         except (FetchError, ParseError) as exc:
             return self._failure(state, spec, exc)
         except Exception as exc:  # a bug must still count as a failure, with backoff
             log.exception("poll crashed", extra={"fields": {"feed": spec.name}})
             return self._failure(state, spec, FetchError(f"internal error: {exc!r}"))
-        if parsed.warning:
-            event(log, logging.INFO, "parse.warning", feed=spec.name, error=parsed.warning)
-        return self._ingest(
-            state, spec, parsed, keys, result.status, result.etag, result.last_modified, body_hash
-        )
 
     def _ingest(
         self,
