@@ -147,13 +147,15 @@ def test_smtp_outage_then_451_then_delivered_once(feed_server: FeedServer, tmp_p
     with smtp:
         smtp.handler.temp_failures = 1  # the first message gets 451
         busy = run_cli("--config", str(cfg), "run", "--once")
-        assert "deliveries: 1 sent, 1 to retry" in busy.stdout
+        # A temporary failure ends the batch: the second alert is not tried against a
+        # server that just said "later", and spends no attempt.
+        assert "deliveries: 0 sent, 2 to retry" in busy.stdout
         assert "SMTP 451" in busy.stdout
         back = run_cli("--config", str(cfg), "run", "--once")
-        assert "deliveries: 1 sent, 0 to retry, 0 dead, 0 pending" in back.stdout
+        assert "deliveries: 2 sent, 0 to retry, 0 dead, 0 pending" in back.stdout
     ids = [str(m["Message-ID"]) for m in smtp.handler.messages]
     assert len(ids) == 2 and len(set(ids)) == 2
-    assert sorted(_statuses(tmp_path)) == [("sent", 2), ("sent", 3)]
+    assert sorted(_statuses(tmp_path)) == [("sent", 1), ("sent", 3)]
 
 
 def test_webhook_500s_then_success_signed(
@@ -210,6 +212,24 @@ def test_webhook_permanent_4xx_is_dead_lettered_and_retryable(
     again = run_cli("--config", str(cfg), "run", "--once")
     assert "deliveries: 1 sent" in again.stdout
     assert hook.accepted()[0].json == {"text": "[wall] Border wall <https://n.example/d>"}
+
+
+def test_run_once_honours_retry_after_instead_of_spending_attempts(
+    feed_server: FeedServer, hook: Receiver, tmp_path: Path
+) -> None:
+    # cron runs every few minutes while the server asked for an hour (Slack does this):
+    # each run used to post again and spend an attempt, down to a dead letter.
+    url = feed_server.url("/ra1.xml")
+    cfg = _config(tmp_path, url, _hook_channel(hook))
+    _baseline_then(feed_server, cfg, "/ra1.xml", [Item("Border wall", "https://n.example/w", "w")])
+    hook.script = [(429, {"Retry-After": "3600"})] * 10
+    for _ in range(5):
+        out = run_cli("--config", str(cfg), "run", "--once")
+        assert out.returncode == 0
+    assert len(hook.received) == 1
+    assert (
+        "1 pending" in out.stdout and "dead" not in run_cli("--config", str(cfg), "alerts").stdout
+    )
 
 
 def test_daemon_honours_retry_after_and_delivers_fast(

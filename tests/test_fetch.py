@@ -1,11 +1,10 @@
 import asyncio
-import socket
-import threading
 import time
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 import pytest
+from dripserver import DripServer
 
 from tracker.errors import FetchError
 from tracker.fetch import fetch, make_client, parse_retry_after
@@ -110,31 +109,16 @@ def test_timeout(feed_server: FeedServer) -> None:
 def test_a_server_that_drips_bytes_hits_the_deadline() -> None:
     # Every read comes within the 1 s timeout, but the body never ends: only an overall
     # deadline stops the fetch (and frees the poll's concurrency slot).
-    stop = threading.Event()
-    server = socket.create_server(("127.0.0.1", 0))
-
-    def drip() -> None:
-        conn, _ = server.accept()
-        with conn:
-            conn.recv(65536)
-            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n<rss>")
-            while not stop.wait(0.2):
-                conn.sendall(b" ")
-
-    threading.Thread(target=drip, daemon=True).start()
-    url = f"http://127.0.0.1:{server.getsockname()[1]}/drip.xml"
     started = time.monotonic()
-    try:
-        with pytest.raises(FetchError, match=r"took longer than 1.5s in all \(fetch.deadline\)"):
-            _run(
-                lambda c: fetch(
-                    c, url, etag=None, last_modified=None, max_bytes=10**6, deadline_s=1.5
-                ),
-                timeout_s=1.0,
-            )
-    finally:
-        stop.set()
-        server.close()
+    deadline = pytest.raises(FetchError, match=r"took longer than 1.5s in all \(fetch.deadline\)")
+    with DripServer() as drip, deadline:
+        _run(
+            lambda c: fetch(
+                c, drip.url("/f.xml"), etag=None, last_modified=None, max_bytes=10**6,
+                deadline_s=1.5,
+            ),
+            timeout_s=1.0,
+        )  # fmt: skip
     assert time.monotonic() - started < 5
 
 

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from dripserver import DripServer
 
 from tracker import config as config_mod
 from tracker import notify
@@ -14,6 +16,7 @@ from tracker.models import Article, FeedSpec, Route, TopicHit
 from tracker.outbox import Dispatcher, RetryPolicy
 from tracker.store import Store
 
+from smtpserver import SMTPServer
 from webhookserver import Received, Receiver, start_receiver
 
 T0 = 1_800_000_000.0
@@ -34,27 +37,38 @@ class Clock:
         return self.now
 
 
-def _setup(tmp_path: Path, hook: Receiver) -> tuple[Store, Dispatcher, Clock]:
+def _setup(
+    tmp_path: Path, hook: Receiver, channels: str = "", clock: Callable[[], float] | None = None
+) -> tuple[Store, Dispatcher, Clock]:
     cfg = config_mod.parse(
         "feeds: [{url: 'https://a.example/rss'}]\ntopics:\n  wall:\n    query: wall\n"
-        f"channels:\n  daily:\n    type: webhook\n    url: {hook.url}\n    mode: daily\n",
+        f"channels:\n  daily:\n    type: webhook\n    url: {hook.url}\n    mode: daily\n"
+        + channels,
         tmp_path,
     )
     store = Store(tmp_path / "t.db")
     store.sync_feeds([FeedSpec("https://a.example/rss", "a", 60)], now=0)
-    clock = Clock()
+    fake = Clock()
     policy = RetryPolicy(max_attempts=5, base_s=60, max_s=600)
-    return store, Dispatcher(store, notify.build(cfg.channels), policy, clock), clock
+    dispatcher = Dispatcher(store, notify.build(cfg.channels), policy, clock or fake)
+    return store, dispatcher, fake
 
 
-def _queue_digest_alert(store: Store, n: int, not_before: float) -> None:
+def _queue_alert(
+    store: Store, n: int, not_before: float, channel: str = "daily", digest: bool = True
+) -> None:
     (feed,) = store.due_feeds(T0, 1)
     with store.transaction():
         url = f"https://x.example/{n}"
         art = Article(f"k{n}", url, url, f"Border wall {n}", "", "", None, None)
         aid, _ = store.add_entry(feed.id, art, not_before)
         (m,) = store.add_matches(aid, [TopicHit("wall")], True, not_before)
-        store.add_delivery(m.match_id, f"key{n}", Route("daily", True, not_before), not_before)
+        route = Route(channel, digest, not_before)
+        store.add_delivery(m.match_id, f"key{n}-{channel}", route, not_before)
+
+
+def _queue_digest_alert(store: Store, n: int, not_before: float) -> None:
+    _queue_alert(store, n, not_before)
 
 
 def _titles(request: Received) -> list[str]:
@@ -100,3 +114,72 @@ def test_a_digest_cut_by_the_batch_limit_is_resent_whole(tmp_path: Path, hook: R
     asyncio.run(dispatcher.run_due())
     sent = [a["article"]["title"] for r in hook.accepted() for a in r.json["alerts"]]
     assert sorted(sent) == [f"Border wall {n}" for n in range(1, 5)]  # each exactly once
+
+
+def test_a_slow_channel_does_not_hold_up_the_others(tmp_path: Path, hook: Receiver) -> None:
+    # A webhook that takes a second per alert, and an email channel: new email alerts go
+    # out while the webhook's batch is still being sent, and nothing is claimed twice.
+    with SMTPServer() as smtp:
+        email = (
+            f"  mail:\n    type: email\n    host: 127.0.0.1\n    port: {smtp.port}\n"
+            "    security: none\n    from: t@example.org\n    to: [d@example.org]\n"
+            f"  slow:\n    type: webhook\n    url: {hook.url}\n"
+        )
+        store, dispatcher, _ = _setup(tmp_path, hook, email, clock=time.time)
+        now = time.time()
+        hook.delay_s = 1.0
+        for n in range(4):
+            _queue_alert(store, n, now, "slow", digest=False)
+
+        async def go() -> float:
+            await dispatcher.run_due(wait=False)  # the daemon's tick: the webhook starts
+            await asyncio.sleep(0.3)
+            _queue_alert(store, 10, time.time(), "mail", digest=False)
+            started = time.monotonic()
+            await dispatcher.run_due(wait=False)  # next tick: "slow" is busy, left out
+            while not smtp.handler.messages:
+                await asyncio.sleep(0.02)
+            took = time.monotonic() - started
+            assert len(hook.received) < 4  # the webhook is still at it
+            await dispatcher.aclose()  # finishes the alert in hand, then stops
+            return took
+
+        took = asyncio.run(go())
+        assert took < 0.8
+        # Every alert sent at most once; those not reached are still pending, due now.
+        titles = [r.json["article"]["title"] for r in hook.received]
+        assert len(titles) == len(set(titles))
+        pending = store.query("SELECT COUNT(*) FROM deliveries WHERE status = 'pending'")
+        assert pending == [(4 - len(titles),)]
+
+
+def test_a_failing_channel_costs_one_attempt_per_pass(tmp_path: Path, hook: Receiver) -> None:
+    store, dispatcher, clock = _setup(tmp_path, hook)
+    for n in range(5):
+        _queue_alert(store, n, T0, "daily", digest=False)
+    hook.script = [(503, {"Retry-After": "120"})]
+    summary = asyncio.run(dispatcher.run_due())
+    assert len(hook.received) == 1 and summary.retrying == 5
+    rows = store.query("SELECT attempts, next_attempt_at, not_before FROM deliveries ORDER BY id")
+    assert [r[0] for r in rows] == [1, 0, 0, 0, 0]  # the others spent no attempt
+    assert all(r[1] >= T0 + 120 and r[2] == T0 + 120 for r in rows)  # all wait as asked
+    clock.now = T0 + 121
+    assert asyncio.run(dispatcher.run_due()).sent == 5
+
+
+def test_an_apprise_target_that_never_finishes_answering_times_out(tmp_path: Path) -> None:
+    pytest.importorskip("apprise")
+    with DripServer() as drip:
+        cfg = config_mod.parse(
+            "feeds: [{url: 'https://a.example/rss'}]\ntopics:\n  wall:\n    query: wall\n"
+            f"channels:\n  phone:\n    type: apprise\n    url: 'json://127.0.0.1:{drip.port}/'\n"
+            "    timeout: 1s\n",
+            tmp_path,
+        )
+        store = Store(tmp_path / "t.db")
+        store.add_notice("test", "subject", "body", "phone", time.time())
+        dispatcher = Dispatcher(store, notify.build(cfg.channels), RetryPolicy())
+        started = time.monotonic()
+        summary = asyncio.run(dispatcher.run_due())
+        assert time.monotonic() - started < 5
+        assert summary.retrying == 1 and "no answer within 1s" in summary.errors[0]

@@ -296,6 +296,8 @@ class AppriseChannel(_Channel):
     type: Literal["apprise"]
     url: SecretStr | None = None
     url_file: Path | None = None
+    # One notification's whole time: apprise's own timeouts are per read.
+    timeout: Duration = Field(default=60.0, gt=0)
 
     @model_validator(mode="after")
     def _read_url_file(self, info: ValidationInfo) -> AppriseChannel:

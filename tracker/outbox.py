@@ -9,6 +9,7 @@ the same idempotency key; only that in-flight delivery can ever arrive twice.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import random
 import time
@@ -57,7 +58,15 @@ class DispatchSummary:
 
 
 class Dispatcher:
-    """Sends due deliveries through the configured channels."""
+    """Sends due deliveries through the configured channels.
+
+    Each channel sends from its own task, so a slow or failing channel never holds up the
+    others: a pass starts tasks for the channels with due deliveries that are not already
+    sending, and the next pass leaves busy channels out. Within a channel, alerts go one
+    at a time; a transient failure ends the channel's batch, and the alerts not yet tried
+    wait for the failed one's retry time, so a server that is down costs one timeout per
+    pass rather than one per alert.
+    """
 
     def __init__(
         self,
@@ -71,12 +80,24 @@ class Dispatcher:
         self.policy = policy
         self.clock = clock
         self.metrics: Metrics | None = None
+        self._busy: dict[str, asyncio.Task[None]] = {}
+        self._closing = False
 
-    async def run_due(self, ignore_backoff: bool = False, limit: int = 500) -> DispatchSummary:
+    @property
+    def sending(self) -> list[asyncio.Task[None]]:
+        """The channel tasks still sending."""
+        return list(self._busy.values())
+
+    async def run_due(
+        self, ignore_backoff: bool = False, limit: int = 500, wait: bool = True
+    ) -> DispatchSummary:
         """One pass over the due deliveries. ``ignore_backoff`` is for one-shot runs, whose
-        caller sets the pace; digest times and quiet hours still hold."""
+        caller sets the pace; digest times, quiet hours and Retry-After still hold.
+        ``wait=False`` returns once the channel tasks are started (the daemon's tick)."""
         summary = DispatchSummary()
-        alerts = self.store.due_alerts(self.clock(), ignore_backoff, limit)
+        if self._closing:
+            return summary
+        alerts = self.store.due_alerts(self.clock(), ignore_backoff, limit, exclude=self._busy)
         # Digests attempted before go out again as the same set (their ``batch``), whole
         # even where ``limit`` cut them; the rest of a channel's due digest alerts make one
         # new digest.
@@ -88,46 +109,104 @@ class Dispatcher:
             if batch_key is not None:
                 batch = self.store.batch_alerts(batch_key)
             by_channel[channel].append((digest, batch))
-        # Channels in parallel: a black-holed webhook must not hold up the email.
-        await asyncio.gather(
-            *(self._send_channel(ch, work, summary) for ch, work in by_channel.items())
-        )
+        tasks = []
+        for channel, work in by_channel.items():
+            task = asyncio.create_task(
+                self._send_channel(channel, work, summary), name=f"send:{channel}"
+            )
+            self._busy[channel] = task
+            task.add_done_callback(functools.partial(self._finished, channel))
+            tasks.append(task)
+        if wait and tasks:
+            await asyncio.wait(tasks)
         return summary
+
+    def _finished(self, channel: str, task: asyncio.Task[None]) -> None:
+        self._busy.pop(channel, None)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("send task crashed", exc_info=task.exception())
+
+    def stop_sending(self) -> list[asyncio.Task[None]]:
+        """Start no new pass; channels stop after the alert in hand. Returns their tasks."""
+        self._closing = True
+        return self.sending
 
     async def _send_channel(
         self, channel: str, work: list[tuple[bool, list[Alert]]], summary: DispatchSummary
     ) -> None:
         notifier = self.notifiers.get(channel)
         for digest, batch in work:
+            if self._closing:
+                return  # the rest stays pending, due as it was
             if notifier is None:
                 # Removed (perhaps mid-edit): keep them, try again later; nothing is dropped.
                 missing = SendResult(ok=False, detail=f"channel '{channel}' is not configured")
                 self._record(batch, [missing] * len(batch), summary, count_attempt=False)
                 continue
-            # A digest's key is a hash of its members: fixing them fixes the key.
-            self.store.begin_attempt(
-                [a.delivery_id for a in batch], digest_key(batch) if digest else None
-            )
-            # A digest is one message: one result, and one retry time, for all its alerts.
-            results: list[SendResult] = []
-            try:
-                async for result in notifier.send(batch, digest):
-                    results.append(result)
-                    if not digest:
-                        # Recorded as soon as known: after a crash, only the delivery in
-                        # flight can be sent again.
-                        self._record([batch[len(results) - 1]], [result], summary)
-            except Exception as exc:  # a channel bug must not stop the others
-                log.exception("send crashed", extra={"fields": {"channel": channel}})
-                failed = SendResult(ok=False, detail=f"internal error: {exc!r}")
-                if digest:
-                    results = [failed]
-                elif rest := batch[len(results) :]:
-                    self._record(rest, [failed] * len(rest), summary)
-            if digest and results:
-                self._record(batch, [results[0]] * len(batch), summary)
+            if digest:
+                await self._send_digest(notifier, channel, batch, summary)
+            elif not await self._send_alerts(notifier, channel, batch, summary):
+                return  # the channel is failing: its other batches wait as well
+
+    async def _send_digest(
+        self, notifier: Notifier, channel: str, batch: list[Alert], summary: DispatchSummary
+    ) -> None:
+        # A digest is one message: one result, and one retry time, for all its alerts. Its
+        # key is a hash of its members: fixing them (``batch``) fixes the key.
+        self.store.begin_attempt([a.delivery_id for a in batch], digest_key(batch))
+        results = notifier.send(batch, True)
+        try:
+            result = await anext(results)
+        except Exception as exc:  # a channel bug must not stop the others
+            log.exception("send crashed", extra={"fields": {"channel": channel}})
+            result = SendResult(ok=False, detail=f"internal error: {exc!r}")
+        finally:
+            await results.aclose()
+        self._record(batch, [result] * len(batch), summary)
+
+    async def _send_alerts(
+        self, notifier: Notifier, channel: str, batch: list[Alert], summary: DispatchSummary
+    ) -> bool:
+        """Send one at a time; False when a transient failure ended the batch."""
+        # Each attempt is counted just before its alert goes out (the generator sends
+        # alert i+1 only when asked for its result), and recorded as soon as known: after
+        # a crash, only the alert in flight can be sent again.
+        self.store.begin_attempt([batch[0].delivery_id])
+        results = notifier.send(batch, False)
+        done = 0
+        try:
+            async for result in results:
+                (outcome,) = self._record([batch[done]], [result], summary)
+                done += 1
+                if done == len(batch):
+                    break
+                rest = batch[done:]
+                if not result.ok and not result.permanent:
+                    until = outcome.next_attempt_at or self.clock()
+                    self.store.defer([a.delivery_id for a in rest], until, outcome.hold_until)
+                    summary.retrying += len(rest)
+                    event(
+                        log, logging.INFO, "delivery.deferred", channel=channel,
+                        count=len(rest), until=round(until),
+                    )  # fmt: skip
+                    return False
+                if self._closing:
+                    return True
+                self.store.begin_attempt([batch[done].delivery_id])
+        except Exception as exc:  # a channel bug must not stop the others
+            log.exception("send crashed", extra={"fields": {"channel": channel}})
+            failed = SendResult(ok=False, detail=f"internal error: {exc!r}")
+            self._record(batch[done : done + 1], [failed], summary)
+            return False
+        finally:
+            await results.aclose()
+        return True
 
     async def aclose(self) -> None:
+        """Let the channels finish the alert in hand, then close the notifiers."""
+        tasks = self.stop_sending()
+        if tasks:
+            await asyncio.wait(tasks)
         for notifier in self.notifiers.values():
             await notifier.aclose()
 
@@ -137,7 +216,7 @@ class Dispatcher:
         results: list[SendResult],
         summary: DispatchSummary,
         count_attempt: bool = True,
-    ) -> None:
+    ) -> list[DeliveryOutcome]:
         now = self.clock()
         outcomes = []
         # One jittered delay per batch, so a failed digest comes back whole, with its key.
@@ -168,7 +247,13 @@ class Dispatcher:
                 summary.retrying += 1
             if not result.ok:
                 summary.errors.append(f"{alert.channel}: {result.detail}")
-            outcomes.append(DeliveryOutcome(alert.delivery_id, status, result.detail[:500], when))
+            hold = None
+            if status == "pending" and result.retry_after_s:
+                # The server said when: not even a one-shot run may come back sooner.
+                hold = now + min(result.retry_after_s, MAX_RETRY_AFTER_S)
+            outcomes.append(
+                DeliveryOutcome(alert.delivery_id, status, result.detail[:500], when, hold)
+            )
             if self.metrics is not None:
                 self.metrics.delivery(alert.channel, _METRIC_STATUS[status])
             level = logging.INFO if result.ok else logging.WARNING
@@ -183,3 +268,4 @@ class Dispatcher:
                 error=None if result.ok else result.detail[:300],
             )
         self.store.finish_attempt(outcomes, now)
+        return outcomes

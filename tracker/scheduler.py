@@ -12,7 +12,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -48,7 +48,6 @@ class FeedScheduler:
         self.concurrency = concurrency
         self.clock = clock
         self.dispatcher = dispatcher
-        self._dispatching: asyncio.Task[object] | None = None
         # Called on every tick: the daemon's proof of progress for the systemd watchdog.
         self.on_tick: Callable[[], None] | None = None
         self._extra_jobs: list[tuple[Callable[[], Awaitable[None]], float, str]] = []
@@ -87,25 +86,24 @@ class FeedScheduler:
             return PollOutcome(state.name, ok=False, error=f"internal error: {exc!r}")
 
     async def outbox_tick(self) -> None:
-        """Send due deliveries (APScheduler job; one at a time, so no delivery is claimed
-        twice)."""
+        """Start sending due deliveries (APScheduler job). Each channel sends from its own
+        task and the tick does not wait for them: a channel still sending is left out of
+        the next ticks until it is done, so no delivery is claimed twice."""
         if self.dispatcher is None:
             return
-        self._dispatching = asyncio.current_task()
         try:
-            await self.dispatcher.run_due()
+            await self.dispatcher.run_due(wait=False)
         except Exception:  # keep the job alive; the next tick retries
             log.exception("outbox tick crashed")
-        finally:
-            self._dispatching = None
 
     async def replace_dispatcher(self, dispatcher: Dispatcher | None) -> None:
-        """Swap the outbox dispatcher (config reload): let a send in progress finish first."""
-        if self._dispatching is not None:
-            await asyncio.wait([self._dispatching])
-        old, self.dispatcher = self.dispatcher, dispatcher
+        """Swap the outbox dispatcher (config reload). The old one's channels finish the
+        alert in hand first: until then the old dispatcher starts nothing new, and the new
+        one is not yet in place, so no delivery is sent by both."""
+        old = self.dispatcher
         if old is not None:
             await old.aclose()
+        self.dispatcher = dispatcher
 
     def every(self, seconds: float, job: Callable[[], Awaitable[None]], name: str) -> None:
         """Run ``job`` every ``seconds`` once started (status updates, feed silence checks)."""
@@ -162,9 +160,9 @@ class FeedScheduler:
         """Stop ticking; let polls in flight finish for up to ``timeout_s``, then cancel them."""
         if self._scheduler is not None and self._scheduler.running:
             self._scheduler.shutdown(wait=False)
-        tasks: list[asyncio.Task[object]] = [*self.in_flight.values()]
-        if self._dispatching is not None:
-            tasks.append(self._dispatching)
+        tasks: list[asyncio.Task[Any]] = [*self.in_flight.values()]
+        if self.dispatcher is not None:
+            tasks += self.dispatcher.stop_sending()
         if not tasks:
             return
         done, pending = await asyncio.wait(tasks, timeout=timeout_s)

@@ -181,6 +181,8 @@ class DeliveryOutcome:
     status: str  # sent | pending (retry later) | dead
     detail: str
     next_attempt_at: float | None = None
+    # A server's Retry-After: not_before moves there, which even one-shot runs respect.
+    hold_until: float | None = None
 
 
 @dataclass(frozen=True)
@@ -544,13 +546,18 @@ class Store:
         ).fetchall()
         return [r[0] for r in rows]
 
-    def due_alerts(self, now: float, ignore_backoff: bool, limit: int = 500) -> list[Alert]:
-        """Pending deliveries whose time has come, oldest first, with what to render."""
-        backoff = "" if ignore_backoff else " AND d.next_attempt_at <= :now"
+    def due_alerts(
+        self, now: float, ignore_backoff: bool, limit: int = 500, exclude: Iterable[str] = ()
+    ) -> list[Alert]:
+        """Pending deliveries whose time has come, oldest first, with what to render;
+        none for the ``exclude`` channels (busy sending)."""
+        backoff = "" if ignore_backoff else " AND d.next_attempt_at <= ?"
+        skip = sorted(set(exclude))
+        busy = f" AND d.channel NOT IN ({','.join('?' * len(skip))})" if skip else ""
         rows = self.db.execute(
             f"SELECT {_ALERT_COLUMNS} {_ALERT_JOINS} WHERE d.status = 'pending'"
-            f" AND d.not_before <= :now{backoff} ORDER BY d.id LIMIT :limit",
-            {"now": now, "limit": limit},
+            f" AND d.not_before <= ?{backoff}{busy} ORDER BY d.id LIMIT ?",
+            [now, *([] if ignore_backoff else [now]), *skip, limit],
         ).fetchall()
         return [_alert(r) for r in rows]
 
@@ -597,9 +604,26 @@ class Store:
                 else:
                     self.db.execute(
                         "UPDATE deliveries SET status = ?, next_attempt_at = ?, last_error = ?,"
-                        " response = ? WHERE id = ?",
-                        [o.status, o.next_attempt_at or now, o.detail, o.detail, o.delivery_id],
+                        " response = ?, not_before = MAX(not_before, COALESCE(?, 0)) WHERE id = ?",
+                        [
+                            o.status,
+                            o.next_attempt_at or now,
+                            o.detail,
+                            o.detail,
+                            o.hold_until,
+                            o.delivery_id,
+                        ],
                     )
+
+    def defer(self, ids: Sequence[int], until: float, hold_until: float | None) -> None:
+        """Move deliveries not attempted (their channel is failing) to ``until``."""
+        with self.transaction():
+            for i in ids:
+                self.db.execute(
+                    "UPDATE deliveries SET next_attempt_at = MAX(next_attempt_at, ?),"
+                    " not_before = MAX(not_before, COALESCE(?, 0)) WHERE id = ?",
+                    [until, hold_until, i],
+                )
 
     def retry_deliveries(
         self, ids: Sequence[int] = (), all_dead: bool = False, now: float = 0.0

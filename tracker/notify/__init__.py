@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, Mapping
 from typing import Protocol
 
 from ..config import AppriseChannel, Channel, EmailChannel, WebhookChannel
@@ -15,7 +15,7 @@ class Notifier(Protocol):
 
     name: str
 
-    def send(self, alerts: list[Alert], digest: bool) -> AsyncIterator[SendResult]:
+    def send(self, alerts: list[Alert], digest: bool) -> AsyncGenerator[SendResult, None]:
         """Yield one result per alert, in order, as each is known (a digest yields one)."""
         ...
 

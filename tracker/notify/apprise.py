@@ -3,12 +3,13 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator
+import functools
+from collections.abc import AsyncGenerator
 
 from ..config import AppriseChannel
 from ..models import Alert, SendResult
 from . import digest_key
+from .blocking import run_blocking
 from .render import render_text, subject
 
 
@@ -24,11 +25,16 @@ class AppriseNotifier:
         if ch.url is None or not self._apprise.add(ch.url.get_secret_value()):
             raise ValueError(f"channel {name}: apprise does not understand its url")
 
-    async def send(self, alerts: list[Alert], digest: bool) -> AsyncIterator[SendResult]:
+    async def send(self, alerts: list[Alert], digest: bool) -> AsyncGenerator[SendResult, None]:
         for batch in [alerts] if digest else [[a] for a in alerts]:
             title = subject(batch)
             body = render_text(batch, digest_key(batch) if digest else batch[0].key, title)
-            ok = await asyncio.to_thread(self._apprise.notify, title=title, body=body)
+            try:
+                notify = functools.partial(self._apprise.notify, title=title, body=body)
+                ok = await run_blocking(notify, self.ch.timeout, "apprise")
+            except TimeoutError:
+                yield SendResult(ok=False, detail=f"apprise: no answer within {self.ch.timeout:g}s")
+                continue
             yield SendResult(ok=bool(ok), detail="accepted" if ok else "apprise: not sent")
 
     async def aclose(self) -> None:

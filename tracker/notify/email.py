@@ -5,21 +5,17 @@ smtplib is blocking, so each batch runs in a worker thread.
 
 from __future__ import annotations
 
-import asyncio
 import smtplib
 import ssl
-import threading
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator
 from email.message import EmailMessage
 from email.utils import formatdate
-from typing import TypeVar
 
 from ..config import EmailChannel
 from ..models import Alert, SendResult
 from . import digest_key
+from .blocking import run_blocking
 from .render import clean_header, render_html, render_text, subject
-
-T = TypeVar("T")
 
 
 def build_message(ch: EmailChannel, alerts: list[Alert], key: str) -> EmailMessage:
@@ -45,36 +41,6 @@ def _code_result(code: int, text: bytes | str) -> SendResult:
     return SendResult(ok=False, detail=detail, permanent=500 <= code < 600)
 
 
-async def _blocking(func: Callable[[], T], timeout_s: float) -> T:
-    """Run blocking smtplib work in a daemon thread with an overall deadline.
-
-    smtplib's timeout is per socket read, so a server that drips lines forever would hold a
-    worker for ever; a daemon thread (not the default executor) also cannot block shutdown.
-    """
-    loop = asyncio.get_running_loop()
-    future: asyncio.Future[T] = loop.create_future()
-
-    def run() -> None:
-        try:
-            value = func()
-        except BaseException as exc:  # handed to the awaiting coroutine
-            loop.call_soon_threadsafe(_settle, future, None, exc)
-        else:
-            loop.call_soon_threadsafe(_settle, future, value, None)
-
-    threading.Thread(target=run, name="smtp", daemon=True).start()
-    return await asyncio.wait_for(future, timeout_s)
-
-
-def _settle(future: asyncio.Future[T], value: T | None, exc: BaseException | None) -> None:
-    if future.done():
-        return  # timed out meanwhile
-    if exc is not None:
-        future.set_exception(exc)
-    else:
-        future.set_result(value)  # type: ignore[arg-type]
-
-
 class EmailNotifier:
     """Sends alerts through one SMTP server, one connection per batch."""
 
@@ -82,14 +48,14 @@ class EmailNotifier:
         self.name = name
         self.ch = ch
 
-    async def send(self, alerts: list[Alert], digest: bool) -> AsyncIterator[SendResult]:
+    async def send(self, alerts: list[Alert], digest: bool) -> AsyncGenerator[SendResult, None]:
         if digest:
             messages = [build_message(self.ch, alerts, digest_key(alerts))]
         else:
             messages = [build_message(self.ch, [a], a.key) for a in alerts]
         # Connecting may take a few round trips (EHLO, STARTTLS, AUTH): several timeouts.
         try:
-            smtp = await _blocking(self._connect, self.ch.timeout * 4)
+            smtp = await run_blocking(self._connect, self.ch.timeout * 4, "smtp")
         except smtplib.SMTPResponseException as exc:
             # A refusal at connect or login holds for the whole batch; 5xx here is usually
             # configuration (bad password), which an admin can fix: retry, don't dead-letter.
@@ -116,11 +82,13 @@ class EmailNotifier:
                         yield result
                     return
         finally:
-            await _blocking(lambda: _quit(smtp), self.ch.timeout)
+            await run_blocking(lambda: _quit(smtp), self.ch.timeout, "smtp")
 
     async def _send_one(self, smtp: smtplib.SMTP, msg: EmailMessage) -> SendResult:
         try:
-            refused = await _blocking(lambda: smtp.send_message(msg), self.ch.timeout * 4)
+            refused = await run_blocking(
+                lambda: smtp.send_message(msg), self.ch.timeout * 4, "smtp"
+            )
         except smtplib.SMTPRecipientsRefused as exc:
             codes = [code for code, _ in exc.recipients.values()]
             text = "; ".join(f"{r}: {c} {m!r}" for r, (c, m) in exc.recipients.items())

@@ -11,7 +11,7 @@ import hashlib
 import hmac
 import json
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -102,7 +102,7 @@ class WebhookNotifier:
         self.ch = ch
         self.client = httpx.AsyncClient(timeout=ch.timeout, follow_redirects=False)
 
-    async def send(self, alerts: list[Alert], digest: bool) -> AsyncIterator[SendResult]:
+    async def send(self, alerts: list[Alert], digest: bool) -> AsyncGenerator[SendResult, None]:
         if digest:
             key = digest_key(alerts)
             yield await self._post(payload(self.ch.format, alerts, key, True), key)
