@@ -72,3 +72,26 @@ def test_spanish_feed_text_and_dates() -> None:
 def test_garbage_is_a_parse_error(body: bytes) -> None:
     with pytest.raises(ParseError, match=r"not a feed|invalid JSON Feed"):
         parse_feed(body, {})
+
+
+def test_character_references_out_of_range_in_any_spelling_lose_only_the_character() -> None:
+    xml = (
+        b'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title>'
+        b"<item><title>a&#XD800;b &#00000000055296; &#99999999999; &#x0000041;</title>"
+        b"<guid>1</guid></item><item><title>ok</title><guid>2</guid></item></channel></rss>"
+    )
+    parsed = parse_feed(xml, {"content-type": "application/rss+xml"}, "https://x.example/f")
+    assert [e.title for e in parsed.entries] == ["a\ufffdb \ufffd \ufffd A", "ok"]
+
+
+def test_json_feed_fields_of_the_wrong_type_lose_only_themselves() -> None:
+    body = (
+        b'{"version": "https://jsonfeed.org/version/1.1", "items": ['
+        b'{"id": "1", "title": "a", "authors": 5},'
+        b'{"id": "2", "title": 7, "url": {"x": 1}, "authors": [{"name": "Ana"}, 3]}]}'
+    )
+    parsed = parse_feed(body, {"content-type": "application/feed+json"}, "https://x.example/f")
+    assert [(e.guid, e.title, e.link, e.authors) for e in parsed.entries] == [
+        ("1", "a", None, ()),
+        ("2", "7", None, ("Ana",)),
+    ]

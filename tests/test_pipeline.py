@@ -78,6 +78,45 @@ def test_first_poll_is_a_baseline_then_new_items_alert(
     assert feed_server.requests_for("/a.xml")[-1].status == 304
 
 
+def test_a_first_poll_answered_304_still_leaves_the_baseline_to_the_first_body(
+    feed_server: FeedServer, tmp_path: Path
+) -> None:
+    feed_server.fail("/a304.xml", 304)  # a 304 to a request that had no validators
+    cfg = _config(tmp_path, [feed_server.url("/a304.xml")])
+    (first,) = _poll_all(cfg)
+    assert first.ok and first.not_modified
+    del feed_server.errors["/a304.xml"]
+    feed_server.add("/a304.xml", rss([Item("Border wall vote", "https://n.example/b", "b")]))
+    (second,) = _poll_all(cfg)
+    assert (second.new_articles, second.alerts) == (1, 0)  # the silent baseline, not a flood
+
+
+def test_a_feed_back_in_the_config_after_a_while_gets_a_new_baseline(
+    feed_server: FeedServer, tmp_path: Path
+) -> None:
+    items = [Item("Weather today", "https://n.example/w", "w")]
+    url = feed_server.add("/back.xml", rss(items))
+    cfg = _config(tmp_path, [url])
+    _poll_all(cfg)
+    store = Store(cfg.database_path)
+    store.sync_feeds([], time.time())  # taken out of the config
+    # Back a day later, with a day of news: none of it alerts.
+    store.db.execute("UPDATE feeds SET last_checked_at = last_checked_at - 86400")
+    store.close()
+    items.insert(0, Item("Border wall vote", "https://n.example/b", "b"))
+    feed_server.add("/back.xml", rss(items))
+    (again,) = _poll_all(cfg)
+    assert (again.new_articles, again.alerts) == (1, 0)
+    # Out and back within the hour (an edit undone): it resumes, and news still alerts.
+    store = Store(cfg.database_path)
+    store.sync_feeds([], time.time())
+    store.close()
+    items.insert(0, Item("Muro fronterizo", "https://n.example/m", "m"))
+    feed_server.add("/back.xml", rss(items))
+    (resumed,) = _poll_all(cfg)
+    assert (resumed.new_articles, resumed.alerts) == (1, 1)
+
+
 def test_alert_on_first_poll_option(feed_server: FeedServer, tmp_path: Path) -> None:
     url = feed_server.add(
         "/b.xml", rss([Item("Muro fronterizo: nueva licitación", "https://n.example/m", "m1")])

@@ -28,11 +28,16 @@ def parse_feed(body: bytes, headers: Mapping[str, str], url: str = "") -> Parsed
     return _parse_xml_feed(body, headers, url)
 
 
-_CHARREF = re.compile(rb"&#(?:x([0-9a-fA-F]{1,8})|([0-9]{1,10}));")
+# Any number of digits (leading zeros are legal), either case of x.
+_CHARREF = re.compile(rb"&#(?:[xX]([0-9a-fA-F]+)|([0-9]+));")
 
 
 def _safe_charref(m: re.Match[bytes]) -> bytes:
-    code = int(m.group(1), 16) if m.group(1) else int(m.group(2))
+    hex_digits, digits = m.group(1), m.group(2)
+    significant = (hex_digits or digits).lstrip(b"0")
+    if len(significant) > 8:  # past U+10FFFF in either base; int() is not even tried
+        return b"&#65533;"
+    code = int(significant or b"0", 16 if hex_digits else 10)
     if 0xD800 <= code <= 0xDFFF or code > 0x10FFFF:
         return b"&#65533;"
     return m.group(0)
@@ -114,6 +119,8 @@ def _parse_json_feed(body: bytes) -> ParsedFeed:
         if not isinstance(item, dict):
             continue
         authors = item.get("authors") or ([item["author"]] if item.get("author") else [])
+        if not isinstance(authors, list):  # a wrong type loses the authors, not the feed
+            authors = []
         entries.append(
             Entry(
                 guid=_str(item.get("id")),

@@ -133,17 +133,22 @@ class Poller:
             )
             now = self.clock()
             if result.not_modified or result.body is None:
+                # Nothing was stored: a feed not yet read keeps its silent baseline for the
+                # first body (a 304 to an unconditional first request would otherwise let
+                # the next poll alert on everything the feed carries).
                 self._success(
-                    state, spec, now, result.status, result.etag, result.last_modified, None
-                )
+                    state, spec, now, result.status, result.etag, result.last_modified, None,
+                    baseline_done=state.baseline_done,
+                )  # fmt: skip
                 event(log, logging.DEBUG, "poll.not_modified", feed=spec.name)
                 return PollOutcome(spec.name, ok=True, not_modified=True)
             body_hash = hashlib.sha256(result.body).hexdigest()
             if body_hash == state.body_hash:
                 # Same bytes as last time (a server without validators): skip parsing.
                 self._success(
-                    state, spec, now, result.status, result.etag, result.last_modified, body_hash
-                )
+                    state, spec, now, result.status, result.etag, result.last_modified, body_hash,
+                    baseline_done=state.baseline_done,
+                )  # fmt: skip
                 return PollOutcome(spec.name, ok=True, not_modified=True)
             parsed, keys = await asyncio.to_thread(
                 _parse_and_key, result.body, result.headers, state.url
@@ -200,7 +205,10 @@ class Poller:
                         entry=key[:200],
                         error=f"{type(exc).__name__}: {exc}",
                     )
-            self._success(state, spec, now, status, etag, last_modified, body_hash)
+            # What the feed carries is stored: later items are news.
+            self._success(
+                state, spec, now, status, etag, last_modified, body_hash, baseline_done=True
+            )
         if queued:
             self._wake_outbox()
         event(
@@ -274,6 +282,8 @@ class Poller:
         etag: str | None,
         last_modified: str | None,
         body_hash: str | None,
+        *,
+        baseline_done: bool,
     ) -> None:
         self.store.record_success(
             state.id,
@@ -283,8 +293,7 @@ class Poller:
             etag=etag,
             last_modified=last_modified,
             body_hash=body_hash,
-            # Any successful poll has stored what the feed carries: later items are news.
-            baseline_done=True,
+            baseline_done=baseline_done,
         )
 
     def _failure(

@@ -156,6 +156,10 @@ def _v3(db: sqlite_utils.Database) -> None:
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3]
 
 
+# A feed out of the config for longer than this gets a new silent baseline when it returns.
+REBASELINE_AFTER_S = 3600.0
+
+
 @dataclass(frozen=True)
 class FeedRow:
     """A feed's state as `tracker feeds` shows it."""
@@ -264,10 +268,16 @@ class Store:
         urls = {s.url for s in specs}
         with self.transaction():
             for spec in specs:
+                # A feed back in the config after a while out of it starts with a silent
+                # baseline again: what it published meanwhile is not news to alert on. One
+                # back within the hour (an edit undone) resumes where it stopped.
                 self.db.execute(
                     "INSERT INTO feeds (url, name, next_check_at, created_at) VALUES (?, ?, ?, ?)"
-                    " ON CONFLICT(url) DO UPDATE SET name = excluded.name, active = 1",
-                    [spec.url, spec.name, now, now],
+                    " ON CONFLICT(url) DO UPDATE SET name = excluded.name, active = 1,"
+                    " baseline_done = CASE WHEN feeds.active = 0"
+                    " AND COALESCE(feeds.last_checked_at, 0) < ? THEN 0"
+                    " ELSE feeds.baseline_done END",
+                    [spec.url, spec.name, now, now, now - REBASELINE_AFTER_S],
                 )
                 # A shortened interval takes effect now, not after the old, longer wait;
                 # a feed backing off from errors keeps its later time.
