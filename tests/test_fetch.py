@@ -1,5 +1,7 @@
 import asyncio
+import gzip
 import time
+import zlib
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
@@ -64,6 +66,32 @@ def test_compressed_bodies_are_decoded(feed_server: FeedServer) -> None:
     body = b"<rss>" + b"x" * 50_000 + b"</rss>"
     url = feed_server.add("/big.xml", body)
     assert _get(url).body == body
+
+
+def test_compression_bombs_stop_at_max_bytes(feed_server: FeedServer) -> None:
+    # ~50 KB that inflate to 100 MB: decoding stops at the limit, not at the end.
+    feed_server.fail("/bomb.xml", 200, {"Content-Encoding": "gzip"}, gzip.compress(bytes(10**8)))
+    with pytest.raises(FetchError, match="response too large: over 1000000 bytes"):
+        _get(feed_server.url("/bomb.xml"))
+    # A layer inside a layer, each one a bomb: refused before anything is decoded.
+    nested = gzip.compress(gzip.compress(bytes(10**8)))
+    feed_server.fail("/nested.xml", 200, {"Content-Encoding": "gzip, gzip"}, nested)
+    with pytest.raises(FetchError, match="unsupported Content-Encoding 'gzip, gzip': more than"):
+        _get(feed_server.url("/nested.xml"))
+    feed_server.fail("/br.xml", 200, {"Content-Encoding": "br"}, b"\x0b\x02\x80<rss/>\x03")
+    with pytest.raises(FetchError, match="unsupported Content-Encoding 'br'"):
+        _get(feed_server.url("/br.xml"))
+
+
+def test_deflate_with_and_without_its_zlib_header(feed_server: FeedServer) -> None:
+    body = b"<rss>" + b"deflated " * 1000 + b"</rss>"
+    raw = zlib.compressobj(wbits=-zlib.MAX_WBITS)
+    for path, data in [
+        ("/zlib.xml", zlib.compress(body)),
+        ("/raw.xml", raw.compress(body) + raw.flush()),
+    ]:
+        feed_server.fail(path, 200, {"Content-Encoding": "deflate"}, data)
+        assert _get(feed_server.url(path)).body == body
 
 
 def test_status_errors_are_clear(feed_server: FeedServer) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import email.utils
 import time
+import zlib
 from datetime import UTC, datetime
 from urllib.parse import urljoin, urlsplit
 
@@ -34,7 +35,8 @@ def make_client(*, timeout_s: float, user_agent: str, concurrency: int) -> httpx
         transport=AiohttpTransport(limits=limits),
         timeout=httpx.Timeout(timeout_s),
         follow_redirects=False,  # fetch() follows redirects itself (see there)
-        headers={"User-Agent": user_agent, "Accept": ACCEPT},
+        # Only what _read decodes (httpx would offer br or zstd where those are installed).
+        headers={"User-Agent": user_agent, "Accept": ACCEPT, "Accept-Encoding": "gzip, deflate"},
     )
 
 
@@ -142,14 +144,65 @@ async def _read(
     declared = resp.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > max_bytes:
         raise FetchError(f"response too large: {declared} bytes (max_bytes {max_bytes})")
+    # The raw bytes, decoded here: httpx's decoders expand each chunk without a bound, so a
+    # few KB of "Content-Encoding: gzip, gzip" became gigabytes before any size check.
+    inflater = _Inflater.for_encoding(resp.headers.get("content-encoding", ""))
     chunks: list[bytes] = []
     size = 0
-    async for chunk in resp.aiter_bytes():
+    async for raw in resp.aiter_raw():
+        chunk = inflater.feed(raw, max_bytes - size) if inflater else raw
         size += len(chunk)
         if size > max_bytes:
             raise FetchError(f"response too large: over {max_bytes} bytes (max_bytes)")
         chunks.append(chunk)
+    if inflater:
+        tail = inflater.finish(max_bytes - size)
+        if size + len(tail) > max_bytes:
+            raise FetchError(f"response too large: over {max_bytes} bytes (max_bytes)")
+        chunks.append(tail)
     return _result(url, resp, b"".join(chunks), started, etag, last_modified)
+
+
+class _Inflater:
+    """A gzip or deflate body, decoded with a cap on what comes out, not only what goes in."""
+
+    def __init__(self, coding: str) -> None:
+        self.coding = coding
+        wbits = zlib.MAX_WBITS | 16 if coding in ("gzip", "x-gzip") else zlib.MAX_WBITS
+        self._zlib = zlib.decompressobj(wbits)
+        self._started = False
+
+    @classmethod
+    def for_encoding(cls, header: str) -> _Inflater | None:
+        codings = [c.strip().lower() for c in header.split(",")]
+        codings = [c for c in codings if c and c != "identity"]
+        if not codings:
+            return None
+        if len(codings) > 1:
+            raise FetchError(f"unsupported Content-Encoding {header!r}: more than one layer")
+        if codings[0] not in ("gzip", "x-gzip", "deflate"):
+            raise FetchError(f"unsupported Content-Encoding {header!r} (gzip or deflate only)")
+        return cls(codings[0])
+
+    def feed(self, data: bytes, room: int) -> bytes:
+        """Decoded bytes, at most ``room + 1`` of them: more than ``room`` is too large."""
+        try:
+            out = self._zlib.decompress(data, room + 1)
+        except zlib.error as exc:
+            if self.coding != "deflate" or self._started:
+                raise FetchError(f"bad content encoding: {self.coding}: {exc}") from exc
+            # "deflate" is often sent raw, without the zlib header (as browsers allow).
+            self._zlib = zlib.decompressobj(-zlib.MAX_WBITS)
+            self._started = True
+            return self.feed(data, room)
+        self._started = True
+        return out
+
+    def finish(self, room: int) -> bytes:
+        try:
+            return self._zlib.flush()
+        except zlib.error as exc:
+            raise FetchError(f"bad content encoding: {self.coding}: {exc}") from exc
 
 
 def _origin(url: str) -> tuple[str, str]:
