@@ -171,3 +171,26 @@ def test_version_and_help() -> None:
     for command in ("run", "check", "feeds"):
         assert command in help_text
     assert (ROOT / "tracker" / "__main__.py").exists()
+
+
+def test_control_characters_from_feeds_reach_neither_terminal_nor_log(
+    feed_server: FeedServer, tmp_path: Path
+) -> None:
+    body = (
+        b'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title>'
+        b"<item><title>steel tariffs &#x1b;[31mRED &#x9b;2J</title><guid>e1</guid></item>"
+        b"</channel></rss>"
+    )
+    feed_server.add("/esc.xml", body)
+    cfg = tmp_path / "config.yaml"
+    cfg.write_text(
+        f"database: {tmp_path / 't.db'}\n"
+        "defaults: {jitter: 0s, alert_on_first_poll: true}\n"
+        f"feeds:\n  - url: {feed_server.url('/esc.xml')}\n"
+        "topics:\n  steel: {query: 'steel tariffs'}\n"
+    )
+    out = run_cli("--config", str(cfg), "run", "--once")
+    assert out.returncode == 0 and "alert [steel] steel tariffs ?[31mRED" in out.stdout
+    assert "\\x1b[31mRED" in out.stderr  # the log shows it as an escape
+    for text in (out.stdout, out.stderr):
+        assert "\x1b" not in text and "\x9b" not in text and "\x00" not in text

@@ -1,5 +1,7 @@
 import asyncio
 import gzip
+import socket
+import threading
 import time
 import zlib
 from collections.abc import Awaitable, Callable
@@ -160,6 +162,27 @@ def test_retry_after_forms() -> None:
     assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", now=1445412470) == 10
     assert parse_retry_after("soon") is None
     assert parse_retry_after(None) is None
+    assert parse_retry_after("\u00b2") is None  # a digit to str.isdigit(), not to float()
+
+
+def test_a_garbled_answer_is_one_short_line() -> None:
+    server = socket.create_server(("127.0.0.1", 0))
+
+    def answer() -> None:
+        conn, _ = server.accept()
+        with conn:
+            conn.recv(65536)
+            conn.sendall(b"HTTX/1.1 200 OK\r\n\r\n<rss/>")
+
+    threading.Thread(target=answer, daemon=True).start()
+    try:
+        with pytest.raises(FetchError) as caught:
+            _get(f"http://127.0.0.1:{server.getsockname()[1]}/f.xml")
+    finally:
+        server.close()
+    assert (
+        str(caught.value) == "invalid HTTP answer: Bad status line: Expected HTTP/, RTSP/ or ICE/:"
+    )
 
 
 def test_cross_origin_redirect_drops_feed_headers(feed_server: FeedServer) -> None:

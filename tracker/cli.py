@@ -39,10 +39,10 @@ def _handle_errors(func: F) -> F:
         try:
             return func(*args, **kwargs)
         except ConfigError as exc:
-            click.echo(f"error: {exc}", err=True)
+            _echo(f"error: {exc}", err=True)
             sys.exit(EXIT_CONFIG)
         except TrackerError as exc:
-            click.echo(f"error: {exc}", err=True)
+            _echo(f"error: {exc}", err=True)
             sys.exit(EXIT_ERROR)
         except KeyboardInterrupt:
             sys.exit(130)
@@ -75,7 +75,7 @@ def _existing_store(config: Config, required: bool = False) -> Store | None:
     message = f"no database yet at {config.database_path}: run `tracker run` first"
     if required:
         raise TrackerError(message)
-    click.echo(message)
+    _echo(message)
     return None
 
 
@@ -114,7 +114,7 @@ def run(ctx: click.Context, once: bool) -> None:
     log.setup(config.log_level, config.secrets())
     if once:
         summary = asyncio.run(run_once(config))
-        click.echo(summary.render())
+        _echo(summary.render())
         return
     asyncio.run(run_forever(ctx.obj["config_path"], config))
 
@@ -127,23 +127,23 @@ def check(ctx: click.Context) -> None:
     """Validate the config and print what it sets up."""
     config = _load(ctx)
     path = ctx.obj["config_path"]
-    click.echo(f"{path}: OK")
-    click.echo(f"  database: {config.database_path}")
-    click.echo(f"  feeds: {len(config.feeds)}")
+    _echo(f"{path}: OK")
+    _echo(f"  database: {config.database_path}")
+    _echo(f"  feeds: {len(config.feeds)}")
     for spec in config.feed_specs():
-        click.echo(f"    - {spec.name}  every {format_duration(spec.interval_s)}  {spec.url}")
-    click.echo(f"  topics: {len(config.topics)}")
+        _echo(f"    - {spec.name}  every {format_duration(spec.interval_s)}  {spec.url}")
+    _echo(f"  topics: {len(config.topics)}")
     for name, topic in config.topics.items():
-        click.echo(f"    - {name}: {' '.join(topic.query.split())}")
+        _echo(f"    - {name}: {' '.join(topic.query.split())}")
     if not config.channels:
-        click.echo("  channels: 0 (alerts are kept in the database and written to the log)")
+        _echo("  channels: 0 (alerts are kept in the database and written to the log)")
     else:
-        click.echo(f"  channels: {len(config.channels)}")
+        _echo(f"  channels: {len(config.channels)}")
         for name, ch in config.channels.items():
             routed = [t for t in config.topics if name in config.routes(t)]
-            click.echo(f"    - {name}: {ch.type}, {ch.mode}, topics: {', '.join(routed) or '-'}")
+            _echo(f"    - {name}: {ch.type}, {ch.mode}, topics: {', '.join(routed) or '-'}")
         if config.delivery.admin:
-            click.echo(f"  admin notices: {config.delivery.admin}")
+            _echo(f"  admin notices: {config.delivery.admin}")
 
 
 def _ago(ts: float | None, now: float) -> str:
@@ -203,7 +203,7 @@ def _print_table(rows: Sequence[tuple[str, ...]]) -> None:
     widths = [max(len(row[i]) for row in table) for i in range(len(table[0]) - 1)]
     for row in table:
         cells = [cell.ljust(w) for cell, w in zip(row[:-1], widths, strict=True)]
-        click.echo("  ".join([*cells, row[-1]]).rstrip())
+        _echo("  ".join([*cells, row[-1]]).rstrip())
 
 
 @cli.group()
@@ -216,13 +216,13 @@ def _print_tested(item: explore.Tested, as_json: bool) -> None:
         click.echo(json.dumps(item.as_json(), ensure_ascii=False))
         return
     if not item.hits:
-        click.echo(f"  -  {item.title}")
+        _echo(f"  -  {item.title}")
         return
     for hit in item.hits:
-        click.echo(f"  ✔  [{hit.topic}] {item.title}")
-        click.echo(f"       terms: {', '.join(hit.terms)}")
+        _echo(f"  ✔  [{hit.topic}] {item.title}")
+        _echo(f"       terms: {', '.join(hit.terms)}")
         if hit.snippet:
-            click.echo(f"       {hit.snippet}")
+            _echo(f"       {hit.snippet}")
 
 
 @topics.command("test")
@@ -251,7 +251,7 @@ def topics_test(
         )
         if not as_json:
             matched = sum(1 for i in items if i.hits)
-            click.echo(f"{source}: {len(items)} entries, {matched} matched")
+            _echo(f"{source}: {len(items)} entries, {matched} matched")
         for item in items:
             _print_tested(item, as_json)
 
@@ -294,9 +294,7 @@ def topics_backtest(
     finally:
         store.close()
     if not as_json:
-        click.echo(
-            f"{matched} of {scanned} articles from the last {days:g} days would have matched"
-        )
+        _echo(f"{matched} of {scanned} articles from the last {days:g} days would have matched")
 
 
 def _load_or_default(ctx: click.Context, needed: bool) -> Config:
@@ -352,7 +350,7 @@ def alerts(ctx: click.Context, status: str | None, limit: int) -> None:
             )
         )
     _print_table(table)
-    click.echo(", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "no deliveries yet")
+    _echo(", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "no deliveries yet")
 
 
 @alerts.command("retry")
@@ -371,7 +369,7 @@ def alerts_retry(ctx: click.Context, ids: tuple[int, ...], all_dead: bool) -> No
         n = store.retry_deliveries(ids, all_dead=all_dead, now=time.time())
     finally:
         store.close()
-    click.echo(
+    _echo(
         f"{n} {'delivery' if n == 1 else 'deliveries'} queued again"
         " (sent by the running daemon, or by the next `tracker run --once`)"
     )
@@ -394,7 +392,7 @@ def notify_test(ctx: click.Context, channel: str) -> None:
         known = ", ".join(config.channels) or "none configured"
         raise TrackerError(f"no channel named '{channel}' (channels: {known})")
     result = asyncio.run(delivery_test.send_sample(channel, config.channels[channel]))
-    click.echo(f"{channel}: {'ok' if result.ok else 'FAILED'}: {result.detail}")
+    _echo(f"{channel}: {'ok' if result.ok else 'FAILED'}: {result.detail}")
     if not result.ok:
         sys.exit(EXIT_ERROR)
 
@@ -403,10 +401,16 @@ def _printable(text: str) -> str:
     return "".join("?" if unicodedata.category(c) == "Cc" else c for c in text)
 
 
+def _echo(text: str, err: bool = False) -> None:
+    """click.echo for text that may carry feed or server bytes: no control character but
+    the line breaks reaches the terminal (an ESC could rewrite the screen)."""
+    click.echo("\n".join(_printable(line) for line in text.split("\n")), err=err)
+
+
 def main() -> None:
     """Console-script entry point."""
     try:
         cli(obj={})
     except Exception as exc:  # last resort: one line, never a traceback
-        click.echo(f"error: internal error: {type(exc).__name__}: {exc}", err=True)
+        _echo(f"error: internal error: {type(exc).__name__}: {exc}", err=True)
         sys.exit(70)

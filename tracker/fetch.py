@@ -45,7 +45,7 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
+    if value.isascii() and value.isdigit():  # not "²", which isdigit() also accepts
         return float(value)
     try:
         when = email.utils.parsedate_to_datetime(value)
@@ -126,7 +126,7 @@ async def _fetch(
     except (FetchError, asyncio.CancelledError):
         raise
     except Exception as exc:  # the transport's own errors (malformed answers), bad URLs
-        raise FetchError(f"{type(exc).__name__}: {exc}") from exc
+        raise FetchError(_error_text(exc)) from exc
 
 
 async def _read(
@@ -232,8 +232,24 @@ def _describe(exc: httpx.HTTPError) -> str:
     if isinstance(cause, TimeoutError) or "Timeout" in type(cause).__name__:
         return f"timed out ({type(cause).__name__})"
     if "Connector" in type(cause).__name__ or isinstance(cause, OSError):
-        return f"ConnectError: {cause}"
-    return f"{type(cause).__name__}: {cause or 'request failed'}"
+        return f"ConnectError: {_one_line(str(cause))}"
+    return _error_text(cause)
+
+
+def _error_text(exc: BaseException) -> str:
+    # aiohttp's parser errors carry the server's bytes under a caret, over several lines.
+    message = getattr(exc, "message", None)
+    if type(exc).__name__ == "ClientResponseError" and isinstance(message, str):
+        lines = [line.strip() for line in message.split("\n") if line.strip()]
+        return "invalid HTTP answer: " + _one_line(" ".join(lines[:2]))
+    return f"{type(exc).__name__}: {_one_line(str(exc)) or 'request failed'}"
+
+
+def _one_line(text: str, limit: int = 300) -> str:
+    """The first line, shortened: aiohttp's protocol errors quote the server's bytes over
+    several lines, with a caret under them."""
+    line = text.strip().split("\n", 1)[0].strip()
+    return line if len(line) <= limit else line[: limit - 1] + "…"
 
 
 def _result(

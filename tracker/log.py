@@ -16,11 +16,20 @@ def event(logger: logging.Logger, level: int, name: str, **fields: Any) -> None:
         logger.log(level, name, extra={"fields": fields})
 
 
+# Control characters from feeds and servers (ESC, NUL, line breaks) must not reach a
+# terminal or a log viewer raw: each becomes a visible escape.
+_CONTROL = {c: f"\\x{c:02x}" for c in (*range(0x20), *range(0x7F, 0xA0))} | {
+    ord("\n"): "\\n",
+    ord("\r"): "\\r",
+    ord("\t"): "\\t",
+}
+_NEEDS_QUOTES = frozenset(' "=\\') | {chr(c) for c in _CONTROL}
+
+
 def _quote(value: Any) -> str:
     text = str(value)
-    if text == "" or any(c in text for c in ' "=\n\r\t'):
-        text = '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
-        text = text.replace("\n", "\\n").replace("\r", "\\r").replace("\t", "\\t")
+    if text == "" or not _NEEDS_QUOTES.isdisjoint(text):
+        text = '"' + text.replace("\\", "\\\\").replace('"', '\\"').translate(_CONTROL) + '"'
     return text
 
 
