@@ -87,6 +87,29 @@ def test_rate_limit_moves_the_excess_into_a_digest(tmp_path: Path) -> None:
     assert store.count("deliveries") == 4  # nothing dropped
 
 
+def test_a_rate_limited_alert_never_lands_inside_quiet_hours(tmp_path: Path) -> None:
+    router, store = _setup(
+        tmp_path,
+        HOOK + "    quiet_hours: '22:00-07:00'\n    timezone: America/Mexico_City\n",
+        "    rate_limit: 1/h\n",
+    )
+    (feed,) = store.due_feeds(0, 1)
+    from tracker.models import Article
+
+    routes = []
+    for i, clock in enumerate(["21:30", "21:50"]):
+        now = _ts(f"2026-11-28 {clock}")
+        with store.transaction():
+            art = Article(f"k{i}", f"https://x/{i}", f"https://x/{i}", "wall", "", "", None, None)
+            aid, _ = store.add_entry(feed.id, art, now)
+            (m,) = store.add_matches(aid, [TopicHit("wall")], True, now)
+            (route,) = router.routes("wall", now, store)
+            store.add_delivery(m.match_id, f"key{i}", route, now)
+            routes.append(route)
+    # The window has room at 22:30, inside quiet hours: it waits for their end.
+    assert routes[1] == Route("hook", True, _ts("2026-11-29 07:00"))
+
+
 def test_notify_lists_and_unknown_channels(tmp_path: Path) -> None:
     cfg = config_mod.parse(
         "topics:\n  a: {query: x, notify: [hook]}\n  b: {query: y}\n"

@@ -138,3 +138,24 @@ def test_shortened_interval_applies_at_once(tmp_path: Path) -> None:
     assert store.due_feeds(399, 10) == [] and len(store.due_feeds(400, 10)) == 1
     store.sync_feeds([FeedSpec("https://a/", "A", 7200)], now=200)  # longer: no change
     assert len(store.due_feeds(400, 10)) == 1
+
+
+def test_idempotency_keys_differ_between_databases_and_hold_across_restarts(
+    tmp_path: Path,
+) -> None:
+    from tracker.pipeline import delivery_key
+
+    a, b = Store(tmp_path / "a.db"), Store(tmp_path / "b.db")
+    key_a, key_b = (delivery_key(s.instance_id, 1, "hook") for s in (a, b))
+    assert key_a != key_b  # match 1 to "hook" in two databases: two different alerts
+    a.add_notice("test", "s", "b", "hook", 0)
+    b.add_notice("test", "s", "b", "hook", 0)
+    notices = [s.query("SELECT idempotency_key FROM deliveries")[0][0] for s in (a, b)]
+    assert notices[0] != notices[1]
+    instance = a.instance_id
+    a.close()
+    b.close()
+    again = Store(tmp_path / "a.db")
+    assert again.instance_id == instance
+    assert delivery_key(again.instance_id, 1, "hook") == key_a  # a resend keeps its key
+    again.close()

@@ -270,7 +270,8 @@ class Poller:
             return 0
         routes = router.routes(topic, now, self.store)
         for route in routes:
-            self.store.add_delivery(match_id, delivery_key(match_id, route.channel), route, now)
+            key = delivery_key(self.store.instance_id, match_id, route.channel)
+            self.store.add_delivery(match_id, key, route, now)
         return len(routes)
 
     def _success(
@@ -325,9 +326,10 @@ class Poller:
         return PollOutcome(spec.name, ok=False, error=exc.message)
 
 
-def delivery_key(match_id: int, channel: str) -> str:
-    """The idempotency key of one alert to one channel: stable across retries and restarts."""
-    digest = hashlib.sha256(f"{match_id}:{channel}".encode()).hexdigest()[:24]
+def delivery_key(instance_id: str, match_id: int, channel: str) -> str:
+    """The idempotency key of one alert to one channel: stable across retries and restarts,
+    and unlike any other database's (``instance_id`` is random per database)."""
+    digest = hashlib.sha256(f"{instance_id}:{match_id}:{channel}".encode()).hexdigest()[:24]
     return f"trk-{digest}"
 
 

@@ -53,7 +53,9 @@ class Router:
                 limit, period = parse_rate(rate)
                 recent = store.recent_deliveries(topic, name, now - period)
                 if len(recent) >= limit:
-                    # Over the limit: wait, as part of a digest, until the window has room.
+                    # Over the limit: wait, as part of a digest, until the window has room,
+                    # and then still for the end of quiet hours if that falls inside them.
                     digest, not_before = True, recent[-limit] + period
+                    not_before = quiet_until(ch.quiet_hours, ch.timezone, not_before) or not_before
             out.append(Route(name, digest, not_before))
         return out

@@ -7,6 +7,7 @@ UNIX seconds (REAL) so that "which feeds are due" is one indexed comparison.
 from __future__ import annotations
 
 import json
+import secrets
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -152,8 +153,16 @@ def _v3(db: sqlite_utils.Database) -> None:
     )
 
 
+def _v4(db: sqlite_utils.Database) -> None:
+    # A random id per database, mixed into idempotency keys: keys made from row ids alone
+    # repeat in every database, so after a reset, or with two trackers sending to one
+    # receiver, a new alert could carry an old one's key and be dropped as a repeat.
+    db.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+    db.execute("INSERT INTO meta (key, value) VALUES ('instance_id', ?)", [secrets.token_hex(8)])
+
+
 # Append only: a migration that shipped is never edited.
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3]
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _v4]
 
 
 # A feed out of the config for longer than this gets a new silent baseline when it returns.
@@ -231,6 +240,8 @@ class Store:
             self.db.execute("PRAGMA synchronous=NORMAL")
             self.db.execute("PRAGMA foreign_keys=ON")
             self._migrate()
+            row = self.db.execute("SELECT value FROM meta WHERE key = 'instance_id'").fetchone()
+            self.instance_id: str = row[0]
         except (sqlite3.Error, OSError) as exc:
             raise StoreError(f"cannot open database {path}: {exc}") from exc
 
@@ -543,8 +554,18 @@ class Store:
             self.db.execute(
                 "INSERT INTO deliveries (notice_id, channel, idempotency_key, not_before,"
                 " next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?, ?)",
-                [notice_id, channel, f"notice-{notice_id}-{channel}", now, now, now],
+                [
+                    notice_id,
+                    channel,
+                    f"notice-{self.instance_id}-{notice_id}-{channel}",
+                    now,
+                    now,
+                    now,
+                ],
             )
+
+    def _notice_key(self, notice_id: int, channel: str) -> str:
+        return f"notice-{self.instance_id}-{notice_id}-{channel}"
 
     def recent_deliveries(self, topic: str, channel: str, since: float) -> list[float]:
         """Creation times of a topic's deliveries to a channel since ``since`` (rate limits)."""
