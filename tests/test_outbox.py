@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -183,3 +184,14 @@ def test_an_apprise_target_that_never_finishes_answering_times_out(tmp_path: Pat
         summary = asyncio.run(dispatcher.run_due())
         assert time.monotonic() - started < 5
         assert summary.retrying == 1 and "no answer within 1s" in summary.errors[0]
+
+
+def test_only_the_start_of_a_receivers_answer_is_read(tmp_path: Path, hook: Receiver) -> None:
+    store, dispatcher, _ = _setup(tmp_path, hook)
+    _queue_alert(store, 1, T0, "daily", digest=False)
+    hook.answer = itertools.repeat(b"x" * 65536)  # a receiver whose answer never ends
+    started = time.monotonic()
+    assert asyncio.run(dispatcher.run_due()).sent == 1
+    assert time.monotonic() - started < 5
+    (response,) = store.query("SELECT response FROM deliveries")[0]
+    assert response == "HTTP 200 " + "x" * 300

@@ -48,3 +48,13 @@ def test_bodies_escape_feed_text_and_drop_unsafe_links() -> None:
 def test_digest_key_is_stable_for_a_set() -> None:
     a, b = _alert("w", "a", "k1"), _alert("w", "b", "k2")
     assert digest_key([a, b]) == digest_key([b, a]) != digest_key([a])
+
+
+def test_a_slack_link_cannot_carry_a_label_chosen_by_the_feed() -> None:
+    from dataclasses import replace
+
+    from tracker.notify.webhook import payload
+
+    alert = replace(_alert("wall", "Border wall"), url="https://evil.example/x|Click for your bank")
+    text = payload("slack", [alert], "k", False)["text"]
+    assert text == "[wall] Border wall <https://evil.example/x%7CClick for your bank>"

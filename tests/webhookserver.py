@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,6 +32,8 @@ class Receiver:
     script: list[tuple[int, dict[str, str]]] = field(default_factory=list)
     received: list[Received] = field(default_factory=list)
     delay_s: float = 0.0
+    # The body of every answer, instead of "ok" / "server says no" (an iterator: streamed).
+    answer: bytes | Iterator[bytes] | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
@@ -47,9 +50,10 @@ class Receiver:
         with self.lock:
             status, headers = self.script.pop(0) if self.script else (200, {})
             self.received.append(Received(request.get_data(), dict(request.headers), status))
-        return Response(
-            b"ok" if status < 300 else b"server says no", status=status, headers=headers
-        )
+        body: bytes | Iterator[bytes] = b"ok" if status < 300 else b"server says no"
+        if self.answer is not None:
+            body = self.answer
+        return Response(body, status=status, headers=headers)
 
 
 def start_receiver() -> Receiver:

@@ -59,13 +59,24 @@ def payload(fmt: str, alerts: list[Alert], key: str, digest: bool) -> dict[str, 
         return body
     lines = [_chat_escape(fmt, subject(alerts))] if digest else []
     for a in alerts:
-        link = f" <{_chat_escape(fmt, a.url)}>" if a.url else ""
+        # A "|" would end a Slack link's URL and start a label the feed chose.
+        url = a.url.replace("|", "%7C") if a.url else None
+        link = f" <{_chat_escape(fmt, url)}>" if url else ""
         lines.append(f"[{_chat_escape(fmt, a.topic)}] {_chat_escape(fmt, a.title)}{link}")
     text = "\n".join(lines)
     if fmt == "slack":
         return {"text": text}
     # Discord caps content at 2000 characters; no feed text may ping @everyone or a role.
     return {"content": text[:2000], "allowed_mentions": {"parse": []}}
+
+
+def _answer_text(resp: httpx.Response, raw: bytes) -> str:
+    if resp.headers.get("content-encoding", "identity").strip().lower() != "identity":
+        return "(compressed answer)"
+    try:
+        return raw.decode(resp.charset_encoding or "utf-8", "replace")
+    except LookupError:  # a charset Python does not know
+        return raw.decode("utf-8", "replace")
 
 
 def _chat_escape(fmt: str, text: str) -> str:
@@ -81,11 +92,15 @@ def sign(secret: str, timestamp: str, body: bytes) -> str:
     return "sha256=" + mac.hexdigest()
 
 
-def classify(resp: httpx.Response) -> SendResult:
+# Of the receiver's answer, only this much is read: it is kept for `tracker alerts`.
+ANSWER_BYTES = 4096
+
+
+def classify(resp: httpx.Response, text: str) -> SendResult:
     """2xx accepted; 408/425/429/5xx retried (honouring Retry-After); other 4xx permanent."""
     from ..fetch import parse_retry_after
 
-    answer = f"HTTP {resp.status_code} {resp.text[:300]}".strip()
+    answer = f"HTTP {resp.status_code} {text[:300]}".strip()
     if resp.is_success:
         return SendResult(ok=True, detail=answer)
     if resp.status_code in RETRY_STATUSES or resp.status_code >= 500:
@@ -100,7 +115,10 @@ class WebhookNotifier:
     def __init__(self, name: str, ch: WebhookChannel) -> None:
         self.name = name
         self.ch = ch
-        self.client = httpx.AsyncClient(timeout=ch.timeout, follow_redirects=False)
+        # The answer is only glanced at (see _post): asked uncompressed.
+        self.client = httpx.AsyncClient(
+            timeout=ch.timeout, follow_redirects=False, headers={"Accept-Encoding": "identity"}
+        )
 
     async def send(self, alerts: list[Alert], digest: bool) -> AsyncGenerator[SendResult, None]:
         if digest:
@@ -132,15 +150,23 @@ class WebhookNotifier:
             )
         try:
             # httpx's timeout is per read; a server that drips bytes gets an overall deadline.
-            async with asyncio.timeout(self.ch.timeout * 2):
-                resp = await self.client.post(self.ch.url, content=body, headers=headers)
+            async with (
+                asyncio.timeout(self.ch.timeout * 2),
+                self.client.stream("POST", self.ch.url, content=body, headers=headers) as resp,
+            ):
+                # The start of the answer only: a receiver may send gigabytes.
+                answer = b""
+                async for chunk in resp.aiter_raw():
+                    answer += chunk
+                    if len(answer) >= ANSWER_BYTES:
+                        break
         except (httpx.TimeoutException, TimeoutError) as exc:
             return SendResult(
                 ok=False, detail=f"timed out ({type(exc).__name__})", transport_error=True
             )
         except httpx.HTTPError as exc:
             return SendResult(ok=False, detail=f"{type(exc).__name__}: {exc}", transport_error=True)
-        return classify(resp)
+        return classify(resp, _answer_text(resp, answer[:ANSWER_BYTES]))
 
     async def aclose(self) -> None:
         await self.client.aclose()
