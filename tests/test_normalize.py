@@ -106,3 +106,14 @@ def test_html_to_text_is_linear_on_unclosed_tags() -> None:
     for text in ("<p" * 240_000, "<div class=x" * 100_000, "<p " + "a" * 1_000_000):
         html_to_text(text)
     assert time.perf_counter() - started < 5  # about 0.15 s; quadratic took minutes
+
+
+def test_article_links_carry_no_credentials_or_script() -> None:
+    from tracker.normalize import article_link
+
+    assert article_link(" https://u:secret@news.example/a?b=1 ") == "https://news.example/a?b=1"
+    assert canonical_url("https://u:secret@News.example/a") == "https://news.example/a"
+    assert article_link("javascript:alert(1)") is None
+    assert article_link("data:text/html,<script>x</script>") is None
+    assert article_link("/relative/path") == "/relative/path"  # kept: no scheme to abuse
+    assert article_link("https://[bad") is None

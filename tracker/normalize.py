@@ -85,7 +85,8 @@ def canonical_url(url: str | None) -> str | None:
         return None
     try:
         parts = urlsplit(url.strip())
-        origin = _origin(parts.scheme.lower(), parts.netloc) if parts.netloc else None
+        netloc = parts.netloc.rpartition("@")[2]  # never user:password@
+        origin = _origin(parts.scheme.lower(), netloc) if netloc else None
         if origin is None or origin[0] not in ("http", "https") or not origin[1]:
             return None
         path, query = parts.path, parts.query
@@ -134,6 +135,23 @@ def entry_key(entry: Entry) -> str:
     return "hash:" + content_hash(entry.title, entry.summary_html, entry.content_html)
 
 
+def article_link(link: str | None) -> str | None:
+    """The link alerts show: no ``javascript:``, ``data:`` or other non-web scheme, and no
+    credentials (``user:secret@``) that a feed leaked into it."""
+    if not link or not link.strip():
+        return None
+    link = link.strip()
+    try:
+        parts = urlsplit(link)
+    except ValueError:
+        return None
+    if parts.scheme and parts.scheme.lower() not in ("http", "https"):
+        return None
+    if "@" in parts.netloc:
+        link = urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
+    return link
+
+
 def primary_lang(tag: str | None) -> str | None:
     """``es-MX`` → ``es``; None for empty or nonsense values."""
     if not tag:
@@ -150,7 +168,7 @@ def to_article(entry: Entry, key: str, feed_lang: str | None) -> Article:
         content = ""
     return Article(
         entry_key=key,
-        url=entry.link.strip() if entry.link else None,
+        url=article_link(entry.link),
         canonical_url=canonical_url(entry.link),
         title=valid_text(html_to_text(entry.title)),
         summary=summary,
