@@ -208,3 +208,13 @@ def test_self_referencing_yaml(write_config) -> None:  # type: ignore[no-untyped
     path = write_config("a: &x [*x]\n")
     with pytest.raises(ConfigError):
         config.load(path)
+
+
+def test_tokens_in_feed_query_strings_are_secrets(tmp_path: Path) -> None:
+    cfg = config.parse(
+        "feeds:\n  - url: 'https://p.example/feed?lang=en&api_key=abc123def&Token=zz9-zz9'\n",
+        tmp_path,
+    )
+    secrets = cfg.secrets()
+    assert "abc123def" in secrets and "zz9-zz9" in secrets
+    assert "en" not in secrets  # an ordinary parameter stays readable in logs

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from importlib.util import find_spec
 from pathlib import Path
 from typing import Annotated, Any, Literal
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
@@ -93,6 +93,10 @@ def parse_rate(value: str) -> tuple[int, float]:
 
 ClockTime = Annotated[str, BeforeValidator(_check_clock)]
 Timezone = Annotated[str, BeforeValidator(_check_timezone)]
+
+
+# Query parameters that carry credentials in feed URLs (private feeds, paid APIs).
+_SECRET_PARAM = re.compile(r"token|key|secret|auth|sig|pass|session|access|credential", re.I)
 
 
 def _is_loopback(host: str) -> bool:
@@ -415,6 +419,7 @@ class Config(_Model):
         """Every secret value in the config, so logs can be checked to never contain them."""
         found = [f.auth.password for f in self.feeds if f.auth is not None]
         plain: list[str] = []
+        query: list[str] = []
         for ch in self.channels.values():
             found.append(getattr(ch, "password", None) or getattr(ch, "secret", None))
             if isinstance(ch, AppriseChannel):
@@ -424,12 +429,19 @@ class Config(_Model):
                 plain.append(urlsplit(ch.url).path)
         for f in self.feeds:
             plain += f.headers.values()  # API keys travel in headers
+            # ... and in query strings: https://example.org/feed?token=…
+            query += [
+                value
+                for key, value in parse_qsl(urlsplit(f.url).query)
+                if _SECRET_PARAM.search(key) and len(value) >= 6
+            ]
         for ch in self.channels.values():
             if isinstance(ch, WebhookChannel):
                 plain += ch.headers.values()
         secrets = [s.get_secret_value() for s in found if s is not None]
-        # URL parts are only treated as secrets when long enough to be tokens.
-        return [s for s in secrets if s] + [p for p in plain if len(p) >= 12]
+        # Header values and webhook paths are only treated as secrets when long enough to
+        # be tokens; query parameters named like one (above) from 6 characters.
+        return [s for s in secrets if s] + [p for p in plain if len(p) >= 12] + query
 
     def routes(self, topic: str) -> list[str]:
         """The channels a topic's alerts go to: its notify list, else delivery.notify, else all."""
