@@ -36,7 +36,8 @@ def test_silence_is_relative_to_the_usual_cadence(tmp_path: Path) -> None:
     assert monitor.check_silence() == 0  # one notice, not one per check
     assert store.feed_health(feed_id)[0] == "silent"
     (state,) = store.pollable_feeds(now[0])
-    assert monitor.after_poll(state, PollOutcome("A", ok=True, new_articles=2)) is True
+    # New items, all of them stories another feed brought first: the feed lives all the same.
+    assert monitor.after_poll(state, PollOutcome("A", ok=True, new_entries=2)) is True
     assert store.feed_health(feed_id)[0] == "ok"
     subjects = [r[0] for r in store.query("SELECT subject FROM notices ORDER BY id")]
     assert subjects == ["feed silent: A", "feed recovered: A"]

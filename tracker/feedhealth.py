@@ -66,7 +66,9 @@ class FeedHealthMonitor:
                 f"feed recovered: {state.name}",
                 f"{state.name} ({state.url}) answers again.",
             )
-        if outcome.ok and outcome.new_articles and health == "silent":
+        # New entries, not new articles: a feed whose news another feed always brings first
+        # is publishing all the same (silence is measured on entries too).
+        if outcome.ok and outcome.new_entries and health == "silent":
             return self._transition(
                 state,
                 "ok",

@@ -148,6 +148,7 @@ class PollOutcome:
     feed: str
     ok: bool
     not_modified: bool = False
+    new_entries: int = 0  # items new to this feed, even if another feed brought them first
     new_articles: int = 0
     matches: int = 0
     alerts: int = 0

@@ -241,6 +241,7 @@ class Poller:
         now = self.clock()
         article = normalize.to_article(entry, key, spec.lang or feed_lang)
         article_id, is_new = self.store.add_entry(state.id, article, now)
+        outcome.new_entries += 1
         outcome.new_articles += is_new
         alert = may_alert and _fresh(article, now - self.settings.max_age_s)
         hits = self.settings.matcher.match(article.match_input(spec.name))
