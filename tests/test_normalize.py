@@ -117,3 +117,16 @@ def test_article_links_carry_no_credentials_or_script() -> None:
     assert article_link("data:text/html,<script>x</script>") is None
     assert article_link("/relative/path") == "/relative/path"  # kept: no scheme to abuse
     assert article_link("https://[bad") is None
+
+
+def test_huge_fields_are_cut_at_a_word() -> None:
+    from tracker.normalize import CONTENT_MAX, SUMMARY_MAX, TITLE_MAX
+
+    entry = Entry(
+        guid="g", link=None, title="word " * 1_000_000, summary_html="<p>" + "x " * 10**6,
+        content_html="y" * 10**7, published=None, lang=None,
+    )  # fmt: skip
+    article = to_article(entry, "k", None)
+    assert len(article.title) <= TITLE_MAX + 1 and article.title.endswith("word…")
+    assert len(article.summary) <= SUMMARY_MAX + 1 and article.summary.endswith("x…")
+    assert len(article.content) == CONTENT_MAX + 1  # one word: cut where the limit falls

@@ -160,17 +160,33 @@ def primary_lang(tag: str | None) -> str | None:
     return primary if primary.isalpha() and 2 <= len(primary) <= 3 else None
 
 
+# Longest text kept per field, in characters. A 10 MB title cost 612 MB of memory; no
+# alert needs more than this, and matching and storing stay proportionate. HTML is cut at
+# four times the limit before it is converted, as markup takes room too.
+TITLE_MAX = 1_000
+SUMMARY_MAX = 20_000
+CONTENT_MAX = 200_000
+
+
+def _text(html: str, limit: int) -> str:
+    text = valid_text(html_to_text(html[: limit * 4]))
+    if len(text) <= limit:
+        return text
+    cut = text.rfind(" ", 0, limit)
+    return text[: cut if cut > limit // 2 else limit].rstrip() + "…"
+
+
 def to_article(entry: Entry, key: str, feed_lang: str | None) -> Article:
     """Normalise one parsed entry into an Article."""
-    summary = valid_text(html_to_text(entry.summary_html))
-    content = valid_text(html_to_text(entry.content_html))
+    summary = _text(entry.summary_html, SUMMARY_MAX)
+    content = _text(entry.content_html, CONTENT_MAX)
     if content == summary:
         content = ""
     return Article(
         entry_key=key,
         url=article_link(entry.link),
         canonical_url=canonical_url(entry.link),
-        title=valid_text(html_to_text(entry.title)),
+        title=_text(entry.title, TITLE_MAX),
         summary=summary,
         content=content,
         published_at=entry.published,

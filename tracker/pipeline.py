@@ -65,6 +65,10 @@ def next_check(
     return now + delay + random.uniform(0, jitter_s)
 
 
+# New entries stored per transaction, with the event loop free between transactions.
+INGEST_CHUNK = 500
+
+
 def _parse_and_key(body: bytes, headers: dict[str, str], url: str) -> tuple[ParsedFeed, list[str]]:
     try:
         parsed = parse.parse_feed(body, headers, url)
@@ -157,7 +161,7 @@ class Poller:
                 event(log, logging.INFO, "parse.warning", feed=spec.name, error=parsed.warning)
             # Inside the try: an ingest that fails as a whole (its transaction rolled back)
             # is a failure with backoff too, never a poll retried on every tick.
-            return self._ingest(
+            return await self._ingest(
                 state, spec, parsed, keys, result.status, result.etag, result.last_modified,
                 body_hash,
             )  # fmt: skip
@@ -167,7 +171,7 @@ class Poller:
             log.exception("poll crashed", extra={"fields": {"feed": spec.name}})
             return self._failure(state, spec, FetchError(f"internal error: {exc!r}"))
 
-    def _ingest(
+    async def _ingest(
         self,
         state: FeedState,
         spec: FeedSpec,
@@ -183,32 +187,43 @@ class Poller:
         # A baseline poll stores what the feed carries today without alerting on any of it.
         may_alert = state.baseline_done or spec.alert_on_first_poll
         outcome = PollOutcome(spec.name, ok=True)
-        seen_now: set[str] = set()
+        fresh: dict[str, Entry] = {}
+        for entry, key in zip(parsed.entries, keys, strict=True):
+            if key not in known:
+                fresh.setdefault(key, entry)
+        items = list(fresh.items())
+        # One transaction for a feed's new entries, or one per INGEST_CHUNK of them, with the
+        # event loop free in between: 300,000 entries (9.5 MB) held it for 13 s. The feed's
+        # own state (validators, body hash, baseline) moves with the last chunk only, so after
+        # a crash midway the next poll fetches again and stores the rest.
+        chunks = [items[i : i + INGEST_CHUNK] for i in range(0, len(items), INGEST_CHUNK)]
         queued = 0
-        with self.store.transaction():
-            for entry, key in zip(parsed.entries, keys, strict=True):
-                if key in known or key in seen_now:
-                    continue
-                seen_now.add(key)
-                try:
-                    # A savepoint per entry: one bad item is skipped, the rest is stored.
-                    with self.store.transaction():
-                        queued += self._ingest_entry(
-                            state, spec, entry, key, parsed.lang, may_alert, outcome
+        for n, chunk in enumerate(chunks or [[]], start=1):
+            if n > 1:
+                await asyncio.sleep(0)
+            with self.store.transaction():
+                for key, entry in chunk:
+                    try:
+                        # A savepoint per entry: one bad item is skipped, the rest is stored.
+                        with self.store.transaction():
+                            queued += self._ingest_entry(
+                                state, spec, entry, key, parsed.lang, may_alert, outcome
+                            )
+                    except Exception as exc:
+                        event(
+                            log,
+                            logging.WARNING,
+                            "entry.skipped",
+                            feed=spec.name,
+                            entry=key[:200],
+                            error=f"{type(exc).__name__}: {exc}",
                         )
-                except Exception as exc:
-                    event(
-                        log,
-                        logging.WARNING,
-                        "entry.skipped",
-                        feed=spec.name,
-                        entry=key[:200],
-                        error=f"{type(exc).__name__}: {exc}",
-                    )
-            # What the feed carries is stored: later items are news.
-            self._success(
-                state, spec, now, status, etag, last_modified, body_hash, baseline_done=True
-            )
+                if n >= len(chunks):
+                    # What the feed carries is stored: later items are news.
+                    self._success(
+                        state, spec, now, status, etag, last_modified, body_hash,
+                        baseline_done=True,
+                    )  # fmt: skip
         if queued:
             self._wake_outbox()
         event(
