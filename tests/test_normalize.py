@@ -130,3 +130,13 @@ def test_huge_fields_are_cut_at_a_word() -> None:
     assert len(article.title) <= TITLE_MAX + 1 and article.title.endswith("word…")
     assert len(article.summary) <= SUMMARY_MAX + 1 and article.summary.endswith("x…")
     assert len(article.content) == CONTENT_MAX + 1  # one word: cut where the limit falls
+
+
+def test_a_publication_date_far_in_the_future_is_no_date() -> None:
+    now = datetime(2026, 12, 1, tzinfo=UTC).timestamp()
+    entry = Entry("g", None, "t", "", "", datetime(9999, 12, 1, tzinfo=UTC), None)
+    assert to_article(entry, "k", None, now).published_at is None
+    soon = datetime(2026, 12, 1, 12, tzinfo=UTC)  # hours ahead: time zones, clock skew
+    assert (
+        to_article(Entry("g", None, "t", "", "", soon, None), "k", None, now).published_at == soon
+    )

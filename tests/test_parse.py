@@ -95,3 +95,10 @@ def test_json_feed_fields_of_the_wrong_type_lose_only_themselves() -> None:
         ("1", "a", None, ()),
         ("2", "7", None, ("Ana",)),
     ]
+
+
+def test_rss_served_as_json_is_read_as_rss() -> None:
+    body = b'\xef\xbb\xbf<?xml version="1.0"?><rss version="2.0"><channel><item><title>a</title>'
+    body += b"<guid>1</guid></item></channel></rss>"
+    parsed = parse_feed(body, {"content-type": "application/json"}, "https://x.example/f")
+    assert [e.title for e in parsed.entries] == ["a"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import html
 import re
+import time
 from functools import lru_cache
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -176,8 +177,17 @@ def _text(html: str, limit: int) -> str:
     return text[: cut if cut > limit // 2 else limit].rstrip() + "…"
 
 
-def to_article(entry: Entry, key: str, feed_lang: str | None) -> Article:
+# A publication date further ahead than this is a feed's mistake (year 99999 and the
+# like), kept as no date rather than as news from the future.
+FUTURE_SLACK_S = 86400.0
+
+
+def to_article(entry: Entry, key: str, feed_lang: str | None, now: float | None = None) -> Article:
     """Normalise one parsed entry into an Article."""
+    published = entry.published
+    limit = (time.time() if now is None else now) + FUTURE_SLACK_S
+    if published is not None and published.timestamp() > limit:
+        published = None
     summary = _text(entry.summary_html, SUMMARY_MAX)
     content = _text(entry.content_html, CONTENT_MAX)
     if content == summary:
@@ -189,7 +199,7 @@ def to_article(entry: Entry, key: str, feed_lang: str | None) -> Article:
         title=_text(entry.title, TITLE_MAX),
         summary=summary,
         content=content,
-        published_at=entry.published,
+        published_at=published,
         lang=primary_lang(entry.lang) or primary_lang(feed_lang),
         authors=entry.authors,
         guid=entry.guid,

@@ -22,8 +22,9 @@ feedparser.SANITIZE_HTML = 0
 def parse_feed(body: bytes, headers: Mapping[str, str], url: str = "") -> ParsedFeed:
     """Parse a feed document; raise ParseError when nothing usable is in it."""
     ctype = headers.get("content-type", "").lower()
-    head = body[:64].lstrip()
-    if "json" in ctype or head.startswith(b"{"):
+    head = body[:64].lstrip(b"\xef\xbb\xbf \t\r\n")
+    # What the body is beats what the server says: RSS served as application/json exists.
+    if head.startswith(b"{") or ("json" in ctype and not head.startswith(b"<")):
         return _parse_json_feed(body)
     return _parse_xml_feed(body, headers, url)
 

@@ -254,7 +254,7 @@ class Poller:
         A story alerts at most once per topic (one match row per article and topic).
         """
         now = self.clock()
-        article = normalize.to_article(entry, key, spec.lang or feed_lang)
+        article = normalize.to_article(entry, key, spec.lang or feed_lang, now)
         article_id, is_new = self.store.add_entry(state.id, article, now)
         outcome.new_entries += 1
         outcome.new_articles += is_new
