@@ -202,3 +202,10 @@ def test_https_never_downgrades() -> None:
     with pytest.raises(FetchError, match="non-HTTP"):
         _next_url("http://a.example/feed", "file:///etc/passwd")
     assert _next_url("http://a.example/x/feed", "../y") == "http://a.example/y"
+    with pytest.raises(FetchError, match="non-HTTP URL: javascript:alert"):
+        _next_url("http://a.example/feed", " javascript:alert(1)")
+    with pytest.raises(FetchError, match=r"with credentials \(host b.example\)") as caught:
+        _next_url("http://a.example/feed", "http://u:secret@b.example/feed")
+    assert "secret" not in str(caught.value)
+    with pytest.raises(FetchError, match="bad redirect Location"):
+        _next_url("http://a.example/feed", "http://[::1/feed")

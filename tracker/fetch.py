@@ -211,11 +211,18 @@ def _origin(url: str) -> tuple[str, str]:
 
 
 def _next_url(current: str, location: str) -> str:
-    target = urljoin(current, location)
-    if urlsplit(current).scheme == "https" and urlsplit(target).scheme != "https":
-        raise FetchError(f"refusing redirect from https to {urlsplit(target).scheme}: {target}")
-    if urlsplit(target).scheme not in ("http", "https"):
-        raise FetchError(f"refusing redirect to a non-HTTP URL: {target}")
+    try:
+        target = urljoin(current, location.strip())
+        scheme, netloc = urlsplit(target)[:2]
+    except ValueError as exc:
+        raise FetchError(f"bad redirect Location {location[:200]!r}: {exc}") from exc
+    if urlsplit(current).scheme == "https" and scheme != "https":
+        raise FetchError(f"refusing redirect from https to {scheme}: {target[:200]}")
+    if scheme not in ("http", "https"):
+        raise FetchError(f"refusing redirect to a non-HTTP URL: {target[:200]}")
+    if "@" in netloc:  # credentials go in feeds[].auth, never in a server's redirect
+        host = netloc.rpartition("@")[2]
+        raise FetchError(f"refusing redirect to a URL with credentials (host {host})")
     return target
 
 
