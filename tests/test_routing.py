@@ -7,7 +7,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from tracker import config as config_mod
-from tracker.models import FeedSpec, Route, TopicHit
+from tracker.models import Article, FeedSpec, Route, TopicHit
 from tracker.routing import Router, quiet_until
 from tracker.scheduler import next_digest_at
 from tracker.store import Store
@@ -48,6 +48,21 @@ def _setup(tmp_path: Path, channels: str, topic_extra: str = "") -> tuple[Router
     return Router(cfg), store
 
 
+def _queue_alerts(router: Router, store: Store, times: list[float]) -> list[Route]:
+    """A "wall" article matched and routed at each of ``times``, as the pipeline does."""
+    (feed,) = store.due_feeds(0, 1)
+    routes = []
+    for i, now in enumerate(times):
+        with store.transaction():
+            art = Article(f"k{i}", f"https://x/{i}", f"https://x/{i}", "wall", "", "", None, None)
+            aid, _ = store.add_entry(feed.id, art, now)
+            (m,) = store.add_matches(aid, [TopicHit("wall")], True, now)
+            (route,) = router.routes("wall", now, store)
+            store.add_delivery(m.match_id, f"key{i}", route, now)
+            routes.append(route)
+    return routes
+
+
 HOOK = "  hook:\n    type: webhook\n    url: https://h.example/x\n"
 
 
@@ -69,19 +84,7 @@ def test_immediate_quiet_and_digest_routes(tmp_path: Path) -> None:
 
 def test_rate_limit_moves_the_excess_into_a_digest(tmp_path: Path) -> None:
     router, store = _setup(tmp_path, HOOK, "    rate_limit: 2/h\n")
-    (feed,) = store.due_feeds(0, 1)
-    from tracker.models import Article
-
-    routes = []
-    for i in range(4):
-        now = 1000.0 + i
-        with store.transaction():
-            art = Article(f"k{i}", f"https://x/{i}", f"https://x/{i}", "wall", "", "", None, None)
-            aid, _ = store.add_entry(feed.id, art, now)
-            (m,) = store.add_matches(aid, [TopicHit("wall")], True, now)
-            (route,) = router.routes("wall", now, store)
-            store.add_delivery(m.match_id, f"key{i}", route, now)
-            routes.append(route)
+    routes = _queue_alerts(router, store, [1000.0 + i for i in range(4)])
     assert [r.digest for r in routes] == [False, False, True, True]
     assert routes[2].not_before == 1000.0 + 3600  # when the first of the two leaves the window
     assert store.count("deliveries") == 4  # nothing dropped
@@ -93,19 +96,7 @@ def test_a_rate_limited_alert_never_lands_inside_quiet_hours(tmp_path: Path) -> 
         HOOK + "    quiet_hours: '22:00-07:00'\n    timezone: America/Mexico_City\n",
         "    rate_limit: 1/h\n",
     )
-    (feed,) = store.due_feeds(0, 1)
-    from tracker.models import Article
-
-    routes = []
-    for i, clock in enumerate(["21:30", "21:50"]):
-        now = _ts(f"2026-11-28 {clock}")
-        with store.transaction():
-            art = Article(f"k{i}", f"https://x/{i}", f"https://x/{i}", "wall", "", "", None, None)
-            aid, _ = store.add_entry(feed.id, art, now)
-            (m,) = store.add_matches(aid, [TopicHit("wall")], True, now)
-            (route,) = router.routes("wall", now, store)
-            store.add_delivery(m.match_id, f"key{i}", route, now)
-            routes.append(route)
+    routes = _queue_alerts(router, store, [_ts("2026-11-28 21:30"), _ts("2026-11-28 21:50")])
     # The window has room at 22:30, inside quiet hours: it waits for their end.
     assert routes[1] == Route("hook", True, _ts("2026-11-29 07:00"))
 
