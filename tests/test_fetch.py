@@ -85,6 +85,25 @@ def test_compression_bombs_stop_at_max_bytes(feed_server: FeedServer) -> None:
         _get(feed_server.url("/br.xml"))
 
 
+def test_inflating_does_not_depend_on_how_the_body_is_cut() -> None:
+    from tracker.fetch import _Inflater
+
+    body = b"<rss>" + b"deflated " * 1000 + b"</rss>"
+    raw = zlib.compressobj(wbits=-zlib.MAX_WBITS)
+    for coding, data in [
+        ("deflate", zlib.compress(body)),
+        ("deflate", raw.compress(body) + raw.flush()),
+        ("gzip", gzip.compress(body)),
+    ]:
+        for size in (1, 2, 7, 4096):
+            inflater = _Inflater.for_encoding(coding)
+            assert inflater is not None
+            parts = [inflater.feed(data[i : i + size], 10**6) for i in range(0, len(data), size)]
+            assert b"".join(parts) + inflater.finish(10**6) == body, (coding, size)
+    # Labels some servers send without compressing anything are no encoding at all.
+    assert _Inflater.for_encoding("utf-8") is None and _Inflater.for_encoding("none") is None
+
+
 def test_deflate_with_and_without_its_zlib_header(feed_server: FeedServer) -> None:
     body = b"<rss>" + b"deflated " * 1000 + b"</rss>"
     raw = zlib.compressobj(wbits=-zlib.MAX_WBITS)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import socket
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -195,3 +197,67 @@ def test_only_the_start_of_a_receivers_answer_is_read(tmp_path: Path, hook: Rece
     assert time.monotonic() - started < 5
     (response,) = store.query("SELECT response FROM deliveries")[0]
     assert response == "HTTP 200 " + "x" * 300
+
+
+class QuitHangsSMTP:
+    """Just enough SMTP to accept messages; after QUIT it drips a byte at a time, never a
+    full line (a server that hangs up badly)."""
+
+    def __init__(self) -> None:
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.port = int(self.sock.getsockname()[1])
+        self.accepted = 0
+        self.stop = threading.Event()
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while not self.stop.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._session, args=(conn,), daemon=True).start()
+
+    def _session(self, conn: socket.socket) -> None:
+        with conn, conn.makefile("rb") as lines:
+            conn.sendall(b"220 hi\r\n")
+            while line := lines.readline():
+                command = line[:4].upper()
+                if command == b"DATA":
+                    conn.sendall(b"354 go\r\n")
+                    while lines.readline() not in (b".\r\n", b""):
+                        pass
+                    self.accepted += 1
+                    conn.sendall(b"250 queued\r\n")
+                elif command == b"QUIT":
+                    while not self.stop.wait(0.2):
+                        conn.sendall(b"2")
+                    return
+                else:
+                    conn.sendall(b"250 ok\r\n")
+
+    def close(self) -> None:
+        self.stop.set()
+        self.sock.close()
+
+
+def test_a_digest_accepted_before_a_failed_quit_is_sent_once(
+    tmp_path: Path, hook: Receiver
+) -> None:
+    server = QuitHangsSMTP()
+    try:
+        mail = (
+            f"  mail:\n    type: email\n    host: 127.0.0.1\n    port: {server.port}\n"
+            "    security: none\n    from: t@example.org\n    to: [d@example.org]\n"
+            "    mode: daily\n    timeout: 0.5s\n"
+        )
+        store, dispatcher, clock = _setup(tmp_path, hook, mail)
+        for n in range(2):
+            _queue_alert(store, n, T0, "mail")
+        for _ in range(3):  # three outbox passes
+            asyncio.run(dispatcher.run_due())
+            clock.now += 60
+        assert server.accepted == 1
+        assert store.query("SELECT status, attempts FROM deliveries") == [("sent", 1)] * 2
+    finally:
+        server.close()

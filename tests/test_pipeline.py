@@ -99,17 +99,18 @@ def test_a_feed_back_in_the_config_after_a_while_gets_a_new_baseline(
     cfg = _config(tmp_path, [url])
     _poll_all(cfg)
     store = Store(cfg.database_path)
-    store.sync_feeds([], time.time())  # taken out of the config
-    # Back a day later, with a day of news: none of it alerts.
-    store.db.execute("UPDATE feeds SET last_checked_at = last_checked_at - 86400")
+    store.sync_feeds([], time.time() - 86400)  # taken out of the config a day ago
     store.close()
+    # Back now, with a day of news: none of it alerts.
     items.insert(0, Item("Border wall vote", "https://n.example/b", "b"))
     feed_server.add("/back.xml", rss(items))
     (again,) = _poll_all(cfg)
     assert (again.new_articles, again.alerts) == (1, 0)
-    # Out and back within the hour (an edit undone): it resumes, and news still alerts.
+    # Out and back within the hour (an edit undone): it resumes, and news still alerts,
+    # however long ago its last poll was.
     store = Store(cfg.database_path)
-    store.sync_feeds([], time.time())
+    store.db.execute("UPDATE feeds SET last_checked_at = last_checked_at - 7200")
+    store.sync_feeds([], time.time() - 60)
     store.close()
     items.insert(0, Item("Muro fronterizo", "https://n.example/m", "m"))
     feed_server.add("/back.xml", rss(items))

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from importlib.util import find_spec
 from pathlib import Path
 from typing import Annotated, Any, Literal
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import unquote_plus, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
@@ -430,11 +430,11 @@ class Config(_Model):
         for f in self.feeds:
             plain += f.headers.values()  # API keys travel in headers
             # ... and in query strings: https://example.org/feed?token=…
-            query += [
-                value
-                for key, value in parse_qsl(urlsplit(f.url).query)
-                if _SECRET_PARAM.search(key) and len(value) >= 6
-            ]
+            for pair in urlsplit(f.url).query.split("&"):
+                key, _, raw = pair.partition("=")
+                if _SECRET_PARAM.search(unquote_plus(key)) and len(raw) >= 6:
+                    # As written (what log lines show) and decoded (what errors may show).
+                    query += [raw, unquote_plus(raw)]
         for ch in self.channels.values():
             if isinstance(ch, WebhookChannel):
                 plain += ch.headers.values()

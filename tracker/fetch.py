@@ -166,16 +166,22 @@ async def _read(
 class _Inflater:
     """A gzip or deflate body, decoded with a cap on what comes out, not only what goes in."""
 
+    # What some servers send as Content-Encoding without compressing anything: ignored, as
+    # httpx did. Any other unknown coding is refused (the body cannot be read).
+    _NOT_CODINGS = frozenset({"identity", "none", "utf-8", "utf8", "binary", "text", "plain"})
+
     def __init__(self, coding: str) -> None:
         self.coding = coding
         wbits = zlib.MAX_WBITS | 16 if coding in ("gzip", "x-gzip") else zlib.MAX_WBITS
         self._zlib = zlib.decompressobj(wbits)
-        self._started = False
+        # "deflate" is often sent raw, without the zlib header (as browsers allow): which
+        # one it is shows in the first two bytes, so they are collected before decoding.
+        self._head = b"" if coding == "deflate" else None
 
     @classmethod
     def for_encoding(cls, header: str) -> _Inflater | None:
         codings = [c.strip().lower() for c in header.split(",")]
-        codings = [c for c in codings if c and c != "identity"]
+        codings = [c for c in codings if c and c not in cls._NOT_CODINGS]
         if not codings:
             return None
         if len(codings) > 1:
@@ -186,21 +192,26 @@ class _Inflater:
 
     def feed(self, data: bytes, room: int) -> bytes:
         """Decoded bytes, at most ``room + 1`` of them: more than ``room`` is too large."""
+        if self._head is not None:
+            self._head += data
+            if len(self._head) < 2:
+                return b""
+            data, self._head = self._head, None
+            if (data[0] * 256 + data[1]) % 31 or data[0] & 0x0F != 8:  # no zlib header
+                self._zlib = zlib.decompressobj(-zlib.MAX_WBITS)
         try:
-            out = self._zlib.decompress(data, room + 1)
+            return self._zlib.decompress(data, room + 1)
         except zlib.error as exc:
-            if self.coding != "deflate" or self._started:
-                raise FetchError(f"bad content encoding: {self.coding}: {exc}") from exc
-            # "deflate" is often sent raw, without the zlib header (as browsers allow).
-            self._zlib = zlib.decompressobj(-zlib.MAX_WBITS)
-            self._started = True
-            return self.feed(data, room)
-        self._started = True
-        return out
+            raise FetchError(f"bad content encoding: {self.coding}: {exc}") from exc
 
     def finish(self, room: int) -> bytes:
+        tail = b""
+        if self._head:  # a deflate body of one byte
+            data, self._head = self._head, None
+            self._zlib = zlib.decompressobj(-zlib.MAX_WBITS)
+            tail = self.feed(data, room)
         try:
-            return self._zlib.flush()
+            return tail + self._zlib.flush()
         except zlib.error as exc:
             raise FetchError(f"bad content encoding: {self.coding}: {exc}") from exc
 

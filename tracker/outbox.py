@@ -14,7 +14,7 @@ import logging
 import random
 import time
 from collections import defaultdict
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncGenerator, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -135,7 +135,7 @@ class Dispatcher:
         self, channel: str, work: list[tuple[bool, list[Alert]]], summary: DispatchSummary
     ) -> None:
         notifier = self.notifiers.get(channel)
-        for digest, batch in work:
+        for i, (digest, batch) in enumerate(work):
             if self._closing:
                 return  # the rest stays pending, due as it was
             if notifier is None:
@@ -145,8 +145,13 @@ class Dispatcher:
                 continue
             if digest:
                 await self._send_digest(notifier, channel, batch, summary)
-            elif not await self._send_alerts(notifier, channel, batch, summary):
-                return  # the channel is failing: its other batches wait as well
+                continue
+            failed = await self._send_alerts(notifier, channel, batch, summary)
+            if failed is not None:
+                # The channel is failing: its other batches wait as long.
+                rest = [a for _, later in work[i + 1 :] for a in later]
+                self._defer(channel, rest, failed, summary)
+                return
 
     async def _send_digest(
         self, notifier: Notifier, channel: str, batch: list[Alert], summary: DispatchSummary
@@ -160,14 +165,16 @@ class Dispatcher:
         except Exception as exc:  # a channel bug must not stop the others
             log.exception("send crashed", extra={"fields": {"channel": channel}})
             result = SendResult(ok=False, detail=f"internal error: {exc!r}")
-        finally:
-            await results.aclose()
+        # Recorded before the notifier closes its connection: an SMTP QUIT that fails
+        # after the server accepted the digest must not leave it due again.
         self._record(batch, [result] * len(batch), summary)
+        await _close(results, channel)
 
     async def _send_alerts(
         self, notifier: Notifier, channel: str, batch: list[Alert], summary: DispatchSummary
-    ) -> bool:
-        """Send one at a time; False when a transient failure ended the batch."""
+    ) -> DeliveryOutcome | None:
+        """Send one at a time; the failed alert's outcome when a transient failure (or a
+        crash) ended the batch, its untried alerts deferred to that alert's retry time."""
         # Each attempt is counted just before its alert goes out (the generator sends
         # alert i+1 only when asked for its result), and recorded as soon as known: after
         # a crash, only the alert in flight can be sent again.
@@ -180,27 +187,36 @@ class Dispatcher:
                 done += 1
                 if done == len(batch):
                     break
-                rest = batch[done:]
                 if not result.ok and not result.permanent:
-                    until = outcome.next_attempt_at or self.clock()
-                    self.store.defer([a.delivery_id for a in rest], until, outcome.hold_until)
-                    summary.retrying += len(rest)
-                    event(
-                        log, logging.INFO, "delivery.deferred", channel=channel,
-                        count=len(rest), until=round(until),
-                    )  # fmt: skip
-                    return False
+                    self._defer(channel, batch[done:], outcome, summary)
+                    return outcome
                 if self._closing:
-                    return True
+                    return None
                 self.store.begin_attempt([batch[done].delivery_id])
         except Exception as exc:  # a channel bug must not stop the others
             log.exception("send crashed", extra={"fields": {"channel": channel}})
             failed = SendResult(ok=False, detail=f"internal error: {exc!r}")
-            self._record(batch[done : done + 1], [failed], summary)
-            return False
+            if done < len(batch):
+                (outcome,) = self._record([batch[done]], [failed], summary)
+                self._defer(channel, batch[done + 1 :], outcome, summary)
+                return outcome
         finally:
-            await results.aclose()
-        return True
+            await _close(results, channel)
+        return None
+
+    def _defer(
+        self, channel: str, alerts: list[Alert], failed: DeliveryOutcome, summary: DispatchSummary
+    ) -> None:
+        """Move alerts not tried to the failed one's retry time; no attempt is spent."""
+        if not alerts:
+            return
+        until = failed.next_attempt_at or self.clock()
+        self.store.defer([a.delivery_id for a in alerts], until, failed.hold_until)
+        summary.retrying += len(alerts)
+        event(
+            log, logging.INFO, "delivery.deferred", channel=channel, count=len(alerts),
+            until=round(until),
+        )  # fmt: skip
 
     async def aclose(self) -> None:
         """Let the channels finish the alert in hand, then close the notifiers."""
@@ -269,3 +285,12 @@ class Dispatcher:
             )
         self.store.finish_attempt(outcomes, now)
         return outcomes
+
+
+async def _close(results: AsyncGenerator[SendResult, None], channel: str) -> None:
+    """Close a notifier's send; a failure there (an SMTP QUIT timing out) changes nothing
+    already recorded, so it is logged and no more."""
+    try:
+        await results.aclose()
+    except Exception as exc:
+        event(log, logging.WARNING, "send.close_failed", channel=channel, error=repr(exc)[:300])

@@ -101,9 +101,11 @@ class FeedScheduler:
         alert in hand first: until then the old dispatcher starts nothing new, and the new
         one is not yet in place, so no delivery is sent by both."""
         old = self.dispatcher
-        if old is not None:
-            await old.aclose()
-        self.dispatcher = dispatcher
+        try:
+            if old is not None:
+                await old.aclose()
+        finally:  # even if closing failed, the new dispatcher takes over
+            self.dispatcher = dispatcher
 
     def every(self, seconds: float, job: Callable[[], Awaitable[None]], name: str) -> None:
         """Run ``job`` every ``seconds`` once started (status updates, feed silence checks)."""

@@ -159,6 +159,8 @@ def _v4(db: sqlite_utils.Database) -> None:
     # receiver, a new alert could carry an old one's key and be dropped as a repeat.
     db.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
     db.execute("INSERT INTO meta (key, value) VALUES ('instance_id', ?)", [secrets.token_hex(8)])
+    # When a feed left the config: one back within the hour keeps its baseline.
+    db.execute("ALTER TABLE feeds ADD COLUMN retired_at REAL")
 
 
 # Append only: a migration that shipped is never edited.
@@ -286,7 +288,7 @@ class Store:
                     "INSERT INTO feeds (url, name, next_check_at, created_at) VALUES (?, ?, ?, ?)"
                     " ON CONFLICT(url) DO UPDATE SET name = excluded.name, active = 1,"
                     " baseline_done = CASE WHEN feeds.active = 0"
-                    " AND COALESCE(feeds.last_checked_at, 0) < ? THEN 0"
+                    " AND COALESCE(feeds.retired_at, 0) < ? THEN 0"
                     " ELSE feeds.baseline_done END",
                     [spec.url, spec.name, now, now, now - REBASELINE_AFTER_S],
                 )
@@ -300,7 +302,9 @@ class Store:
                 )
             for (url,) in self.db.execute("SELECT url FROM feeds WHERE active = 1").fetchall():
                 if url not in urls:
-                    self.db.execute("UPDATE feeds SET active = 0 WHERE url = ?", [url])
+                    self.db.execute(
+                        "UPDATE feeds SET active = 0, retired_at = ? WHERE url = ?", [now, url]
+                    )
 
     def due_feeds(self, now: float, limit: int, exclude: Iterable[int] = ()) -> list[FeedState]:
         """Active feeds whose next check time has come, oldest first."""
