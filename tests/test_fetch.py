@@ -1,14 +1,12 @@
 import asyncio
 import gzip
-import socket
-import threading
 import time
 import zlib
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 import pytest
-from dripserver import DripServer
+from rawserver import DripServer, GarbledServer
 
 from tracker.errors import FetchError
 from tracker.fetch import fetch, make_client, parse_retry_after
@@ -185,20 +183,8 @@ def test_retry_after_forms() -> None:
 
 
 def test_a_garbled_answer_is_one_short_line() -> None:
-    server = socket.create_server(("127.0.0.1", 0))
-
-    def answer() -> None:
-        conn, _ = server.accept()
-        with conn:
-            conn.recv(65536)
-            conn.sendall(b"HTTX/1.1 200 OK\r\n\r\n<rss/>")
-
-    threading.Thread(target=answer, daemon=True).start()
-    try:
-        with pytest.raises(FetchError) as caught:
-            _get(f"http://127.0.0.1:{server.getsockname()[1]}/f.xml")
-    finally:
-        server.close()
+    with GarbledServer() as server, pytest.raises(FetchError) as caught:
+        _get(server.url("/f.xml"))
     assert (
         str(caught.value) == "invalid HTTP answer: Bad status line: Expected HTTP/, RTSP/ or ICE/:"
     )

@@ -5,13 +5,12 @@ from __future__ import annotations
 import asyncio
 import itertools
 import socket
-import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from dripserver import DripServer
+from rawserver import DripServer, RawServer
 
 from tracker import config as config_mod
 from tracker import notify
@@ -70,18 +69,14 @@ def _queue_alert(
         store.add_delivery(m.match_id, f"key{n}-{channel}", route, not_before)
 
 
-def _queue_digest_alert(store: Store, n: int, not_before: float) -> None:
-    _queue_alert(store, n, not_before)
-
-
 def _titles(request: Received) -> list[str]:
     return [a["article"]["title"] for a in request.json["alerts"]]
 
 
 def test_a_retried_digest_keeps_its_members_and_its_key(tmp_path: Path, hook: Receiver) -> None:
     store, dispatcher, clock = _setup(tmp_path, hook)
-    _queue_digest_alert(store, 1, T0)
-    _queue_digest_alert(store, 2, T0)
+    _queue_alert(store, 1, T0)
+    _queue_alert(store, 2, T0)
     hook.script = [(503, {})]  # perhaps it did reach the team: the key must not change
     summary = asyncio.run(dispatcher.run_due())
     assert summary.retrying == 2
@@ -89,7 +84,7 @@ def test_a_retried_digest_keeps_its_members_and_its_key(tmp_path: Path, hook: Re
 
     # Before the retry comes due, the next digest's alert does too (a daemon that was
     # down, or a retry delay longer than the digest period).
-    _queue_digest_alert(store, 3, T0 + 30)
+    _queue_alert(store, 3, T0 + 30)
     clock.now = T0 + 3600
     summary = asyncio.run(dispatcher.run_due())
     assert summary.sent == 3
@@ -103,7 +98,7 @@ def test_a_retried_digest_keeps_its_members_and_its_key(tmp_path: Path, hook: Re
 def test_a_digest_cut_by_the_batch_limit_is_resent_whole(tmp_path: Path, hook: Receiver) -> None:
     store, dispatcher, clock = _setup(tmp_path, hook)
     for n in range(1, 5):
-        _queue_digest_alert(store, n, T0)
+        _queue_alert(store, n, T0)
     hook.script = [(503, {})]
     asyncio.run(dispatcher.run_due(limit=3))  # a digest of the three oldest
     first_key = hook.received[0].headers["Idempotency-Key"]
@@ -199,27 +194,14 @@ def test_only_the_start_of_a_receivers_answer_is_read(tmp_path: Path, hook: Rece
     assert response == "HTTP 200 " + "x" * 300
 
 
-class QuitHangsSMTP:
+class QuitHangsSMTP(RawServer):
     """Just enough SMTP to accept messages; after QUIT it drips a byte at a time, never a
     full line (a server that hangs up badly)."""
 
-    def __init__(self) -> None:
-        self.sock = socket.create_server(("127.0.0.1", 0))
-        self.port = int(self.sock.getsockname()[1])
-        self.accepted = 0
-        self.stop = threading.Event()
-        threading.Thread(target=self._serve, daemon=True).start()
+    accepted = 0
 
-    def _serve(self) -> None:
-        while not self.stop.is_set():
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            threading.Thread(target=self._session, args=(conn,), daemon=True).start()
-
-    def _session(self, conn: socket.socket) -> None:
-        with conn, conn.makefile("rb") as lines:
+    def session(self, conn: socket.socket) -> None:
+        with conn.makefile("rb") as lines:
             conn.sendall(b"220 hi\r\n")
             while line := lines.readline():
                 command = line[:4].upper()
@@ -236,16 +218,11 @@ class QuitHangsSMTP:
                 else:
                     conn.sendall(b"250 ok\r\n")
 
-    def close(self) -> None:
-        self.stop.set()
-        self.sock.close()
-
 
 def test_a_digest_accepted_before_a_failed_quit_is_sent_once(
     tmp_path: Path, hook: Receiver
 ) -> None:
-    server = QuitHangsSMTP()
-    try:
+    with QuitHangsSMTP() as server:
         mail = (
             f"  mail:\n    type: email\n    host: 127.0.0.1\n    port: {server.port}\n"
             "    security: none\n    from: t@example.org\n    to: [d@example.org]\n"
@@ -259,5 +236,3 @@ def test_a_digest_accepted_before_a_failed_quit_is_sent_once(
             clock.now += 60
         assert server.accepted == 1
         assert store.query("SELECT status, attempts FROM deliveries") == [("sent", 1)] * 2
-    finally:
-        server.close()

@@ -255,8 +255,7 @@ class EmailChannel(_Channel):
             return self
         if self.security == "none":
             raise ValueError("ca_file needs security: starttls or tls")
-        base = info.context.get("base_dir") if isinstance(info.context, dict) else None
-        path = self.ca_file if self.ca_file.is_absolute() else Path(base or ".") / self.ca_file
+        path = config_relative(self.ca_file, info.context)
         try:
             ssl.create_default_context(cafile=str(path))
         except (OSError, ssl.SSLError) as exc:
@@ -466,6 +465,13 @@ def resolve_secret_path(path: Path, context: Any) -> Path:
     creds = os.environ.get("CREDENTIALS_DIRECTORY")
     if creds and (Path(creds) / path).exists():
         return Path(creds) / path
+    return config_relative(path, context)
+
+
+def config_relative(path: Path, context: Any) -> Path:
+    """A path from the config: relative ones are taken from the config file's folder."""
+    if path.is_absolute():
+        return path
     base = context.get("base_dir") if isinstance(context, dict) else None
     return (Path(base) if base else Path(".")) / path
 

@@ -119,8 +119,6 @@ async def _fetch(
                     continue
                 return await _read(url, resp, started, etag, last_modified, max_bytes)
         raise FetchError(f"too many redirects (more than {max_redirects})")
-    except httpx.DecodingError as exc:
-        raise FetchError(f"bad content encoding: {exc}") from exc
     except httpx.HTTPError as exc:
         raise FetchError(_describe(exc)) from exc
     except (FetchError, asyncio.CancelledError):
@@ -150,16 +148,15 @@ async def _read(
     chunks: list[bytes] = []
     size = 0
     async for raw in resp.aiter_raw():
-        chunk = inflater.feed(raw, max_bytes - size) if inflater else raw
-        size += len(chunk)
+        chunks.append(inflater.feed(raw, max_bytes - size) if inflater else raw)
+        size += len(chunks[-1])
         if size > max_bytes:
-            raise FetchError(f"response too large: over {max_bytes} bytes (max_bytes)")
-        chunks.append(chunk)
-    if inflater:
-        tail = inflater.finish(max_bytes - size)
-        if size + len(tail) > max_bytes:
-            raise FetchError(f"response too large: over {max_bytes} bytes (max_bytes)")
-        chunks.append(tail)
+            break
+    if inflater and size <= max_bytes:
+        chunks.append(inflater.finish(max_bytes - size))
+        size += len(chunks[-1])
+    if size > max_bytes:
+        raise FetchError(f"response too large: over {max_bytes} bytes (max_bytes)")
     return _result(url, resp, b"".join(chunks), started, etag, last_modified)
 
 

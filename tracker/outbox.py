@@ -80,13 +80,8 @@ class Dispatcher:
         self.policy = policy
         self.clock = clock
         self.metrics: Metrics | None = None
-        self._busy: dict[str, asyncio.Task[None]] = {}
+        self._busy: dict[str, asyncio.Task[None]] = {}  # channel -> its task sending
         self._closing = False
-
-    @property
-    def sending(self) -> list[asyncio.Task[None]]:
-        """The channel tasks still sending."""
-        return list(self._busy.values())
 
     async def run_due(
         self, ignore_backoff: bool = False, limit: int = 500, wait: bool = True
@@ -129,7 +124,7 @@ class Dispatcher:
     def stop_sending(self) -> list[asyncio.Task[None]]:
         """Start no new pass; channels stop after the alert in hand. Returns their tasks."""
         self._closing = True
-        return self.sending
+        return list(self._busy.values())
 
     async def _send_channel(
         self, channel: str, work: list[tuple[bool, list[Alert]]], summary: DispatchSummary

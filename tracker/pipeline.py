@@ -196,9 +196,9 @@ class Poller:
         # event loop free in between: 300,000 entries (9.5 MB) held it for 13 s. The feed's
         # own state (validators, body hash, baseline) moves with the last chunk only, so after
         # a crash midway the next poll fetches again and stores the rest.
-        chunks = [items[i : i + INGEST_CHUNK] for i in range(0, len(items), INGEST_CHUNK)]
+        chunks = [items[i : i + INGEST_CHUNK] for i in range(0, len(items), INGEST_CHUNK)] or [[]]
         queued = 0
-        for n, chunk in enumerate(chunks or [[]], start=1):
+        for n, chunk in enumerate(chunks, start=1):
             if n > 1:
                 await asyncio.sleep(0)
             with self.store.transaction():
@@ -218,7 +218,7 @@ class Poller:
                             entry=key[:200],
                             error=f"{type(exc).__name__}: {exc}",
                         )
-                if n >= len(chunks):
+                if n == len(chunks):
                     # What the feed carries is stored: later items are news.
                     self._success(
                         state, spec, now, status, etag, last_modified, body_hash,

@@ -558,14 +558,7 @@ class Store:
             self.db.execute(
                 "INSERT INTO deliveries (notice_id, channel, idempotency_key, not_before,"
                 " next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?, ?)",
-                [
-                    notice_id,
-                    channel,
-                    f"notice-{self.instance_id}-{notice_id}-{channel}",
-                    now,
-                    now,
-                    now,
-                ],
+                [notice_id, channel, self._notice_key(notice_id, channel), now, now, now],
             )
 
     def _notice_key(self, notice_id: int, channel: str) -> str:
@@ -615,9 +608,9 @@ class Store:
 
     def begin_attempt(self, ids: Sequence[int], batch: str | None = None) -> None:
         """Count an attempt before sending, so a delivery that crashes the daemon every time
-        still reaches its dead letter. (One dispatcher runs at a time: no lease is needed,
-        and after a crash the delivery in flight is due again at once.) ``batch``: the
-        digest these deliveries are sent in, from now on their fixed set."""
+        still reaches its dead letter. (A channel has at most one task sending: no lease is
+        needed, and after a crash the delivery in flight is due again at once.) ``batch``:
+        the digest these deliveries are sent in, from now on their fixed set."""
         with self.transaction():
             for i in ids:
                 self.db.execute(

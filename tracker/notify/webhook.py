@@ -92,7 +92,8 @@ def sign(secret: str, timestamp: str, body: bytes) -> str:
     return "sha256=" + mac.hexdigest()
 
 
-# Of the receiver's answer, only this much is read: it is kept for `tracker alerts`.
+# Of the receiver's answer only this much is read (a receiver may send gigabytes); its
+# start is what `tracker alerts` shows.
 ANSWER_BYTES = 4096
 
 
