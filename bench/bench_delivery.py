@@ -20,13 +20,13 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
-from tracker import config as config_mod  # noqa: E402
-from tracker.daemon import make_dispatcher, poll_settings  # noqa: E402
-from tracker.fetch import make_client  # noqa: E402
+from tracker.config import schema as config_mod  # noqa: E402
+from tracker.ingest.fetch import make_client  # noqa: E402
+from tracker.ingest.pipeline import Poller  # noqa: E402
 from tracker.models import Article, FeedSpec, Route, TopicHit  # noqa: E402
-from tracker.pipeline import Poller  # noqa: E402
-from tracker.scheduler import FeedScheduler  # noqa: E402
-from tracker.store import Store  # noqa: E402
+from tracker.service.daemon import make_dispatcher, poll_settings  # noqa: E402
+from tracker.service.scheduler import FeedScheduler  # noqa: E402
+from tracker.store.facade import Store  # noqa: E402
 
 from feedserver import FeedServer  # noqa: E402
 from rss import Item, rss  # noqa: E402

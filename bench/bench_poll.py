@@ -24,12 +24,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tracker import config as config_mod  # noqa: E402
-from tracker.daemon import poll_settings  # noqa: E402
-from tracker.fetch import make_client  # noqa: E402
-from tracker.pipeline import Poller  # noqa: E402
-from tracker.scheduler import FeedScheduler  # noqa: E402
-from tracker.store import Store  # noqa: E402
+from tracker.config import schema as config_mod  # noqa: E402
+from tracker.ingest.fetch import make_client  # noqa: E402
+from tracker.ingest.pipeline import Poller  # noqa: E402
+from tracker.service.daemon import poll_settings  # noqa: E402
+from tracker.service.scheduler import FeedScheduler  # noqa: E402
+from tracker.store.facade import Store  # noqa: E402
 
 ITEMS = 50
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tracker.feedhealth import FeedHealthMonitor
 from tracker.models import Article, FeedSpec, PollOutcome
-from tracker.store import Store
+from tracker.service.feedhealth import FeedHealthMonitor
+from tracker.store.facade import Store
 
 HOUR = 3600.0
 

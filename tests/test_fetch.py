@@ -9,7 +9,7 @@ import pytest
 from rawserver import DripServer, GarbledServer
 
 from tracker.errors import FetchError
-from tracker.fetch import fetch, make_client, parse_retry_after
+from tracker.ingest.fetch import fetch, make_client, parse_retry_after
 from tracker.models import FetchResult
 
 from feedserver import FeedServer
@@ -84,7 +84,7 @@ def test_compression_bombs_stop_at_max_bytes(feed_server: FeedServer) -> None:
 
 
 def test_inflating_does_not_depend_on_how_the_body_is_cut() -> None:
-    from tracker.fetch import _Inflater
+    from tracker.ingest.fetch import _Inflater
 
     body = b"<rss>" + b"deflated " * 1000 + b"</rss>"
     raw = zlib.compressobj(wbits=-zlib.MAX_WBITS)
@@ -200,7 +200,7 @@ def test_cross_origin_redirect_drops_feed_headers(feed_server: FeedServer) -> No
 
 
 def test_https_never_downgrades() -> None:
-    from tracker.fetch import _next_url
+    from tracker.ingest.fetch import _next_url
 
     with pytest.raises(FetchError, match="refusing redirect from https to http"):
         _next_url("https://a.example/feed", "http://a.example/feed")

@@ -13,7 +13,7 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tracker.health import (
+from tracker.service.http import (
     HealthServer,
     Metrics,
     all_of,

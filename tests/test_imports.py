@@ -7,19 +7,19 @@ from conftest import ROOT
 
 PACKAGE = ROOT / "tracker"
 ALLOWED = {
-    "sqlite_utils": {"store.py"},
-    "feedparser": {"parse.py"},
-    "apscheduler": {"scheduler.py"},
+    "sqlite_utils": {"store/facade.py"},
+    "feedparser": {"ingest/parse.py"},
+    "apscheduler": {"service/scheduler.py"},
     # pipeline only passes the shared client through, as a type; webhooks are HTTP too
-    "httpx": {"fetch.py", "pipeline.py", "notify/webhook.py"},
-    "pydantic": {"config.py"},
-    "click": {"cli.py"},
-    "ahocorasick": {"match.py", "query.py"},
-    "prometheus_client": {"health.py"},
-    "aiohttp": {"health.py"},
-    "jinja2": {"notify/render.py"},
-    "smtplib": {"notify/email.py"},
-    "apprise": {"notify/apprise.py", "config.py"},  # config checks apprise URLs
+    "httpx": {"ingest/fetch.py", "ingest/pipeline.py", "delivery/channels/webhook.py"},
+    "pydantic": {"config/schema.py"},
+    "click": {"cli/main.py"},
+    "ahocorasick": {"topics/match.py", "topics/query.py"},
+    "prometheus_client": {"service/http.py"},
+    "aiohttp": {"service/http.py"},
+    "jinja2": {"delivery/channels/render.py"},
+    "smtplib": {"delivery/channels/email.py"},
+    "apprise": {"delivery/channels/apprise.py", "config/schema.py"},  # config checks apprise URLs
 }
 
 

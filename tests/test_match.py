@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from tracker.match import Matcher, check_query, evaluate_reference, fold
 from tracker.models import MatchInput, TopicHit, TopicSpec
-from tracker.query import QuerySyntaxError
+from tracker.topics.match import Matcher, check_query, evaluate_reference, fold
+from tracker.topics.query import QuerySyntaxError
 
 LISTS = {"nafta": ["NAFTA", "TLCAN", "USMCA", "T-MEC", "tratado de libre comercio"]}
 STEEL = "(steel OR aluminum OR acero OR aluminio) NEAR/8 (tariff* OR arancel*)"

@@ -12,9 +12,9 @@ import re
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from tracker.match import Matcher, _RefDoc, check_query, evaluate_reference
 from tracker.models import MatchInput, TopicHit, TopicSpec
-from tracker.query import (
+from tracker.topics.match import Matcher, _RefDoc, check_query, evaluate_reference
+from tracker.topics.query import (
     WORD_RE,
     And,
     Lang,

@@ -3,8 +3,14 @@ from datetime import UTC, datetime
 
 import pytest
 
+from tracker.ingest.normalize import (
+    canonical_url,
+    entry_key,
+    html_to_text,
+    primary_lang,
+    to_article,
+)
 from tracker.models import Entry
-from tracker.normalize import canonical_url, entry_key, html_to_text, primary_lang, to_article
 
 
 @pytest.mark.parametrize(
@@ -109,7 +115,7 @@ def test_html_to_text_is_linear_on_unclosed_tags() -> None:
 
 
 def test_article_links_carry_no_credentials_or_script() -> None:
-    from tracker.normalize import article_link
+    from tracker.ingest.normalize import article_link
 
     assert article_link(" https://u:secret@news.example/a?b=1 ") == "https://news.example/a?b=1"
     assert canonical_url("https://u:secret@News.example/a") == "https://news.example/a"
@@ -120,7 +126,7 @@ def test_article_links_carry_no_credentials_or_script() -> None:
 
 
 def test_huge_fields_are_cut_at_a_word() -> None:
-    from tracker.normalize import CONTENT_MAX, SUMMARY_MAX, TITLE_MAX
+    from tracker.ingest.normalize import CONTENT_MAX, SUMMARY_MAX, TITLE_MAX
 
     entry = Entry(
         guid="g", link=None, title="word " * 1_000_000, summary_html="<p>" + "x " * 10**6,

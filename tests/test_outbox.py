@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 from rawserver import DripServer, RawServer
 
-from tracker import config as config_mod
-from tracker import notify
+from tracker.config import schema as config_mod
+from tracker.delivery import channels as notify
+from tracker.delivery.outbox import Dispatcher, RetryPolicy
 from tracker.models import Article, FeedSpec, Route, TopicHit
-from tracker.outbox import Dispatcher, RetryPolicy
-from tracker.store import Store
+from tracker.store.facade import Store
 
 from smtpserver import SMTPServer
 from webhookserver import Received, Receiver, start_receiver

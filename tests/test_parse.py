@@ -4,7 +4,7 @@ from pathlib import Path
 import pytest
 
 from tracker.errors import ParseError
-from tracker.parse import parse_feed
+from tracker.ingest.parse import parse_feed
 
 from conftest import CORPUS
 

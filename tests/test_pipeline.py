@@ -2,12 +2,12 @@ import asyncio
 import time
 from pathlib import Path
 
-from tracker import config as config_mod
-from tracker.daemon import poll_settings
-from tracker.fetch import make_client
+from tracker.config import schema as config_mod
+from tracker.ingest.fetch import make_client
+from tracker.ingest.pipeline import Poller, next_check
 from tracker.models import PollOutcome
-from tracker.pipeline import Poller, next_check
-from tracker.store import Store
+from tracker.service.daemon import poll_settings
+from tracker.store.facade import Store
 
 from feedserver import FeedServer
 from rss import Item, rss
@@ -334,7 +334,7 @@ def test_out_of_range_character_references_do_not_lose_the_feed(
 def test_a_huge_feed_is_stored_in_chunks_without_holding_the_event_loop(
     feed_server: FeedServer, tmp_path: Path
 ) -> None:
-    from tracker.pipeline import INGEST_CHUNK
+    from tracker.ingest.pipeline import INGEST_CHUNK
 
     count = INGEST_CHUNK * 24 + 7
     items = [

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from tracker.query import (
+from tracker.topics.query import (
     MAX_DEPTH,
     And,
     Lang,

@@ -1,6 +1,6 @@
+from tracker.delivery.channels import digest_key
+from tracker.delivery.channels.render import clean_header, render_html, render_text, subject
 from tracker.models import Alert
-from tracker.notify import digest_key
-from tracker.notify.render import clean_header, render_html, render_text, subject
 
 
 def _alert(topic: str, title: str, key: str = "k1", digest: bool = False) -> Alert:
@@ -53,7 +53,7 @@ def test_digest_key_is_stable_for_a_set() -> None:
 def test_a_slack_link_cannot_carry_a_label_chosen_by_the_feed() -> None:
     from dataclasses import replace
 
-    from tracker.notify.webhook import payload
+    from tracker.delivery.channels.webhook import payload
 
     alert = replace(_alert("wall", "Border wall"), url="https://evil.example/x|Click for your bank")
     text = payload("slack", [alert], "k", False)["text"]

@@ -6,11 +6,11 @@ from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from tracker import config as config_mod
+from tracker.config import schema as config_mod
+from tracker.delivery.routing import Router, quiet_until
 from tracker.models import Article, FeedSpec, Route, TopicHit
-from tracker.routing import Router, quiet_until
-from tracker.scheduler import next_digest_at
-from tracker.store import Store
+from tracker.service.scheduler import next_digest_at
+from tracker.store.facade import Store
 
 MX = ZoneInfo("America/Mexico_City")
 

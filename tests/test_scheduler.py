@@ -3,8 +3,8 @@ import time
 from pathlib import Path
 
 from tracker.models import FeedSpec, FeedState, PollOutcome
-from tracker.scheduler import FeedScheduler
-from tracker.store import Store
+from tracker.service.scheduler import FeedScheduler
+from tracker.store.facade import Store
 
 
 class RecordingPoller:

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from tracker.errors import TrackerError
-from tracker.service import (
+from tracker.service.systemd import (
     InstanceLock,
     Notifier,
     ProgressGate,
@@ -99,7 +99,7 @@ def test_send_errors_are_logged_once_and_never_raised(
 ) -> None:
     monkeypatch.setenv("NOTIFY_SOCKET", str(tmp_path / "nobody-listens"))
     notifier = Notifier()
-    with caplog.at_level(logging.DEBUG, logger="tracker.service"):
+    with caplog.at_level(logging.DEBUG, logger="tracker.service.systemd"):
         assert not notifier.ready()
         assert not notifier.watchdog()
         assert not notifier.watchdog()
@@ -170,12 +170,12 @@ def test_watchdog_pings_only_while_the_scheduler_ticks(
         reader.cancel()
         return stalled_from, resumed_at
 
-    with caplog.at_level(logging.INFO, logger="tracker.service"):
+    with caplog.at_level(logging.INFO, logger="tracker.service.systemd"):
         stalled_from, resumed_at = asyncio.run(scenario())
     assert len([t for t in pings if t < stalled_from]) >= 5
     assert [t for t in pings if stalled_from <= t < resumed_at] == []
     assert len([t for t in pings if t >= resumed_at]) >= 2
-    events = [r.getMessage() for r in caplog.records if r.name == "tracker.service"]
+    events = [r.getMessage() for r in caplog.records if r.name == "tracker.service.systemd"]
     assert events.count("watchdog.withheld") == 1
     assert events.count("watchdog.resumed") == 1
 
@@ -184,7 +184,7 @@ _TRY_LOCK = textwrap.dedent(
     """
     import sys
     from tracker.errors import TrackerError
-    from tracker.service import InstanceLock
+    from tracker.service.systemd import InstanceLock
     try:
         InstanceLock().acquire(sys.argv[1]).release()
     except TrackerError as exc:

@@ -6,7 +6,7 @@ import pytest
 
 from tracker.errors import StoreError
 from tracker.models import Article, FeedSpec, TopicHit
-from tracker.store import MIGRATIONS, Store
+from tracker.store.facade import MIGRATIONS, Store
 
 
 def _article(key: str, url: str | None, title: str = "t") -> Article:
@@ -143,7 +143,7 @@ def test_shortened_interval_applies_at_once(tmp_path: Path) -> None:
 def test_idempotency_keys_differ_between_databases_and_hold_across_restarts(
     tmp_path: Path,
 ) -> None:
-    from tracker.pipeline import delivery_key
+    from tracker.ingest.pipeline import delivery_key
 
     a, b = Store(tmp_path / "a.db"), Store(tmp_path / "b.db")
     key_a, key_b = (delivery_key(s.instance_id, 1, "hook") for s in (a, b))

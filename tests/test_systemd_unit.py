@@ -101,7 +101,7 @@ _UNDER_MDWE = textwrap.dedent(
         sys.exit(77)
     import asyncio, sqlite3
     import ahocorasick, feedparser, httpx, nh3, yaml
-    from tracker.health import HealthServer, Metrics
+    from tracker.service.http import HealthServer, Metrics
 
     rss = "<rss><channel><item><title>Steel tariffs</title></item></channel></rss>"
     feed = feedparser.parse(rss)

@@ -7,9 +7,9 @@ from typing import Any
 import pytest
 import yaml
 
-from tracker import config as config_mod
-from tracker.match import Matcher
+from tracker.config import schema as config_mod
 from tracker.models import MatchInput
+from tracker.topics.match import Matcher
 
 from conftest import DATA, ROOT
 

@@ -17,10 +17,10 @@ from typing import Any
 
 import httpx
 
-from ..config import WebhookChannel
-from ..models import Alert, SendResult
-from . import digest_key
-from .render import subject
+from tracker.config.schema import WebhookChannel
+from tracker.delivery.channels import digest_key
+from tracker.delivery.channels.render import subject
+from tracker.models import Alert, SendResult
 
 PAYLOAD_VERSION = 1
 RETRY_STATUSES = frozenset({408, 425, 429})
@@ -99,7 +99,7 @@ ANSWER_BYTES = 4096
 
 def classify(resp: httpx.Response, text: str) -> SendResult:
     """2xx accepted; 408/425/429/5xx retried (honouring Retry-After); other 4xx permanent."""
-    from ..fetch import parse_retry_after
+    from tracker.ingest.fetch import parse_retry_after
 
     answer = f"HTTP {resp.status_code} {text[:300]}".strip()
     if resp.is_success:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import secrets
 import time
 
-from ..config import Channel
-from ..models import Alert, SendResult
-from . import build
+from tracker.config.schema import Channel
+from tracker.delivery.channels import build
+from tracker.models import Alert, SendResult
 
 
 def sample_alert(channel: str) -> Alert:

@@ -18,13 +18,13 @@ from collections.abc import AsyncGenerator, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from .log import event
-from .models import Alert, SendResult
-from .notify import Notifier, digest_key
-from .store import DeliveryOutcome, Store
+from tracker.delivery.channels import Notifier, digest_key
+from tracker.log import event
+from tracker.models import Alert, SendResult
+from tracker.store.facade import DeliveryOutcome, Store
 
 if TYPE_CHECKING:
-    from .health import DeliveryStatus, Metrics
+    from tracker.service.http import DeliveryStatus, Metrics
 
 _METRIC_STATUS: dict[str, DeliveryStatus] = {"sent": "sent", "pending": "retry", "dead": "dead"}
 

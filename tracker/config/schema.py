@@ -34,10 +34,10 @@ from pydantic import (
     model_validator,
 )
 
-from . import match
-from .errors import ConfigError
-from .models import FeedSpec, TopicSpec
-from .units import parse_duration, parse_size
+from tracker.errors import ConfigError
+from tracker.models import FeedSpec, TopicSpec
+from tracker.topics import match
+from tracker.units import parse_duration, parse_size
 
 Duration = Annotated[float, BeforeValidator(parse_duration)]
 Size = Annotated[int, BeforeValidator(parse_size)]
@@ -345,7 +345,7 @@ class Metrics(_Model):
     @classmethod
     def _check_listen(cls, value: str | None) -> str | None:
         if value is not None:
-            from .health import parse_listen_address
+            from tracker.service.http import parse_listen_address
 
             parse_listen_address(value)
         return value

@@ -19,8 +19,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Self
 
-from .errors import TrackerError
-from .log import event
+from tracker.errors import TrackerError
+from tracker.log import event
 
 log = logging.getLogger(__name__)
 

@@ -13,17 +13,17 @@ from typing import TYPE_CHECKING
 
 import httpx
 
-from . import fetch, normalize, parse
-from .errors import FetchError, ParseError
-from .log import event
-from .match import Matcher
-from .models import Article, Entry, FeedSpec, FeedState, ParsedFeed, PollOutcome
-from .routing import Router
-from .store import Store
+from tracker.delivery.routing import Router
+from tracker.errors import FetchError, ParseError
+from tracker.ingest import fetch, normalize, parse
+from tracker.log import event
+from tracker.models import Article, Entry, FeedSpec, FeedState, ParsedFeed, PollOutcome
+from tracker.store.facade import Store
+from tracker.topics.match import Matcher
 
 if TYPE_CHECKING:
-    from .feedhealth import FeedHealthMonitor
-    from .health import Metrics, PollResult
+    from tracker.service.feedhealth import FeedHealthMonitor
+    from tracker.service.http import Metrics, PollResult
 
 log = logging.getLogger(__name__)
 

@@ -12,23 +12,31 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from . import config as config_mod
-from . import fetch, notify, service
-from . import log as log_mod
-from .config import Config
-from .errors import ConfigError
-from .feedhealth import FeedHealthMonitor
-from .health import HealthServer, Metrics, all_of, database_writable, parse_listen_address
-from .log import event
-from .match import Matcher
-from .models import PollOutcome
-from .outbox import Dispatcher, DispatchSummary, RetryPolicy
-from .pipeline import Poller, PollSettings
-from .reload import ConfigWatcher, describe_changes, needs_restart
-from .routing import Router
-from .scheduler import FeedScheduler
-from .service import InstanceLock
-from .store import DeliveryRow, Store
+from tracker import log as log_mod
+from tracker.config import schema as config_mod
+from tracker.config.schema import Config
+from tracker.delivery import channels as notify
+from tracker.delivery.outbox import Dispatcher, DispatchSummary, RetryPolicy
+from tracker.delivery.routing import Router
+from tracker.errors import ConfigError
+from tracker.ingest import fetch
+from tracker.ingest.pipeline import Poller, PollSettings
+from tracker.log import event
+from tracker.models import PollOutcome
+from tracker.service import systemd as service
+from tracker.service.feedhealth import FeedHealthMonitor
+from tracker.service.http import (
+    HealthServer,
+    Metrics,
+    all_of,
+    database_writable,
+    parse_listen_address,
+)
+from tracker.service.reload import ConfigWatcher, describe_changes, needs_restart
+from tracker.service.scheduler import FeedScheduler
+from tracker.service.systemd import InstanceLock
+from tracker.store.facade import DeliveryRow, Store
+from tracker.topics.match import Matcher
 
 log = logging.getLogger(__name__)
 

@@ -6,8 +6,8 @@ import hashlib
 from collections.abc import AsyncGenerator, Mapping
 from typing import Protocol
 
-from ..config import AppriseChannel, Channel, EmailChannel, WebhookChannel
-from ..models import Alert, SendResult
+from tracker.config.schema import AppriseChannel, Channel, EmailChannel, WebhookChannel
+from tracker.models import Alert, SendResult
 
 
 class Notifier(Protocol):
@@ -30,8 +30,8 @@ def digest_key(alerts: list[Alert]) -> str:
 
 def build(channels: Mapping[str, Channel]) -> dict[str, Notifier]:
     """A notifier per configured channel."""
-    from .email import EmailNotifier
-    from .webhook import WebhookNotifier
+    from tracker.delivery.channels.email import EmailNotifier
+    from tracker.delivery.channels.webhook import WebhookNotifier
 
     out: dict[str, Notifier] = {}
     for name, ch in channels.items():
@@ -40,7 +40,7 @@ def build(channels: Mapping[str, Channel]) -> dict[str, Notifier]:
         elif isinstance(ch, WebhookChannel):
             out[name] = WebhookNotifier(name, ch)
         elif isinstance(ch, AppriseChannel):
-            from .apprise import AppriseNotifier
+            from tracker.delivery.channels.apprise import AppriseNotifier
 
             out[name] = AppriseNotifier(name, ch)
     return out

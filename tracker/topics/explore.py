@@ -8,12 +8,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from . import fetch, normalize, parse
-from .config import DEFAULT_USER_AGENT, default_feed_name
-from .errors import FetchError, TrackerError
-from .match import Matcher
-from .models import MatchInput, TopicHit, TopicSpec
-from .store import Store
+from tracker.config.schema import DEFAULT_USER_AGENT, default_feed_name
+from tracker.errors import FetchError, TrackerError
+from tracker.ingest import fetch, normalize, parse
+from tracker.models import MatchInput, TopicHit, TopicSpec
+from tracker.store.facade import Store
+from tracker.topics.match import Matcher
 
 
 @dataclass(frozen=True)

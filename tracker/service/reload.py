@@ -6,7 +6,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from .config import Config
+from tracker.config.schema import Config
 
 
 @dataclass(frozen=True)

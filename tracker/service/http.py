@@ -19,7 +19,7 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.aiohttp import make_aiohttp_handler
 
-from .log import event
+from tracker.log import event
 
 log = logging.getLogger(__name__)
 

@@ -13,10 +13,10 @@ import statistics
 import time
 from collections.abc import Callable
 
-from .log import event
-from .models import FeedState, PollOutcome
-from .store import Store
-from .units import format_duration
+from tracker.log import event
+from tracker.models import FeedState, PollOutcome
+from tracker.store.facade import Store
+from tracker.units import format_duration
 
 log = logging.getLogger(__name__)
 

@@ -12,8 +12,8 @@ from urllib.parse import urljoin, urlsplit
 import httpx
 from httpx_aiohttp import AiohttpTransport
 
-from .errors import FetchError
-from .models import FetchResult
+from tracker.errors import FetchError
+from tracker.models import FetchResult
 
 # The shared client's type, for modules that pass it around without knowing HTTP.
 Client = httpx.AsyncClient

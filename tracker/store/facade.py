@@ -17,8 +17,8 @@ from typing import Any
 
 import sqlite_utils
 
-from .errors import StoreError
-from .models import Alert, Article, FeedSpec, FeedState, Route, StoredArticle, TopicHit
+from tracker.errors import StoreError
+from tracker.models import Alert, Article, FeedSpec, FeedState, Route, StoredArticle, TopicHit
 
 
 def _v1(db: sqlite_utils.Database) -> None:

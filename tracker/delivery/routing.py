@@ -6,10 +6,10 @@ from __future__ import annotations
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from .config import Config, parse_rate
-from .models import Route
-from .scheduler import next_digest_at
-from .store import Store
+from tracker.config.schema import Config, parse_rate
+from tracker.models import Route
+from tracker.service.scheduler import next_digest_at
+from tracker.store.facade import Store
 
 
 def quiet_until(quiet_hours: str | None, timezone: str, now: float) -> float | None:

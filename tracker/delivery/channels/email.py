@@ -11,11 +11,11 @@ from collections.abc import AsyncGenerator
 from email.message import EmailMessage
 from email.utils import formatdate
 
-from ..config import EmailChannel
-from ..models import Alert, SendResult
-from . import digest_key
-from .blocking import run_blocking
-from .render import clean_header, render_html, render_text, subject
+from tracker.config.schema import EmailChannel
+from tracker.delivery.channels import digest_key
+from tracker.delivery.channels.blocking import run_blocking
+from tracker.delivery.channels.render import clean_header, render_html, render_text, subject
+from tracker.models import Alert, SendResult
 
 
 def build_message(ch: EmailChannel, alerts: list[Alert], key: str) -> EmailMessage:

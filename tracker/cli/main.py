@@ -14,16 +14,17 @@ from typing import Any, TypeVar
 
 import click
 
-from . import config as config_mod
-from . import explore, log
-from .config import Config
-from .daemon import run_forever, run_once
-from .errors import ConfigError, TrackerError
-from .match import Matcher
-from .notify import sample as delivery_test
-from .query import QuerySyntaxError
-from .store import FeedRow, Store
-from .units import format_duration
+from tracker import log
+from tracker.config import schema as config_mod
+from tracker.config.schema import Config
+from tracker.delivery.channels import sample as delivery_test
+from tracker.errors import ConfigError, TrackerError
+from tracker.service.daemon import run_forever, run_once
+from tracker.store.facade import FeedRow, Store
+from tracker.topics import explore
+from tracker.topics.match import Matcher
+from tracker.topics.query import QuerySyntaxError
+from tracker.units import format_duration
 
 F = TypeVar("F", bound=Callable[..., Any])
 

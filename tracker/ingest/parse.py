@@ -11,8 +11,8 @@ from typing import Any
 
 import feedparser
 
-from .errors import ParseError
-from .models import Entry, ParsedFeed
+from tracker.errors import ParseError
+from tracker.models import Entry, ParsedFeed
 
 # Never let feedparser fetch anything itself: we only hand it bytes.
 feedparser.RESOLVE_RELATIVE_URIS = 0

@@ -19,13 +19,13 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.util import undefined
 
-from .log import event
-from .models import FeedState, PollOutcome
+from tracker.log import event
+from tracker.models import FeedState, PollOutcome
 
 if TYPE_CHECKING:  # types only: routing imports next_digest_at from here
-    from .outbox import Dispatcher
-    from .pipeline import Poller
-    from .store import Store
+    from tracker.delivery.outbox import Dispatcher
+    from tracker.ingest.pipeline import Poller
+    from tracker.store.facade import Store
 
 log = logging.getLogger(__name__)
 

@@ -6,11 +6,11 @@ from __future__ import annotations
 import functools
 from collections.abc import AsyncGenerator
 
-from ..config import AppriseChannel
-from ..models import Alert, SendResult
-from . import digest_key
-from .blocking import run_blocking
-from .render import render_text, subject
+from tracker.config.schema import AppriseChannel
+from tracker.delivery.channels import digest_key
+from tracker.delivery.channels.blocking import run_blocking
+from tracker.delivery.channels.render import render_text, subject
+from tracker.models import Alert, SendResult
 
 
 class AppriseNotifier:

@@ -42,8 +42,8 @@ from typing import Any, cast
 
 import ahocorasick
 
-from .models import MatchInput, TopicHit, TopicSpec
-from .query import (
+from tracker.models import MatchInput, TopicHit, TopicSpec
+from tracker.topics.query import (
     WORD_RE,
     And,
     Lang,

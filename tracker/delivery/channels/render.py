@@ -17,10 +17,10 @@ import jinja2
 import markupsafe
 import nh3
 
-from ..models import Alert
+from tracker.models import Alert
 
 _ENV = jinja2.Environment(
-    loader=jinja2.PackageLoader("tracker", "templates"),
+    loader=jinja2.PackageLoader("tracker.delivery.channels", "templates"),
     autoescape=jinja2.select_autoescape(enabled_extensions=("html.j2",), default=False),
     keep_trailing_newline=True,
     undefined=jinja2.StrictUndefined,

@@ -1,0 +1,1 @@
+"""Delivery: routing (digests, quiet hours, rate limits), the outbox, and the channels."""

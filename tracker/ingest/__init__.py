@@ -1,0 +1,1 @@
+"""Ingest: fetch a feed, parse it, normalise its entries and store them in one transaction."""

@@ -1,0 +1,1 @@
+"""The service: daemon wiring, scheduler, reload, systemd integration, HTTP listener."""

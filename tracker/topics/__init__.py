@@ -1,0 +1,1 @@
+"""Topics: the query language, the compiled matcher, and tuning tools (test, backtest)."""
