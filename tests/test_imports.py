@@ -7,7 +7,11 @@ from conftest import ROOT
 
 PACKAGE = ROOT / "tracker"
 ALLOWED = {
-    "sqlite_utils": {"store/facade.py"},
+    "sqlite_utils": {
+        "store/facade.py",
+        "store/sqlite/base.py",
+        "store/sqlite/migrations.py",
+    },
     "feedparser": {"ingest/parse.py"},
     "apscheduler": {"service/scheduler.py"},
     # pipeline only passes the shared client through, as a type; webhooks are HTTP too

@@ -3,10 +3,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+import sqlite_utils
 
 from tracker.errors import StoreError
 from tracker.models import Article, FeedSpec, TopicHit
-from tracker.store.facade import MIGRATIONS, Store
+from tracker.store.facade import SCHEMA_VERSION, Store
+from tracker.store.sqlite.migrations import STEPS
 
 
 def _article(key: str, url: str | None, title: str = "t") -> Article:
@@ -25,10 +27,10 @@ def _article(key: str, url: str | None, title: str = "t") -> Article:
 def test_migrations_are_versioned_and_idempotent(tmp_path: Path) -> None:
     db = tmp_path / "t.db"
     store = Store(db)
-    assert store.schema_version == len(MIGRATIONS)
+    assert store.schema_version == SCHEMA_VERSION
     store.close()
     store = Store(db)  # reopening applies nothing twice
-    assert store.schema_version == len(MIGRATIONS)
+    assert store.schema_version == SCHEMA_VERSION
     mode = store.query("PRAGMA journal_mode")[0][0]
     assert mode == "wal"
     store.close()
@@ -38,10 +40,44 @@ def test_newer_schema_is_refused(tmp_path: Path) -> None:
     db = tmp_path / "t.db"
     Store(db).close()
     conn = sqlite3.connect(db)
-    conn.execute(f"PRAGMA user_version = {len(MIGRATIONS) + 5}")
+    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 5}")
     conn.close()
     with pytest.raises(StoreError, match="newer than this tracker"):
         Store(db)
+
+
+def test_newer_migration_by_name_is_refused(tmp_path: Path) -> None:
+    db = tmp_path / "t.db"
+    Store(db).close()
+    conn = sqlite3.connect(db)
+    conn.execute(
+        "INSERT INTO _sqlite_migrations (migration_set, name, applied_at) VALUES"
+        " ('tracker', 'v99', 'later')"
+    )
+    conn.commit()
+    conn.close()
+    with pytest.raises(StoreError, match="newer than this tracker"):
+        Store(db)
+
+
+def test_database_from_before_sqlite_utils_migrations_is_adopted(tmp_path: Path) -> None:
+    """A database whose level is only in user_version: levels it has are not run again,
+    the ones it lacks are."""
+    db = tmp_path / "old.db"
+    conn = sqlite_utils.Database(sqlite3.connect(db, isolation_level=None))
+    for step in STEPS[:2]:
+        step(conn)
+    conn.execute("PRAGMA user_version = 2")
+    conn.execute("INSERT INTO feeds (url, name, next_check_at, created_at) VALUES ('u', 'n', 1, 1)")
+    conn.close()
+    store = Store(db)  # v1 again would fail: "table feeds already exists"
+    assert store.schema_version == SCHEMA_VERSION
+    assert [r[0] for r in store.query("SELECT name FROM _sqlite_migrations ORDER BY id")] == [
+        f"v{i}" for i in range(1, SCHEMA_VERSION + 1)
+    ]
+    assert store.query("SELECT url, retired_at FROM feeds") == [("u", None)]  # v4 ran
+    assert len(store.instance_id) == 16
+    store.close()
 
 
 def test_unopenable_database_is_a_store_error(tmp_path: Path) -> None:

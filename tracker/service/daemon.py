@@ -29,13 +29,13 @@ from tracker.service.http import (
     HealthServer,
     Metrics,
     all_of,
-    database_writable,
     parse_listen_address,
 )
 from tracker.service.reload import ConfigWatcher, describe_changes, needs_restart
 from tracker.service.scheduler import FeedScheduler
 from tracker.service.systemd import InstanceLock
 from tracker.store.facade import DeliveryRow, Store
+from tracker.store.sqlite.probe import database_writable
 from tracker.topics.match import Matcher
 
 log = logging.getLogger(__name__)

@@ -10,9 +10,7 @@ import asyncio
 import ipaddress
 import json
 import logging
-import sqlite3
 from collections.abc import Callable, Iterable
-from pathlib import Path
 from typing import Literal, get_args
 
 from aiohttp import web
@@ -193,33 +191,6 @@ def _bound_port(runner: web.AppRunner) -> int:
     if not addresses:
         raise RuntimeError("health listener has no bound address")
     return int(addresses[0][1])
-
-
-def database_writable(path: str | Path, timeout_s: float = 1.0) -> tuple[bool, str]:
-    """Whether the database takes a write right now: (ok, reason). Nothing is committed."""
-    db = Path(path)
-    if not db.exists():
-        return False, f"database {db} does not exist"
-    if not db.is_file():
-        return False, f"database {db} is not a file"
-    # mode=rw: a check must never create a database.
-    uri = f"{db.absolute().as_uri()}?mode=rw"
-    try:
-        conn = sqlite3.connect(uri, uri=True, timeout=timeout_s, isolation_level=None)
-    except sqlite3.Error as exc:
-        return False, f"database {db} cannot be opened for writing: {exc}"
-    try:
-        conn.execute("BEGIN IMMEDIATE")  # the write lock: fails while another writer is stuck
-        # Taking the lock alone succeeds even on a read-only file; rewriting one header field
-        # with its own value proves writes work, and the rollback keeps it from reaching disk.
-        version = int(conn.execute("PRAGMA user_version").fetchone()[0])
-        conn.execute(f"PRAGMA user_version = {version}")
-        conn.execute("ROLLBACK")
-    except sqlite3.Error as exc:
-        return False, f"database {db} is not writable: {exc}"
-    finally:
-        conn.close()
-    return True, "ok"
 
 
 def parse_listen_address(text: str) -> tuple[str, int]:

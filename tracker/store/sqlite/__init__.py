@@ -1,0 +1,1 @@
+"""SQLite: one module per aggregate; the Store facade (store/facade.py) combines them."""

@@ -1,0 +1,205 @@
+"""The feeds aggregate: the schedule (due feeds, next check), validators, results, health."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from tracker.models import FeedSpec, FeedState
+from tracker.store.sqlite.base import Tables
+
+# A feed out of the config for longer than this gets a new silent baseline when it returns.
+REBASELINE_AFTER_S = 3600.0
+
+
+@dataclass(frozen=True)
+class FeedRow:
+    """A feed's state as `tracker feeds` shows it."""
+
+    url: str
+    name: str
+    active: bool
+    last_status: int | None
+    last_error: str | None
+    consecutive_errors: int
+    last_checked_at: float | None
+    last_success_at: float | None
+    next_check_at: float
+    articles: int
+    health: str = "ok"
+
+
+@dataclass(frozen=True)
+class FeedTables(Tables):
+    """Queries on feeds: the database is the schedule."""
+
+    def sync_feeds(self, specs: Sequence[FeedSpec], now: float) -> None:
+        """Make the feeds table match the config: add new feeds (due now), retire removed ones."""
+        urls = {s.url for s in specs}
+        with self.transaction():
+            for spec in specs:
+                # A feed back in the config after a while out of it starts with a silent
+                # baseline again: what it published meanwhile is not news to alert on. One
+                # back within the hour (an edit undone) resumes where it stopped.
+                self.db.execute(
+                    "INSERT INTO feeds (url, name, next_check_at, created_at) VALUES (?, ?, ?, ?)"
+                    " ON CONFLICT(url) DO UPDATE SET name = excluded.name, active = 1,"
+                    " baseline_done = CASE WHEN feeds.active = 0"
+                    " AND COALESCE(feeds.retired_at, 0) < ? THEN 0"
+                    " ELSE feeds.baseline_done END",
+                    [spec.url, spec.name, now, now, now - REBASELINE_AFTER_S],
+                )
+                # A shortened interval takes effect now, not after the old, longer wait;
+                # a feed backing off from errors keeps its later time.
+                self.db.execute(
+                    "UPDATE feeds SET next_check_at = last_checked_at + ? WHERE url = ?"
+                    " AND consecutive_errors = 0 AND last_checked_at IS NOT NULL"
+                    " AND next_check_at > last_checked_at + ?",
+                    [spec.interval_s, spec.url, spec.interval_s],
+                )
+            for (url,) in self.db.execute("SELECT url FROM feeds WHERE active = 1").fetchall():
+                if url not in urls:
+                    self.db.execute(
+                        "UPDATE feeds SET active = 0, retired_at = ? WHERE url = ?", [now, url]
+                    )
+
+    def due_feeds(self, now: float, limit: int, exclude: Iterable[int] = ()) -> list[FeedState]:
+        """Active feeds whose next check time has come, oldest first."""
+        skip = set(exclude)
+        rows = self.db.execute(
+            f"SELECT {_STATE_COLUMNS} FROM feeds WHERE active = 1 AND next_check_at <= ?"
+            " ORDER BY next_check_at LIMIT ?",
+            [now, limit + len(skip)],
+        ).fetchall()
+        states = [_feed_state(r) for r in rows if r[0] not in skip]
+        return states[:limit]
+
+    def pollable_feeds(self, now: float) -> list[FeedState]:
+        """Every active feed a one-shot run may poll: all but those a server asked to wait."""
+        rows = self.db.execute(
+            f"SELECT {_STATE_COLUMNS} FROM feeds WHERE active = 1"
+            " AND (hold_until IS NULL OR hold_until <= ?) ORDER BY id",
+            [now],
+        ).fetchall()
+        return [_feed_state(r) for r in rows]
+
+    def feed_state(self, url: str) -> FeedState | None:
+        row = self.db.execute(f"SELECT {_STATE_COLUMNS} FROM feeds WHERE url = ?", [url]).fetchone()
+        return _feed_state(row) if row else None
+
+    def next_due_at(self) -> float | None:
+        row = self.db.execute("SELECT MIN(next_check_at) FROM feeds WHERE active = 1").fetchone()
+        return float(row[0]) if row and row[0] is not None else None
+
+    def record_success(
+        self,
+        feed_id: int,
+        *,
+        now: float,
+        next_check_at: float,
+        status: int,
+        etag: str | None,
+        last_modified: str | None,
+        body_hash: str | None,
+        baseline_done: bool,
+    ) -> None:
+        self.db.execute(
+            "UPDATE feeds SET etag = ?, last_modified = ?, body_hash = COALESCE(?, body_hash),"
+            " baseline_done = ?, last_status = ?, last_error = NULL, consecutive_errors = 0,"
+            " last_checked_at = ?, last_success_at = ?, next_check_at = ?, hold_until = NULL"
+            " WHERE id = ?",
+            [
+                etag,
+                last_modified,
+                body_hash,
+                int(baseline_done),
+                status,
+                now,
+                now,
+                next_check_at,
+                feed_id,
+            ],
+        )
+
+    def record_failure(
+        self,
+        feed_id: int,
+        *,
+        now: float,
+        next_check_at: float,
+        status: int | None,
+        error: str,
+        hold_until: float | None = None,
+    ) -> None:
+        self.db.execute(
+            "UPDATE feeds SET last_status = ?, last_error = ?,"
+            " consecutive_errors = consecutive_errors + 1, last_checked_at = ?, next_check_at = ?,"
+            " hold_until = ? WHERE id = ?",
+            [status, error, now, next_check_at, hold_until, feed_id],
+        )
+
+    def feeds(self) -> list[FeedRow]:
+        """Every known feed with its health, for `tracker feeds`."""
+        rows = self.db.execute(
+            "SELECT f.url, f.name, f.active, f.last_status, f.last_error, f.consecutive_errors,"
+            " f.last_checked_at, f.last_success_at, f.next_check_at,"
+            " (SELECT COUNT(*) FROM entries e WHERE e.feed_id = f.id), f.health"
+            " FROM feeds f ORDER BY f.active DESC, f.name"
+        ).fetchall()
+        return [
+            FeedRow(r[0], r[1], bool(r[2]), r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10])
+            for r in rows
+        ]
+
+    # --- feed health ----------------------------------------------------------------------
+
+    def feed_health(self, feed_id: int) -> tuple[str, int, str | None, float | None]:
+        """(health, consecutive errors, last error, last success) of one feed."""
+        row = self.db.execute(
+            "SELECT health, consecutive_errors, last_error, last_success_at FROM feeds"
+            " WHERE id = ?",
+            [feed_id],
+        ).fetchone()
+        return (row[0], row[1], row[2], row[3])
+
+    def set_feed_health(self, feed_id: int, health: str) -> None:
+        self.db.execute("UPDATE feeds SET health = ? WHERE id = ?", [health, feed_id])
+
+    def healthy_feeds(self) -> list[tuple[int, str]]:
+        """(id, name) of active feeds currently counted as healthy (silence candidates)."""
+        rows = self.db.execute("SELECT id, name FROM feeds WHERE active = 1 AND health = 'ok'")
+        return [(r[0], r[1]) for r in rows]
+
+    def new_item_times(self, feed_id: int, limit: int) -> list[float]:
+        """When the feed last brought new entries (distinct poll times, newest first)."""
+        rows = self.db.execute(
+            "SELECT DISTINCT seen_at FROM entries WHERE feed_id = ? ORDER BY seen_at DESC LIMIT ?",
+            [feed_id, limit],
+        )
+        return [r[0] for r in rows]
+
+    def failing_feeds(self) -> int:
+        row = self.db.execute(
+            "SELECT COUNT(*) FROM feeds WHERE active = 1 AND consecutive_errors > 0"
+        ).fetchone()
+        return int(row[0])
+
+    def active_feeds(self) -> int:
+        return int(self.db.execute("SELECT COUNT(*) FROM feeds WHERE active = 1").fetchone()[0])
+
+
+_STATE_COLUMNS = "id, url, name, etag, last_modified, body_hash, baseline_done, consecutive_errors"
+
+
+def _feed_state(row: Sequence[Any]) -> FeedState:
+    return FeedState(
+        id=row[0],
+        url=row[1],
+        name=row[2],
+        etag=row[3],
+        last_modified=row[4],
+        body_hash=row[5],
+        baseline_done=bool(row[6]),
+        consecutive_errors=row[7],
+    )

@@ -1,0 +1,186 @@
+"""The schema, as sqlite-utils migrations: an append-only list; a shipped one is never edited."""
+
+from __future__ import annotations
+
+import secrets
+
+import sqlite_utils
+from sqlite_utils.migrations import Migrations
+
+from tracker.errors import StoreError
+
+
+def _v1(db: sqlite_utils.Database) -> None:
+    db.executescript(
+        """
+        CREATE TABLE feeds (
+            id INTEGER PRIMARY KEY,
+            url TEXT NOT NULL UNIQUE,
+            name TEXT NOT NULL,
+            active INTEGER NOT NULL DEFAULT 1,
+            etag TEXT,
+            last_modified TEXT,
+            body_hash TEXT,
+            baseline_done INTEGER NOT NULL DEFAULT 0,
+            last_status INTEGER,
+            last_error TEXT,
+            consecutive_errors INTEGER NOT NULL DEFAULT 0,
+            last_checked_at REAL,
+            last_success_at REAL,
+            next_check_at REAL NOT NULL,
+            -- A server's Retry-After: not even `run --once` polls the feed before this time.
+            hold_until REAL,
+            created_at REAL NOT NULL
+        );
+        CREATE INDEX feeds_due ON feeds (active, next_check_at);
+
+        -- One row per story URL: the same canonical URL from two feeds is one article.
+        CREATE TABLE articles (
+            id INTEGER PRIMARY KEY,
+            canonical_url TEXT UNIQUE,
+            url TEXT,
+            title TEXT NOT NULL,
+            summary TEXT NOT NULL,
+            content TEXT NOT NULL,
+            published_at REAL,
+            first_seen_at REAL NOT NULL,
+            lang TEXT,
+            authors TEXT NOT NULL DEFAULT '[]',
+            feed_id INTEGER NOT NULL REFERENCES feeds(id)
+        );
+        CREATE INDEX articles_seen ON articles (first_seen_at);
+
+        -- What each feed has carried: identity within a feed is guid, link or content hash.
+        CREATE TABLE entries (
+            feed_id INTEGER NOT NULL REFERENCES feeds(id),
+            entry_key TEXT NOT NULL,
+            article_id INTEGER NOT NULL REFERENCES articles(id),
+            seen_at REAL NOT NULL,
+            PRIMARY KEY (feed_id, entry_key)
+        ) WITHOUT ROWID;
+        CREATE INDEX entries_article ON entries (article_id);
+
+        CREATE TABLE matches (
+            id INTEGER PRIMARY KEY,
+            article_id INTEGER NOT NULL REFERENCES articles(id),
+            topic TEXT NOT NULL,
+            terms TEXT NOT NULL,
+            snippet TEXT NOT NULL,
+            alert INTEGER NOT NULL,
+            created_at REAL NOT NULL,
+            UNIQUE (article_id, topic)
+        );
+        CREATE INDEX matches_topic ON matches (topic, created_at);
+
+        -- Deliveries: written in the same transaction as their match; the dispatcher sends them.
+        CREATE TABLE outbox (
+            id INTEGER PRIMARY KEY,
+            match_id INTEGER NOT NULL REFERENCES matches(id),
+            channel TEXT NOT NULL,
+            idempotency_key TEXT NOT NULL UNIQUE,
+            status TEXT NOT NULL DEFAULT 'pending',
+            attempts INTEGER NOT NULL DEFAULT 0,
+            next_attempt_at REAL NOT NULL,
+            last_error TEXT,
+            created_at REAL NOT NULL,
+            sent_at REAL
+        );
+        CREATE INDEX outbox_due ON outbox (status, next_attempt_at);
+        """
+    )
+
+
+def _v2(db: sqlite_utils.Database) -> None:
+    # v1's outbox was never written to; deliveries replaces it with the columns routing
+    # needs, and can carry admin notices (feed health, config errors) as well as matches.
+    db.executescript(
+        """
+        DROP TABLE outbox;
+        CREATE TABLE notices (
+            id INTEGER PRIMARY KEY,
+            kind TEXT NOT NULL,
+            subject TEXT NOT NULL,
+            body TEXT NOT NULL,
+            created_at REAL NOT NULL
+        );
+        CREATE TABLE deliveries (
+            id INTEGER PRIMARY KEY,
+            match_id INTEGER REFERENCES matches(id),
+            notice_id INTEGER REFERENCES notices(id),
+            channel TEXT NOT NULL,
+            idempotency_key TEXT NOT NULL UNIQUE,
+            digest INTEGER NOT NULL DEFAULT 0,
+            status TEXT NOT NULL DEFAULT 'pending',      -- pending | sent | dead
+            -- Digest time or end of quiet hours: even a one-shot run waits for it.
+            not_before REAL NOT NULL,
+            -- Retry backoff: one-shot runs ignore it.
+            next_attempt_at REAL NOT NULL,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            last_error TEXT,
+            response TEXT,
+            created_at REAL NOT NULL,
+            sent_at REAL,
+            CHECK ((match_id IS NULL) != (notice_id IS NULL))
+        );
+        CREATE INDEX deliveries_due ON deliveries (status, not_before);
+        CREATE INDEX deliveries_match ON deliveries (match_id);
+        CREATE INDEX deliveries_channel ON deliveries (channel, created_at);
+        ALTER TABLE feeds ADD COLUMN health TEXT NOT NULL DEFAULT 'ok';
+        """
+    )
+
+
+def _v3(db: sqlite_utils.Database) -> None:
+    # A digest's members are fixed at its first attempt: ``batch`` holds its idempotency
+    # key (a hash of the members), so a retry resends exactly that set under the same key
+    # and alerts queued in the meantime go into a digest of their own.
+    db.executescript(
+        """
+        ALTER TABLE deliveries ADD COLUMN batch TEXT;
+        CREATE INDEX deliveries_batch ON deliveries (batch) WHERE batch IS NOT NULL;
+        """
+    )
+
+
+def _v4(db: sqlite_utils.Database) -> None:
+    # A random id per database, mixed into idempotency keys: keys made from row ids alone
+    # repeat in every database, so after a reset, or with two trackers sending to one
+    # receiver, a new alert could carry an old one's key and be dropped as a repeat.
+    db.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+    db.execute("INSERT INTO meta (key, value) VALUES ('instance_id', ?)", [secrets.token_hex(8)])
+    # When a feed left the config: one back within the hour keeps its baseline.
+    db.execute("ALTER TABLE feeds ADD COLUMN retired_at REAL")
+
+
+# Append only: a migration that shipped is never edited. Each is recorded by its name (v1…).
+STEPS = (_v1, _v2, _v3, _v4)
+MIGRATIONS = Migrations("tracker")
+for _step in STEPS:
+    MIGRATIONS(name=_step.__name__.lstrip("_"))(_step)
+NAMES = tuple(step.__name__.lstrip("_") for step in STEPS)
+
+
+def migrate(db: sqlite_utils.Database, where: object) -> None:
+    """Bring the schema up to date; refuse a database that a newer tracker wrote.
+
+    sqlite-utils records applied migrations by name in ``_sqlite_migrations``. A database made
+    before that (its level only in ``PRAGMA user_version``) is adopted: the levels it has are
+    recorded as applied, not run again. ``user_version`` is still kept equal to the number
+    applied, so an older tracker, which reads only that, refuses a newer database too.
+    """
+    applied = [m.name for m in MIGRATIONS.applied(db)]
+    level = int(db.execute("PRAGMA user_version").fetchone()[0])
+    if level > len(NAMES) or any(name not in NAMES for name in applied):
+        raise StoreError(
+            f"database {where} has schema version {max(level, len(applied))}, newer than this"
+            f" tracker ({len(NAMES)})",
+        )
+    if level and not applied:
+        with db.atomic():
+            MIGRATIONS.ensure_migrations_table(db)
+            db.table(MIGRATIONS.migrations_table).insert_all(
+                {"migration_set": MIGRATIONS.name, "name": name, "applied_at": "adopted"}
+                for name in NAMES[:level]
+            )
+    MIGRATIONS.apply(db)
+    db.execute(f"PRAGMA user_version = {len(NAMES)}")
