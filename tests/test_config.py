@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from tracker.config import schema as config
+from tracker.config import loader as config
 from tracker.errors import ConfigError
 
 from conftest import ROOT, run_cli

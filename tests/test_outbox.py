@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from rawserver import DripServer, RawServer
 
-from tracker.config import schema as config_mod
+from tracker.config import loader as config_mod
 from tracker.delivery import channels as notify
 from tracker.delivery.outbox import Dispatcher, RetryPolicy
 from tracker.models import Article, FeedSpec, Route, TopicHit

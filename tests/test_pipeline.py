@@ -2,7 +2,7 @@ import asyncio
 import time
 from pathlib import Path
 
-from tracker.config import schema as config_mod
+from tracker.config import loader as config_mod
 from tracker.ingest.fetch import make_client
 from tracker.ingest.pipeline import Poller, next_check
 from tracker.models import PollOutcome

@@ -6,37 +6,29 @@ through the ``Config.feed_specs()`` / ``Config.topic_specs()`` accessors.
 
 from __future__ import annotations
 
-import difflib
 import ipaddress
-import os
 import re
 import ssl
-import types
 import typing
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
 from importlib.util import find_spec
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 from urllib.parse import unquote_plus, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import yaml
 from pydantic import (
     BaseModel,
     BeforeValidator,
     ConfigDict,
     Field,
     SecretStr,
-    ValidationError,
     ValidationInfo,
     field_validator,
     model_validator,
 )
 
-from tracker.errors import ConfigError
+from tracker.config.paths import config_relative, resolve_secret_path
 from tracker.models import FeedSpec, TopicSpec
-from tracker.topics import match
 from tracker.units import parse_duration, parse_size
 
 Duration = Annotated[float, BeforeValidator(parse_duration)]
@@ -456,292 +448,3 @@ def default_feed_name(url: str) -> str:
     """A feed without a name is called by its host and path: two feeds of one site differ."""
     parts = urlsplit(url)
     return (parts.netloc.removeprefix("www.") + parts.path).rstrip("/")
-
-
-def resolve_secret_path(path: Path, context: Any) -> Path:
-    """Relative secret files are looked up in systemd's credentials folder, else the config's."""
-    if path.is_absolute():
-        return path
-    creds = os.environ.get("CREDENTIALS_DIRECTORY")
-    if creds and (Path(creds) / path).exists():
-        return Path(creds) / path
-    return config_relative(path, context)
-
-
-def config_relative(path: Path, context: Any) -> Path:
-    """A path from the config: relative ones are taken from the config file's folder."""
-    if path.is_absolute():
-        return path
-    base = context.get("base_dir") if isinstance(context, dict) else None
-    return (Path(base) if base else Path(".")) / path
-
-
-# --- loading ---------------------------------------------------------------------------------
-
-_ENV_REF = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
-
-
-def _substitute_env(value: str, path: str, problems: list[str]) -> str:
-    def repl(m: re.Match[str]) -> str:
-        if m.group(0) == "$$":
-            return "$"
-        name, default = m.group(1), m.group(2)
-        if name in os.environ:
-            return os.environ[name]
-        if default is not None:
-            return default
-        problems.append(f"{path}: environment variable {name} is not set")
-        return ""
-
-    return _ENV_REF.sub(repl, value)
-
-
-def _walk_env(data: Any, path: str, problems: list[str]) -> Any:
-    if isinstance(data, str):
-        return _substitute_env(data, path, problems)
-    if isinstance(data, list):
-        return [_walk_env(v, f"{path}[{i}]", problems) for i, v in enumerate(data)]
-    if isinstance(data, dict):
-        return {k: _walk_env(v, _join(path, k), problems) for k, v in data.items()}
-    return data
-
-
-def _join(path: str, key: object) -> str:
-    if isinstance(key, int):
-        return f"{path}[{key}]"
-    return f"{path}.{key}" if path else str(key)
-
-
-def _format_loc(loc: tuple[int | str, ...]) -> str:
-    path = ""
-    for part in loc:
-        path = _join(path, part)
-    return path
-
-
-def _line_map(text: str) -> dict[str, int]:
-    """Map each key path (``feeds[3].interval``) to its 1-based line in the YAML text."""
-    lines: dict[str, int] = {}
-
-    def walk(node: yaml.Node, path: str) -> None:
-        lines.setdefault(path, node.start_mark.line + 1)
-        if isinstance(node, yaml.MappingNode):
-            for key, value in node.value:
-                child = _join(path, key.value)
-                lines[child] = key.start_mark.line + 1
-                walk(value, child)
-        elif isinstance(node, yaml.SequenceNode):
-            for i, item in enumerate(node.value):
-                walk(item, _join(path, i))
-
-    root = yaml.compose(text, Loader=yaml.SafeLoader)
-    if root is not None:
-        walk(root, "")
-    return lines
-
-
-def _fields_at(loc: tuple[int | str, ...]) -> list[str]:
-    """The allowed keys of the model found at ``loc`` (for did-you-mean hints)."""
-    tp: Any = Config
-    for part in loc:
-        tp = _unwrap(tp)
-        if isinstance(part, int):
-            args = typing.get_args(tp)
-            tp = args[0] if args else None
-        elif isinstance(tp, type) and issubclass(tp, BaseModel) and part in tp.model_fields:
-            tp = tp.model_fields[part].annotation
-        elif typing.get_origin(tp) is dict:
-            tp = typing.get_args(tp)[1]
-        else:
-            return []
-    tp = _unwrap(tp)
-    if isinstance(tp, type) and issubclass(tp, BaseModel):
-        return [n for n, f in tp.model_fields.items() if not f.exclude]
-    return []
-
-
-def _unwrap(tp: Any) -> Any:
-    origin = typing.get_origin(tp)
-    if origin is Annotated:
-        return _unwrap(typing.get_args(tp)[0])
-    if origin in (typing.Union, types.UnionType):
-        args = [a for a in typing.get_args(tp) if a is not type(None)]
-        return _unwrap(args[0]) if len(args) == 1 else tp
-    return tp
-
-
-def _describe(err: Mapping[str, Any]) -> tuple[str, str]:
-    loc: tuple[int | str, ...] = tuple(err["loc"])
-    kind, msg = err["type"], str(err["msg"])
-    if kind == "extra_forbidden":
-        allowed = _fields_at(loc[:-1])
-        close = difflib.get_close_matches(str(loc[-1]), allowed, n=1)
-        hint = f" (did you mean '{close[0]}'?)" if close else f" (allowed: {', '.join(allowed)})"
-        return _format_loc(loc), f"unknown key{hint}"
-    if kind == "missing":
-        return _format_loc(loc), "required key is missing"
-    for prefix in ("Value error, ", "Assertion failed, "):
-        msg = msg.removeprefix(prefix)
-    return _format_loc(loc), msg
-
-
-@dataclass(frozen=True)
-class Problem:
-    """One thing wrong in the config."""
-
-    path: str
-    message: str
-    line: int | None
-
-    def __str__(self) -> str:
-        where = f"line {self.line}: " if self.line else ""
-        sep = ": " if self.path else ""
-        return f"{where}{self.path}{sep}{self.message}"
-
-
-def _problems_from_validation(exc: ValidationError, lines: dict[str, int]) -> Iterator[Problem]:
-    for err in exc.errors():
-        path, msg = _describe(err)
-        yield Problem(path, msg, _nearest_line(path, lines))
-
-
-def _nearest_line(path: str, lines: dict[str, int]) -> int | None:
-    while path:
-        if path in lines:
-            return lines[path]
-        path = re.sub(r"(\.[^.\[]+|\[\d+\])$", "", path)
-    return None
-
-
-_T = typing.TypeVar("_T", list[Any], dict[Any, Any])
-
-
-def _typed(value: Any, kind: type[_T]) -> _T:
-    """``value`` if it is of the container ``kind``, else an empty one (its own error is
-    reported by pydantic)."""
-    return value if isinstance(value, kind) else kind()
-
-
-def _semantic_problems(raw: dict[str, Any]) -> Iterator[tuple[str, str]]:
-    """Checks across keys (duplicates, references, query syntax), run on the raw data so they
-    are reported together with the per-key errors, not only once those are fixed."""
-    feeds = _typed(raw.get("feeds"), list)
-    seen_urls: dict[str, int] = {}
-    seen_names: dict[str, int] = {}
-    for i, feed in enumerate(feeds):
-        if not isinstance(feed, dict) or not isinstance(feed.get("url"), str):
-            continue
-        url = feed["url"].strip()
-        try:
-            default_feed_name(url)
-        except ValueError:
-            continue  # pydantic reports the malformed URL itself
-        if url in seen_urls:
-            yield f"feeds[{i}].url", f"duplicate of feeds[{seen_urls[url]}]"
-        seen_urls.setdefault(url, i)
-        name = feed.get("name")
-        if isinstance(name, str) and name:
-            if name in seen_names:
-                yield f"feeds[{i}].name", f"'{name}' is already feeds[{seen_names[name]}]"
-            seen_names.setdefault(name, i)
-    known = set(seen_urls) | set(seen_names) | {default_feed_name(u) for u in seen_urls}
-    topics = _typed(raw.get("topics"), dict)
-    lists = _typed(raw.get("lists"), dict)
-    good_lists = {k: v for k, v in lists.items() if isinstance(v, list)}
-    for tname, topic in topics.items():
-        if not isinstance(topic, dict):
-            continue
-        refs = _typed(topic.get("feeds"), list)
-        for j, ref in enumerate(refs):
-            if isinstance(ref, str) and ref not in known:
-                yield f"topics.{tname}.feeds[{j}]", f"no feed named or at '{ref}'"
-        channels = _typed(raw.get("channels"), dict)
-        for j, ref in enumerate(_typed(topic.get("notify"), list)):
-            if isinstance(ref, str) and ref not in channels:
-                yield f"topics.{tname}.notify[{j}]", _no_channel(ref, channels)
-        if isinstance(topic.get("query"), str):
-            err = match.check_query(topic["query"], good_lists)
-            if err:
-                yield f"topics.{tname}.query", err
-
-
-def _no_channel(ref: object, channels: dict[Any, Any]) -> str:
-    known = ", ".join(map(str, channels)) or "none configured"
-    return f"no channel named '{ref}' (channels: {known})"
-
-
-def _delivery_problems(raw: dict[str, Any]) -> Iterator[tuple[str, str]]:
-    channels = _typed(raw.get("channels"), dict)
-    delivery = _typed(raw.get("delivery"), dict)
-    for name, ch in channels.items():
-        if isinstance(ch, dict) and ch.get("type") == "apprise" and not find_spec("apprise"):
-            yield (
-                f"channels.{name}.type",
-                "apprise channels need the optional extra: pip install 'tracker[apprise]'",
-            )
-    for j, ref in enumerate(_typed(delivery.get("notify"), list)):
-        if isinstance(ref, str) and ref not in channels:
-            yield f"delivery.notify[{j}]", _no_channel(ref, channels)
-    admin = delivery.get("admin")
-    if isinstance(admin, str) and admin not in channels:
-        yield "delivery.admin", _no_channel(admin, channels)
-
-
-_SELF_REFERENCE = "{source}: the YAML refers to itself (an alias inside its own anchor)"
-
-
-def parse(text: str, base_dir: Path, source: str = "config") -> Config:
-    """Validate config text; raise one ConfigError listing every problem found."""
-    try:
-        raw = yaml.safe_load(text)
-        lines = _line_map(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise ConfigError(f"{source}: invalid YAML{where}: {problem}") from exc
-    except RecursionError as exc:
-        raise ConfigError(_SELF_REFERENCE.format(source=source)) from exc
-    if raw is None:
-        raw = {}
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{source}: the top level must be a mapping of keys, not a list or value")
-    env_problems: list[str] = []
-    try:
-        data = _walk_env(raw, "", env_problems)
-    except RecursionError as exc:
-        raise ConfigError(_SELF_REFERENCE.format(source=source)) from exc
-    problems = []
-    for text_problem in env_problems:
-        path, _, message = text_problem.partition(": ")
-        problems.append(Problem(path, message, _nearest_line(path, lines)))
-    for path, message in (*_semantic_problems(data), *_delivery_problems(data)):
-        problems.append(Problem(path, message, _nearest_line(path, lines)))
-    config: Config | None = None
-    try:
-        config = Config.model_validate(
-            {**data, "base_dir": base_dir}, context={"base_dir": base_dir}
-        )
-    except ValidationError as exc:
-        problems += list(_problems_from_validation(exc, lines))
-    if problems or config is None:
-        problems.sort(key=lambda p: (p.line or 0, p.path))
-        count = len(problems)
-        raise ConfigError(
-            f"{source}: {count} problem{'s' if count != 1 else ''}",
-            [str(p) for p in problems],
-        )
-    return config
-
-
-def load(path: Path) -> Config:
-    """Read and validate the config file at ``path``."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError as exc:
-        raise ConfigError(
-            f"config file not found: {path}", hint="pass --config FILE or set TRACKER_CONFIG"
-        ) from exc
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot read config file {path}: {exc}") from exc
-    return parse(text, path.resolve().parent, source=str(path))
