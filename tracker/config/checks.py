@@ -1,4 +1,8 @@
-"""Checks across keys of config.yaml: duplicates, references, query syntax."""
+"""Checks across keys of config.yaml: duplicates, references, query syntax.
+
+They run on the raw data (after ``${ENV}`` substitution, before pydantic) so that their
+problems are reported together with the per-key ones, not only once those are fixed.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,13 @@ from typing import Any
 
 from tracker.config.schema import default_feed_name
 from tracker.topics import match
+
+
+def cross_key_problems(raw: dict[str, Any]) -> Iterator[tuple[str, str]]:
+    """Every (key path, message) problem that no single key shows on its own."""
+    yield from _semantic_problems(raw)
+    yield from _delivery_problems(raw)
+
 
 _T = typing.TypeVar("_T", list[Any], dict[Any, Any])
 

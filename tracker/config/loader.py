@@ -1,4 +1,8 @@
-"""Load and validate config.yaml: every problem is reported at once, with key path and line."""
+"""Load and validate config.yaml: every problem is reported at once, with key path and line.
+
+``parse()`` reads YAML (keeping each key's line), substitutes ``${ENV}`` references, runs the
+cross-key checks and the pydantic schema, and raises one ConfigError listing every problem.
+"""
 
 from __future__ import annotations
 
@@ -15,11 +19,9 @@ from typing import Annotated, Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from tracker.config.checks import _delivery_problems, _semantic_problems
+from tracker.config.checks import cross_key_problems
 from tracker.config.schema import Config
 from tracker.errors import ConfigError
-
-# --- loading ---------------------------------------------------------------------------------
 
 _ENV_REF = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
@@ -184,7 +186,7 @@ def parse(text: str, base_dir: Path, source: str = "config") -> Config:
     for text_problem in env_problems:
         path, _, message = text_problem.partition(": ")
         problems.append(Problem(path, message, _nearest_line(path, lines)))
-    for path, message in (*_semantic_problems(data), *_delivery_problems(data)):
+    for path, message in cross_key_problems(data):
         problems.append(Problem(path, message, _nearest_line(path, lines)))
     config: Config | None = None
     try:

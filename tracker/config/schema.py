@@ -1,7 +1,8 @@
-"""Load and validate config.yaml: every problem is reported at once, with key path and line.
+"""The schema of config.yaml: pydantic models and their per-key validators.
 
-pydantic lives here only; the rest of the daemon gets plain dataclasses (models.py)
-through the ``Config.feed_specs()`` / ``Config.topic_specs()`` accessors.
+pydantic lives in config/ only; the rest of the daemon gets plain dataclasses (models.py)
+through the ``Config.feed_specs()`` / ``Config.topic_specs()`` accessors. Reading the file and
+the checks across keys are in loader.py and checks.py.
 """
 
 from __future__ import annotations
