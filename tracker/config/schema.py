@@ -39,7 +39,9 @@ DEFAULT_USER_AGENT = "tracker/0.1 (self-hosted feed alert daemon)"
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, populate_by_name=True, use_attribute_docstrings=True
+    )
 
 
 _M = typing.TypeVar("_M", bound=_Model)
@@ -120,8 +122,13 @@ class Auth(_Model):
     """HTTP basic auth for a feed; the password may come from a file (or systemd credential)."""
 
     username: str
+    """User name."""
     password: SecretStr | None = None
+    """Password (prefer `password_file` or `${ENV}`; it is never logged)."""
     password_file: Path | None = None
+    """File holding the password (trailing newline ignored). A relative path is looked up first
+    in `$CREDENTIALS_DIRECTORY` (systemd `LoadCredential=`), then next to the config file.
+    """
 
     @model_validator(mode="after")
     def _read_password_file(self, info: ValidationInfo) -> Auth:
@@ -132,34 +139,76 @@ class Defaults(_Model):
     """Per-feed settings that individual feeds may override."""
 
     interval: Duration = Field(default=900.0, gt=0)
+    """How often a feed is polled."""
     jitter: Duration = 30.0
+    """A random delay up to this long is added to every next check, so polls spread out."""
     max_age: Duration = Field(default=3 * 86400.0, gt=0)
+    """Items published longer ago than this are stored but never alerted. Items without a date
+    count as new.
+    """
     alert_on_first_poll: bool = False
+    """When false, a feed's first successful poll is a silent baseline."""
 
 
 class Fetch(_Model):
     """HTTP client limits shared by every feed."""
 
     concurrency: int = Field(default=20, ge=1, le=1000)
+    """Most feeds fetched at once (1–1000). A feed is never fetched twice at once."""
     timeout: Duration = Field(default=30.0, gt=0)
+    """Connect/read/write timeout of each request."""
     # Per request, redirects and body included: ``timeout`` is per read, so a server that
     # drips a byte at a time would otherwise hold a poll (and a concurrency slot) for ever.
     deadline: Duration = Field(default=120.0, gt=0)
+    """Time allowed for a whole fetch, redirects and body included: a server that sends a byte at
+    a time fails here instead of holding a poll for ever.
+    """
     max_bytes: Size = Field(default=10 * 1000**2, gt=0)
+    """Larger responses are refused (checked while streaming, before they are held in memory).
+    The limit is on the decoded body: a gzip or deflate body is inflated only up to it, so a
+    compression bomb stops there; stacked encodings and other compressions (br, zstd) are
+    refused, while labels that compress nothing (`utf-8`, `none`) are ignored.
+    """
     max_redirects: int = Field(default=5, ge=0, le=30)
+    """Redirects followed per request. A redirect to another origin carries no feed headers or
+    credentials, and https never redirects to http.
+    """
     user_agent: str = DEFAULT_USER_AGENT
+    """The `User-Agent` header."""
 
 
 class Feed(_Model):
     """One feed to poll."""
 
     url: str
+    """`http://` or `https://` URL of an RSS, Atom, RDF or JSON feed. Duplicates are errors, and
+    so are credentials in the URL (use `auth`).
+    """
     name: str | None = None
+    """Display name, used in logs, `tracker feeds` and topic `feeds:` restrictions. Must be
+    unique.
+
+    Default: host and path
+    """
     interval: Duration | None = Field(default=None, gt=0)
+    """Poll interval of this feed.
+
+    Default: `defaults.interval`
+    """
     lang: str | None = None
+    """Language used when the feed and its items declare none (`en`, `es`, …).
+
+    Default: from the feed
+    """
     alert_on_first_poll: bool | None = None
+    """Alert on the items of this feed's first poll.
+
+    Default: `defaults.alert_on_first_poll`
+    """
     headers: dict[str, str] = {}
+    """Extra request headers, e.g. an API key: `{X-Api-Key: "${NEWS_KEY}"}`."""
     auth: Auth | None = None
+    """HTTP basic auth: `username` and either `password` or `password_file`."""
 
     @field_validator("url")
     @classmethod
@@ -181,10 +230,28 @@ class Topic(_Model):
     """A topic: a query plus optional restrictions to some feeds and languages."""
 
     query: str
+    """The topic's query (see [Topics](#topics)). A syntax error is reported when the config
+    loads.
+    """
     feeds: list[str] = []
+    """Only match articles from these feeds (names or URLs).
+
+    Default: all feeds
+    """
     lang: list[str] = []
+    """Only match articles in these languages (`[en, es]`).
+
+    Default: all languages
+    """
     notify: list[str] | None = None
+    """The channels this topic's alerts go to, e.g. `[team-email, ops-hook]`.
+
+    Default: `delivery.notify`
+    """
     rate_limit: str | None = None
+    """At most this many immediate alerts per period per channel, e.g. `5/h`, `20/d`, `10/30m`;
+    the excess waits and goes out as one digest when the window has room. Nothing is dropped.
+    """
 
     @field_validator("rate_limit")
     @classmethod
@@ -198,9 +265,15 @@ class _Channel(_Model):
     """When a channel delivers: at once, or in hourly/daily digests, outside quiet hours."""
 
     mode: Literal["immediate", "hourly", "daily"] = "immediate"
+    """`immediate`, or `hourly`/`daily` digests grouped by topic."""
     digest_at: ClockTime = "08:00"
+    """Local time of the daily digest."""
     timezone: Timezone = "UTC"
+    """IANA time zone for `digest_at` and `quiet_hours`, e.g. `America/Mexico_City`."""
     quiet_hours: str | None = None
+    """`HH:MM-HH:MM` (may cross midnight, e.g. `22:00-07:00`): alerts that fall inside wait, as a
+    digest, until it ends.
+    """
 
     @field_validator("quiet_hours")
     @classmethod
@@ -212,17 +285,40 @@ class EmailChannel(_Channel):
     """SMTP delivery: one connection per batch, multipart text + HTML."""
 
     type: Literal["email"]
+    """`email`: SMTP."""
     host: str
+    """SMTP server."""
     port: int | None = Field(default=None, ge=1, le=65535)
+    """By `security`.
+
+    Default: 587 / 465 / 25
+    """
     security: Literal["starttls", "tls", "none"] = "starttls"
+    """`starttls`, `tls` (implicit TLS) or `none`. The server's certificate is always verified,
+    and `starttls` never falls back to a clear connection when the server does not offer
+    STARTTLS.
+    """
     username: str | None = None
+    """SMTP login. With `security: none` it is refused unless `host` is this machine
+    (`localhost`, `127.0.0.1`, `::1`): the password would cross the network in clear.
+    """
     password: SecretStr | None = None
+    """SMTP password; prefer `password_file`."""
     password_file: Path | None = None
+    """File with the password (relative: `$CREDENTIALS_DIRECTORY`, then the config's folder)."""
     sender: str = Field(alias="from")
+    """Sender, e.g. `'tracker <tracker@example.org>'`."""
     to: list[str] = Field(min_length=1)
+    """List of recipients."""
     subject_prefix: str = "[tracker]"
+    """Start of every subject."""
     timeout: Duration = Field(default=30.0, gt=0)
+    """Network timeout."""
     ca_file: Path | None = None  # a private CA to verify the server against
+    """PEM file of the CA that signed the server's certificate (a private or internal CA), used
+    instead of the system's CAs; relative to the config's folder. Checked when the config
+    loads.
+    """
 
     @field_validator("sender", "to")
     @classmethod
@@ -265,12 +361,19 @@ class WebhookChannel(_Channel):
     """HTTP POST of a JSON payload, optionally HMAC-signed."""
 
     type: Literal["webhook"]
+    """`webhook`: a JSON POST."""
     url: str
+    """`http(s)://` endpoint."""
     format: Literal["json", "slack", "discord"] = "json"
+    """`json` (the payload below), `slack` or `discord` (their incoming-webhook message shapes)."""
     secret: SecretStr | None = None
+    """HMAC key: requests are signed (see below)."""
     secret_file: Path | None = None
+    """File holding the secret."""
     headers: dict[str, str] = {}
+    """Extra request headers."""
     timeout: Duration = Field(default=10.0, gt=0)
+    """Network timeout."""
 
     @field_validator("url")
     @classmethod
@@ -290,10 +393,16 @@ class AppriseChannel(_Channel):
     """Any service apprise knows (Telegram, Matrix, ntfy, Teams…); needs tracker[apprise]."""
 
     type: Literal["apprise"]
+    """`apprise`: any service apprise knows."""
     url: SecretStr | None = None
+    """For `apprise`: the apprise URL, e.g. `ntfy://topic` (or give `url_file`)."""
     url_file: Path | None = None
+    """File holding the apprise URL (they often contain tokens)."""
     # One notification's whole time: apprise's own timeouts are per read.
     timeout: Duration = Field(default=60.0, gt=0)
+    """For apprise it bounds one notification as a whole, since apprise's own timeouts are per
+    read.
+    """
 
     @model_validator(mode="after")
     def _read_url_file(self, info: ValidationInfo) -> AppriseChannel:
@@ -315,24 +424,47 @@ class Delivery(_Model):
     """Retry policy shared by every channel, the default route and the admin channel."""
 
     max_attempts: int = Field(default=10, ge=1, le=1000)
+    """Attempts before a delivery is dead-lettered."""
     retry_base: Duration = Field(default=30.0, gt=0)
+    """First retry delay; doubles each attempt (±20% jitter)."""
     retry_max: Duration = Field(default=3600.0, gt=0)
+    """Longest retry delay. A server's `Retry-After` is always honoured."""
     notify: list[str] | None = None
+    """Default route for topics without `notify`.
+
+    Default: every channel
+    """
     admin: str | None = None
+    """Channel for admin notices (a feed failing, silent or recovered; a rejected config edit),
+    separate from topic alerts. Without it these are only logged.
+    """
 
 
 class FeedHealth(_Model):
     """When a feed counts as failing or silent (one admin notice each way, never per cycle)."""
 
     fail_after: int = Field(default=5, ge=1)
+    """A feed failing this many polls in a row raises one admin notice; one more when it
+    recovers.
+    """
     silent_factor: float = Field(default=10.0, gt=1)
+    """A feed that brings no new items for this many times its usual gap between new items is
+    "silent" (one notice, one on recovery). The usual gap is the median over its last 12 polls
+    that brought news.
+    """
     min_silence: Duration = Field(default=2 * 86400.0, gt=0)
+    """Never call a feed silent sooner than this."""
 
 
 class Metrics(_Model):
     """The optional HTTP listener for /metrics and /healthz."""
 
     listen: str | None = None
+    """`host:port` for an HTTP listener serving Prometheus `/metrics` and `/healthz`, e.g.
+    `127.0.0.1:9464` (`:9464` listens on all interfaces).
+
+    Default: off
+    """
 
     @field_validator("listen")
     @classmethod
@@ -348,16 +480,31 @@ class Config(_Model):
     """The whole config file."""
 
     database: Path = Path("tracker.db")
+    """SQLite file; a relative path is relative to the config file's folder. The shipped config
+    uses `${STATE_DIRECTORY:-.}/tracker.db` so systemd's state directory is used when set.
+    """
     log_level: str = Field(default="info", pattern=r"(?i)^(debug|info|warning|error)$")
+    """`debug`, `info`, `warning` or `error`."""
     defaults: Defaults = Defaults()
+    """Per-feed settings every feed inherits (below)."""
     fetch: Fetch = Fetch()
+    """HTTP client settings (below)."""
     feeds: list[Feed] = []
+    """The feeds to poll (below)."""
     lists: dict[str, list[str]] = {}
+    """Named term lists, reusable in topic queries: `lists: {nafta: [NAFTA, TLCAN, USMCA,
+    T-MEC]}`.
+    """
     topics: dict[str, Topic] = {}
+    """Topics by name (below)."""
     channels: dict[str, Channel] = {}
+    """Where alerts go, by name (below). With none, alerts are stored and logged only."""
     delivery: Delivery = Delivery()
+    """Retry policy, default route and admin channel (below)."""
     feed_health: FeedHealth = FeedHealth()
+    """When a feed counts as failing or silent (below)."""
     metrics: Metrics = Metrics()
+    """The optional `/metrics` and `/healthz` listener (below)."""
     # Where the file was read from; relative paths in it are relative to this folder.
     base_dir: Path = Field(default=Path("."), exclude=True)
 
