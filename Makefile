@@ -30,6 +30,10 @@ lint: $(VENV)/.installed-test
 test: $(VENV)/.installed-test lint
 	$(BIN)/python -m pytest
 
+# The quick loop while editing: lint and every test not marked slow (no subprocesses).
+test-fast: $(VENV)/.installed-test lint
+	$(BIN)/python -m pytest -m "not slow"
+
 # README's configuration tables are generated from the schema (tracker/config/reference.py)
 docs: $(VENV)/.installed-test
 	$(BIN)/cog -r README.md
