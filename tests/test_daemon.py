@@ -82,6 +82,7 @@ def _base(tmp_path: Path, feeds: list[str], extra: str = "") -> str:
     return "\n".join(lines) + "\n" + extra
 
 
+@pytest.mark.slow
 def test_sd_notify_ready_status_watchdog_and_stopping(
     feed_server: FeedServer, tmp_path: Path
 ) -> None:
@@ -112,6 +113,7 @@ def test_sd_notify_ready_status_watchdog_and_stopping(
         sock.close()
 
 
+@pytest.mark.slow
 def test_live_reload_good_and_bad_edits(feed_server: FeedServer, tmp_path: Path) -> None:
     items = [Item("Steel tariffs announced", "https://n.example/s1", "s1")]
     url = feed_server.add("/r.xml", rss(items))
