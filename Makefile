@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 CONFIG ?= config.yaml
 
-.PHONY: run test lint bench clean
+.PHONY: run test test-fast lint docs bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,14 @@ lint: $(VENV)/.installed-test
 
 test: $(VENV)/.installed-test lint
 	$(BIN)/python -m pytest
+
+# The quick loop while editing: lint and every test not marked slow (no subprocesses).
+test-fast: $(VENV)/.installed-test lint
+	$(BIN)/python -m pytest -m "not slow"
+
+# README's configuration tables are generated from the schema (tracker/config/reference.py)
+docs: $(VENV)/.installed-test
+	$(BIN)/cog -r README.md
 
 bench: $(VENV)/.installed-test
 	$(BIN)/python bench/run_all.py

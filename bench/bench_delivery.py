@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
-from tracker.config import schema as config_mod  # noqa: E402
+from tracker.config import loader as config_mod  # noqa: E402
 from tracker.ingest.fetch import make_client  # noqa: E402
 from tracker.ingest.pipeline import Poller  # noqa: E402
 from tracker.models import Article, FeedSpec, Route, TopicHit  # noqa: E402

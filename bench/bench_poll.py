@@ -24,7 +24,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tracker.config import schema as config_mod  # noqa: E402
+from tracker.config import loader as config_mod  # noqa: E402
 from tracker.ingest.fetch import make_client  # noqa: E402
 from tracker.ingest.pipeline import Poller  # noqa: E402
 from tracker.service.daemon import poll_settings  # noqa: E402

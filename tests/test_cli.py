@@ -7,9 +7,14 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from conftest import CORPUS, ROOT, run_cli
 from feedserver import FeedServer
 from rss import Item, rss
+
+# Every test here runs tracker as a subprocess (make test-fast skips them).
+pytestmark = pytest.mark.slow
 
 REAL_FEEDS = [
     "real_feeds/chromeext__20minutos.mocks.js.xml",

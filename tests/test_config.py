@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from tracker.config import schema as config
+from tracker.config import loader as config
 from tracker.errors import ConfigError
 
 from conftest import ROOT, run_cli
@@ -156,6 +156,7 @@ def test_duplicate_feeds_and_bad_urls(write_config) -> None:  # type: ignore[no-
     assert "feeds[2].url: invalid feed URL 'ftp://a.example/feed'" in text
 
 
+@pytest.mark.slow
 def test_check_command_reports_three_mistakes_and_fails(write_config) -> None:  # type: ignore[no-untyped-def]
     path = write_config(
         """
@@ -176,6 +177,7 @@ def test_check_command_reports_three_mistakes_and_fails(write_config) -> None:  
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.slow
 def test_check_command_prints_summary() -> None:
     result = run_cli("--config", str(ROOT / "config.yaml"), "check")
     assert result.returncode == 0, result.stderr

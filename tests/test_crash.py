@@ -12,9 +12,14 @@ import time
 from collections import Counter
 from pathlib import Path
 
+import pytest
+
 from feedserver import FeedServer
 from rss import Item, rss
 from webhookserver import start_receiver
+
+# Every test here runs tracker as a subprocess (make test-fast skips them).
+pytestmark = pytest.mark.slow
 
 ALERTS = 40
 KILLS = 20

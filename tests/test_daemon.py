@@ -82,6 +82,7 @@ def _base(tmp_path: Path, feeds: list[str], extra: str = "") -> str:
     return "\n".join(lines) + "\n" + extra
 
 
+@pytest.mark.slow
 def test_sd_notify_ready_status_watchdog_and_stopping(
     feed_server: FeedServer, tmp_path: Path
 ) -> None:
@@ -112,6 +113,7 @@ def test_sd_notify_ready_status_watchdog_and_stopping(
         sock.close()
 
 
+@pytest.mark.slow
 def test_live_reload_good_and_bad_edits(feed_server: FeedServer, tmp_path: Path) -> None:
     items = [Item("Steel tariffs announced", "https://n.example/s1", "s1")]
     url = feed_server.add("/r.xml", rss(items))
@@ -151,6 +153,7 @@ def test_live_reload_good_and_bad_edits(feed_server: FeedServer, tmp_path: Path)
     assert alerts == [("steel", "Steel tariffs widened")]
 
 
+@pytest.mark.slow
 def test_sigterm_mid_cycle_loses_nothing(feed_server: FeedServer, tmp_path: Path) -> None:
     urls = []
     for n in range(6):
@@ -217,6 +220,7 @@ def test_metrics_and_healthz_over_http(feed_server: FeedServer, tmp_path: Path) 
         assert daemon.stop() == 0
 
 
+@pytest.mark.slow
 def test_second_daemon_on_the_same_database_refuses(
     feed_server: FeedServer, tmp_path: Path
 ) -> None:
@@ -234,6 +238,7 @@ def test_second_daemon_on_the_same_database_refuses(
         assert first.stop() == 0
 
 
+@pytest.mark.slow
 def test_feed_health_notices_once_each_way_and_secrets_stay_out_of_logs(
     feed_server: FeedServer, hook: Receiver, tmp_path: Path
 ) -> None:

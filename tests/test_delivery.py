@@ -17,6 +17,9 @@ from rss import Item, rss
 from smtpserver import SMTPServer
 from webhookserver import Receiver, start_receiver
 
+# Every test here runs tracker as a subprocess (make test-fast skips them).
+pytestmark = pytest.mark.slow
+
 HOSTILE = "Hi\r\nBcc: victim@example.com"
 
 

@@ -4,6 +4,7 @@ import typing
 from pathlib import Path
 
 import click
+from cogapp import Cog
 from pydantic import BaseModel
 
 from tracker.cli.main import cli
@@ -48,6 +49,31 @@ def test_every_config_key_is_in_the_readme() -> None:
     assert "feeds[].auth.password_file" in keys and "topics.<name>.query" in keys
     missing = [k for k in keys if f"`{k}`" not in README]
     assert not missing, f"README.md does not document: {missing}"
+
+
+def test_every_config_key_has_a_description() -> None:
+    """The reference's meanings are the fields' docstrings (schema.py)."""
+    undescribed = []
+    for model in _all_models(Config):
+        for name, field in model.model_fields.items():
+            if not field.exclude and not (field.description or "").strip():
+                undescribed.append(f"{model.__name__}.{name}")
+    assert not undescribed, f"fields without a docstring: {undescribed}"
+
+
+def _all_models(model: type[BaseModel]) -> list[type[BaseModel]]:
+    found = [model]
+    for field in model.model_fields.values():
+        for sub in _models_of(field.annotation):
+            found += [m for m in _all_models(sub) if m not in found]
+    return found
+
+
+def test_config_reference_is_generated_from_the_schema() -> None:
+    """README's config tables are cog output; ``make docs`` brings them up to date."""
+    assert README.count("[[[cog") >= 10
+    status = Cog().main(["cog", "--check", str(ROOT / "README.md")])
+    assert status == 0, "README.md's config reference is stale: run make docs"
 
 
 def _commands(group: click.Group, prefix: str) -> list[str]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
@@ -106,6 +107,7 @@ def _expected(topic: TopicSpec, article: MatchInput) -> bool:
     return evaluate_reference(topic.query, article, LISTS)
 
 
+@pytest.mark.slow
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     candidates=st.lists(st.tuples(queries, restrictions), min_size=1, max_size=10),
@@ -142,6 +144,7 @@ def _check_snippet(snippet: str, article: MatchInput) -> None:
         assert split_words(marked), snippet
 
 
+@pytest.mark.slow
 @settings(max_examples=300, deadline=None)
 @given(st.text(max_size=40))
 def test_split_words_and_offsets_agree_with_the_regex_definition(text: str) -> None:
@@ -268,6 +271,7 @@ def _layout(snippet: str) -> str:
     return snippet.strip()
 
 
+@pytest.mark.slow
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     candidates=st.lists(queries, min_size=1, max_size=10),

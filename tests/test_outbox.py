@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from rawserver import DripServer, RawServer
 
-from tracker.config import schema as config_mod
+from tracker.config import loader as config_mod
 from tracker.delivery import channels as notify
 from tracker.delivery.outbox import Dispatcher, RetryPolicy
 from tracker.models import Article, FeedSpec, Route, TopicHit
@@ -165,6 +165,7 @@ def test_a_failing_channel_costs_one_attempt_per_pass(tmp_path: Path, hook: Rece
     assert asyncio.run(dispatcher.run_due()).sent == 5
 
 
+@pytest.mark.slow
 def test_an_apprise_target_that_never_finishes_answering_times_out(tmp_path: Path) -> None:
     pytest.importorskip("apprise")
     with DripServer() as drip:

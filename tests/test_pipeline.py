@@ -2,7 +2,9 @@ import asyncio
 import time
 from pathlib import Path
 
-from tracker.config import schema as config_mod
+import pytest
+
+from tracker.config import loader as config_mod
 from tracker.ingest.fetch import make_client
 from tracker.ingest.pipeline import Poller, next_check
 from tracker.models import PollOutcome
@@ -331,6 +333,7 @@ def test_out_of_range_character_references_do_not_lose_the_feed(
     store.close()
 
 
+@pytest.mark.slow
 def test_a_huge_feed_is_stored_in_chunks_without_holding_the_event_loop(
     feed_server: FeedServer, tmp_path: Path
 ) -> None:

@@ -6,7 +6,7 @@ from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from tracker.config import schema as config_mod
+from tracker.config import loader as config_mod
 from tracker.delivery.routing import Router, quiet_until
 from tracker.models import Article, FeedSpec, Route, TopicHit
 from tracker.service.scheduler import next_digest_at

@@ -204,6 +204,7 @@ def _try_lock_elsewhere(db: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.mark.slow
 def test_second_daemon_on_the_same_database_is_refused(tmp_path: Path) -> None:
     db = tmp_path / "tracker.db"
     lock_file = tmp_path / "tracker.db.lock"

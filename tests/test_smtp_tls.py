@@ -16,6 +16,9 @@ import trustme
 from conftest import run_cli
 from smtpserver import SMTPServer
 
+# Every test here runs tracker as a subprocess (make test-fast skips them).
+pytestmark = pytest.mark.slow
+
 USER, PASSWORD = "tracker", "s3cret-Pa55"
 
 

@@ -66,6 +66,7 @@ def test_the_sandbox_leaves_what_the_daemon_needs() -> None:
     assert "ReadOnlyPaths" not in s and "InaccessiblePaths" not in s
 
 
+@pytest.mark.slow
 @needs_analyze
 def test_security_exposure_is_at_most_two() -> None:
     result = _analyze("security", "--offline=yes", str(UNIT))
@@ -75,6 +76,7 @@ def test_security_exposure_is_at_most_two() -> None:
     assert exposure <= MAX_EXPOSURE, result.stdout
 
 
+@pytest.mark.slow
 @needs_analyze
 def test_unit_verifies(tmp_path: Path) -> None:
     # verify checks that ExecStart's binary exists; outside an install it does not, so a copy
@@ -128,6 +130,7 @@ _UNDER_MDWE = textwrap.dedent(
 )
 
 
+@pytest.mark.slow
 def test_python_runs_under_memory_deny_write_execute() -> None:
     result = subprocess.run(
         [sys.executable, "-c", _UNDER_MDWE], capture_output=True, text=True, timeout=60, cwd=ROOT

@@ -3,9 +3,14 @@
 import json
 from pathlib import Path
 
+import pytest
+
 from conftest import ROOT, run_cli
 from feedserver import FeedServer
 from rss import Item, rss
+
+# Every test here runs tracker as a subprocess (make test-fast skips them).
+pytestmark = pytest.mark.slow
 
 ITEMS = [
     Item(

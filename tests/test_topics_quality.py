@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tracker.config import schema as config_mod
+from tracker.config import loader as config_mod
 from tracker.models import MatchInput
 from tracker.topics.match import Matcher
 

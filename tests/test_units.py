@@ -1,6 +1,6 @@
 import pytest
 
-from tracker.units import format_duration, parse_duration, parse_size
+from tracker.units import format_duration, format_size, parse_duration, parse_size
 
 
 @pytest.mark.parametrize(
@@ -40,3 +40,14 @@ def test_format_duration() -> None:
     assert format_duration(922) == "15m22s"
     assert format_duration(90061) == "1d1h"
     assert format_duration(5) == "5s"
+
+
+def test_format_size() -> None:
+    assert format_size(10 * 1000**2) == "10MB"
+    assert format_size(250 * 1000) == "250KB"
+    assert format_size(512 * 1024) == "512KiB"
+    assert format_size(1024**3) == "1GiB"
+    assert format_size(1536) == "1536"
+    assert format_size(0) == "0"
+    for size in (1, 999, 1000, 1024, 3 * 1024**2, 5 * 1000**3, 123456789):
+        assert parse_size(format_size(size)) == size

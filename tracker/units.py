@@ -58,3 +58,25 @@ def format_duration(seconds: float) -> str:
             rest %= size
     # Two units are precise enough for humans: 1d3h, not 1d3h12m5s.
     return "".join(parts[:2])
+
+
+# Largest first; a binary unit before the decimal one of its size (1 GiB is more than 1 GB).
+_SIZE_DISPLAY = (
+    ("GiB", 1024**3),
+    ("GB", 1000**3),
+    ("MiB", 1024**2),
+    ("MB", 1000**2),
+    ("KiB", 1024),
+    ("KB", 1000),
+)
+
+
+def format_size(size: int) -> str:
+    """The inverse of parse_size for display: 10_000_000 -> '10MB', 1024 -> '1KiB', 1500 -> '1500'.
+
+    The largest unit that divides the size exactly, so the text parses back to the same number.
+    """
+    for unit, factor in _SIZE_DISPLAY:
+        if size and size % factor == 0:
+            return f"{size // factor}{unit}"
+    return str(size)

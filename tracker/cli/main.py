@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 import click
 
 from tracker import log
-from tracker.config import schema as config_mod
+from tracker.config import loader as config_mod
 from tracker.config.schema import Config
 from tracker.delivery.channels import sample as delivery_test
 from tracker.errors import ConfigError, TrackerError

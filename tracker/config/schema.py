@@ -1,42 +1,35 @@
-"""Load and validate config.yaml: every problem is reported at once, with key path and line.
+"""The schema of config.yaml: pydantic models and their per-key validators.
 
-pydantic lives here only; the rest of the daemon gets plain dataclasses (models.py)
-through the ``Config.feed_specs()`` / ``Config.topic_specs()`` accessors.
+pydantic lives in config/ only; the rest of the daemon gets plain dataclasses (models.py)
+through the ``Config.feed_specs()`` / ``Config.topic_specs()`` accessors. Reading the file and
+the checks across keys are in loader.py and checks.py.
 """
 
 from __future__ import annotations
 
-import difflib
 import ipaddress
-import os
 import re
 import ssl
-import types
 import typing
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
 from importlib.util import find_spec
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 from urllib.parse import unquote_plus, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import yaml
 from pydantic import (
     BaseModel,
     BeforeValidator,
     ConfigDict,
     Field,
     SecretStr,
-    ValidationError,
     ValidationInfo,
     field_validator,
     model_validator,
 )
 
-from tracker.errors import ConfigError
+from tracker.config.paths import config_relative, resolve_secret_path
 from tracker.models import FeedSpec, TopicSpec
-from tracker.topics import match
 from tracker.units import parse_duration, parse_size
 
 Duration = Annotated[float, BeforeValidator(parse_duration)]
@@ -46,7 +39,9 @@ DEFAULT_USER_AGENT = "tracker/0.1 (self-hosted feed alert daemon)"
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, populate_by_name=True, use_attribute_docstrings=True
+    )
 
 
 _M = typing.TypeVar("_M", bound=_Model)
@@ -127,8 +122,13 @@ class Auth(_Model):
     """HTTP basic auth for a feed; the password may come from a file (or systemd credential)."""
 
     username: str
+    """User name."""
     password: SecretStr | None = None
+    """Password (prefer `password_file` or `${ENV}`; it is never logged)."""
     password_file: Path | None = None
+    """File holding the password (trailing newline ignored). A relative path is looked up first
+    in `$CREDENTIALS_DIRECTORY` (systemd `LoadCredential=`), then next to the config file.
+    """
 
     @model_validator(mode="after")
     def _read_password_file(self, info: ValidationInfo) -> Auth:
@@ -139,34 +139,76 @@ class Defaults(_Model):
     """Per-feed settings that individual feeds may override."""
 
     interval: Duration = Field(default=900.0, gt=0)
+    """How often a feed is polled."""
     jitter: Duration = 30.0
+    """A random delay up to this long is added to every next check, so polls spread out."""
     max_age: Duration = Field(default=3 * 86400.0, gt=0)
+    """Items published longer ago than this are stored but never alerted. Items without a date
+    count as new.
+    """
     alert_on_first_poll: bool = False
+    """When false, a feed's first successful poll is a silent baseline."""
 
 
 class Fetch(_Model):
     """HTTP client limits shared by every feed."""
 
     concurrency: int = Field(default=20, ge=1, le=1000)
+    """Most feeds fetched at once (1–1000). A feed is never fetched twice at once."""
     timeout: Duration = Field(default=30.0, gt=0)
+    """Connect/read/write timeout of each request."""
     # Per request, redirects and body included: ``timeout`` is per read, so a server that
     # drips a byte at a time would otherwise hold a poll (and a concurrency slot) for ever.
     deadline: Duration = Field(default=120.0, gt=0)
+    """Time allowed for a whole fetch, redirects and body included: a server that sends a byte at
+    a time fails here instead of holding a poll for ever.
+    """
     max_bytes: Size = Field(default=10 * 1000**2, gt=0)
+    """Larger responses are refused (checked while streaming, before they are held in memory).
+    The limit is on the decoded body: a gzip or deflate body is inflated only up to it, so a
+    compression bomb stops there; stacked encodings and other compressions (br, zstd) are
+    refused, while labels that compress nothing (`utf-8`, `none`) are ignored.
+    """
     max_redirects: int = Field(default=5, ge=0, le=30)
+    """Redirects followed per request. A redirect to another origin carries no feed headers or
+    credentials, and https never redirects to http.
+    """
     user_agent: str = DEFAULT_USER_AGENT
+    """The `User-Agent` header."""
 
 
 class Feed(_Model):
     """One feed to poll."""
 
     url: str
+    """`http://` or `https://` URL of an RSS, Atom, RDF or JSON feed. Duplicates are errors, and
+    so are credentials in the URL (use `auth`).
+    """
     name: str | None = None
+    """Display name, used in logs, `tracker feeds` and topic `feeds:` restrictions. Must be
+    unique.
+
+    Default: host and path
+    """
     interval: Duration | None = Field(default=None, gt=0)
+    """Poll interval of this feed.
+
+    Default: `defaults.interval`
+    """
     lang: str | None = None
+    """Language used when the feed and its items declare none (`en`, `es`, …).
+
+    Default: from the feed
+    """
     alert_on_first_poll: bool | None = None
+    """Alert on the items of this feed's first poll.
+
+    Default: `defaults.alert_on_first_poll`
+    """
     headers: dict[str, str] = {}
+    """Extra request headers, e.g. an API key: `{X-Api-Key: "${NEWS_KEY}"}`."""
     auth: Auth | None = None
+    """HTTP basic auth: `username` and either `password` or `password_file`."""
 
     @field_validator("url")
     @classmethod
@@ -188,10 +230,28 @@ class Topic(_Model):
     """A topic: a query plus optional restrictions to some feeds and languages."""
 
     query: str
+    """The topic's query (see [Topics](#topics)). A syntax error is reported when the config
+    loads.
+    """
     feeds: list[str] = []
+    """Only match articles from these feeds (names or URLs).
+
+    Default: all feeds
+    """
     lang: list[str] = []
+    """Only match articles in these languages (`[en, es]`).
+
+    Default: all languages
+    """
     notify: list[str] | None = None
+    """The channels this topic's alerts go to, e.g. `[team-email, ops-hook]`.
+
+    Default: `delivery.notify`
+    """
     rate_limit: str | None = None
+    """At most this many immediate alerts per period per channel, e.g. `5/h`, `20/d`, `10/30m`;
+    the excess waits and goes out as one digest when the window has room. Nothing is dropped.
+    """
 
     @field_validator("rate_limit")
     @classmethod
@@ -205,9 +265,15 @@ class _Channel(_Model):
     """When a channel delivers: at once, or in hourly/daily digests, outside quiet hours."""
 
     mode: Literal["immediate", "hourly", "daily"] = "immediate"
+    """`immediate`, or `hourly`/`daily` digests grouped by topic."""
     digest_at: ClockTime = "08:00"
+    """Local time of the daily digest."""
     timezone: Timezone = "UTC"
+    """IANA time zone for `digest_at` and `quiet_hours`, e.g. `America/Mexico_City`."""
     quiet_hours: str | None = None
+    """`HH:MM-HH:MM` (may cross midnight, e.g. `22:00-07:00`): alerts that fall inside wait, as a
+    digest, until it ends.
+    """
 
     @field_validator("quiet_hours")
     @classmethod
@@ -219,17 +285,40 @@ class EmailChannel(_Channel):
     """SMTP delivery: one connection per batch, multipart text + HTML."""
 
     type: Literal["email"]
+    """`email`: SMTP."""
     host: str
+    """SMTP server."""
     port: int | None = Field(default=None, ge=1, le=65535)
+    """By `security`.
+
+    Default: 587 / 465 / 25
+    """
     security: Literal["starttls", "tls", "none"] = "starttls"
+    """`starttls`, `tls` (implicit TLS) or `none`. The server's certificate is always verified,
+    and `starttls` never falls back to a clear connection when the server does not offer
+    STARTTLS.
+    """
     username: str | None = None
+    """SMTP login. With `security: none` it is refused unless `host` is this machine
+    (`localhost`, `127.0.0.1`, `::1`): the password would cross the network in clear.
+    """
     password: SecretStr | None = None
+    """SMTP password; prefer `password_file`."""
     password_file: Path | None = None
+    """File with the password (relative: `$CREDENTIALS_DIRECTORY`, then the config's folder)."""
     sender: str = Field(alias="from")
+    """Sender, e.g. `'tracker <tracker@example.org>'`."""
     to: list[str] = Field(min_length=1)
+    """List of recipients."""
     subject_prefix: str = "[tracker]"
+    """Start of every subject."""
     timeout: Duration = Field(default=30.0, gt=0)
+    """Network timeout."""
     ca_file: Path | None = None  # a private CA to verify the server against
+    """PEM file of the CA that signed the server's certificate (a private or internal CA), used
+    instead of the system's CAs; relative to the config's folder. Checked when the config
+    loads.
+    """
 
     @field_validator("sender", "to")
     @classmethod
@@ -272,12 +361,19 @@ class WebhookChannel(_Channel):
     """HTTP POST of a JSON payload, optionally HMAC-signed."""
 
     type: Literal["webhook"]
+    """`webhook`: a JSON POST."""
     url: str
+    """`http(s)://` endpoint."""
     format: Literal["json", "slack", "discord"] = "json"
+    """`json` (the payload below), `slack` or `discord` (their incoming-webhook message shapes)."""
     secret: SecretStr | None = None
+    """HMAC key: requests are signed (see below)."""
     secret_file: Path | None = None
+    """File holding the secret."""
     headers: dict[str, str] = {}
+    """Extra request headers."""
     timeout: Duration = Field(default=10.0, gt=0)
+    """Network timeout."""
 
     @field_validator("url")
     @classmethod
@@ -297,10 +393,16 @@ class AppriseChannel(_Channel):
     """Any service apprise knows (Telegram, Matrix, ntfy, Teams…); needs tracker[apprise]."""
 
     type: Literal["apprise"]
+    """`apprise`: any service apprise knows."""
     url: SecretStr | None = None
+    """For `apprise`: the apprise URL, e.g. `ntfy://topic` (or give `url_file`)."""
     url_file: Path | None = None
+    """File holding the apprise URL (they often contain tokens)."""
     # One notification's whole time: apprise's own timeouts are per read.
     timeout: Duration = Field(default=60.0, gt=0)
+    """For apprise it bounds one notification as a whole, since apprise's own timeouts are per
+    read.
+    """
 
     @model_validator(mode="after")
     def _read_url_file(self, info: ValidationInfo) -> AppriseChannel:
@@ -322,24 +424,47 @@ class Delivery(_Model):
     """Retry policy shared by every channel, the default route and the admin channel."""
 
     max_attempts: int = Field(default=10, ge=1, le=1000)
+    """Attempts before a delivery is dead-lettered."""
     retry_base: Duration = Field(default=30.0, gt=0)
+    """First retry delay; doubles each attempt (±20% jitter)."""
     retry_max: Duration = Field(default=3600.0, gt=0)
+    """Longest retry delay. A server's `Retry-After` is always honoured."""
     notify: list[str] | None = None
+    """Default route for topics without `notify`.
+
+    Default: every channel
+    """
     admin: str | None = None
+    """Channel for admin notices (a feed failing, silent or recovered; a rejected config edit),
+    separate from topic alerts. Without it these are only logged.
+    """
 
 
 class FeedHealth(_Model):
     """When a feed counts as failing or silent (one admin notice each way, never per cycle)."""
 
     fail_after: int = Field(default=5, ge=1)
+    """A feed failing this many polls in a row raises one admin notice; one more when it
+    recovers.
+    """
     silent_factor: float = Field(default=10.0, gt=1)
+    """A feed that brings no new items for this many times its usual gap between new items is
+    "silent" (one notice, one on recovery). The usual gap is the median over its last 12 polls
+    that brought news.
+    """
     min_silence: Duration = Field(default=2 * 86400.0, gt=0)
+    """Never call a feed silent sooner than this."""
 
 
 class Metrics(_Model):
     """The optional HTTP listener for /metrics and /healthz."""
 
     listen: str | None = None
+    """`host:port` for an HTTP listener serving Prometheus `/metrics` and `/healthz`, e.g.
+    `127.0.0.1:9464` (`:9464` listens on all interfaces).
+
+    Default: off
+    """
 
     @field_validator("listen")
     @classmethod
@@ -355,16 +480,31 @@ class Config(_Model):
     """The whole config file."""
 
     database: Path = Path("tracker.db")
+    """SQLite file; a relative path is relative to the config file's folder. The shipped config
+    uses `${STATE_DIRECTORY:-.}/tracker.db` so systemd's state directory is used when set.
+    """
     log_level: str = Field(default="info", pattern=r"(?i)^(debug|info|warning|error)$")
+    """`debug`, `info`, `warning` or `error`."""
     defaults: Defaults = Defaults()
+    """Per-feed settings every feed inherits (below)."""
     fetch: Fetch = Fetch()
+    """HTTP client settings (below)."""
     feeds: list[Feed] = []
+    """The feeds to poll (below)."""
     lists: dict[str, list[str]] = {}
+    """Named term lists, reusable in topic queries: `lists: {nafta: [NAFTA, TLCAN, USMCA,
+    T-MEC]}`.
+    """
     topics: dict[str, Topic] = {}
+    """Topics by name (below)."""
     channels: dict[str, Channel] = {}
+    """Where alerts go, by name (below). With none, alerts are stored and logged only."""
     delivery: Delivery = Delivery()
+    """Retry policy, default route and admin channel (below)."""
     feed_health: FeedHealth = FeedHealth()
+    """When a feed counts as failing or silent (below)."""
     metrics: Metrics = Metrics()
+    """The optional `/metrics` and `/healthz` listener (below)."""
     # Where the file was read from; relative paths in it are relative to this folder.
     base_dir: Path = Field(default=Path("."), exclude=True)
 
@@ -456,292 +596,3 @@ def default_feed_name(url: str) -> str:
     """A feed without a name is called by its host and path: two feeds of one site differ."""
     parts = urlsplit(url)
     return (parts.netloc.removeprefix("www.") + parts.path).rstrip("/")
-
-
-def resolve_secret_path(path: Path, context: Any) -> Path:
-    """Relative secret files are looked up in systemd's credentials folder, else the config's."""
-    if path.is_absolute():
-        return path
-    creds = os.environ.get("CREDENTIALS_DIRECTORY")
-    if creds and (Path(creds) / path).exists():
-        return Path(creds) / path
-    return config_relative(path, context)
-
-
-def config_relative(path: Path, context: Any) -> Path:
-    """A path from the config: relative ones are taken from the config file's folder."""
-    if path.is_absolute():
-        return path
-    base = context.get("base_dir") if isinstance(context, dict) else None
-    return (Path(base) if base else Path(".")) / path
-
-
-# --- loading ---------------------------------------------------------------------------------
-
-_ENV_REF = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
-
-
-def _substitute_env(value: str, path: str, problems: list[str]) -> str:
-    def repl(m: re.Match[str]) -> str:
-        if m.group(0) == "$$":
-            return "$"
-        name, default = m.group(1), m.group(2)
-        if name in os.environ:
-            return os.environ[name]
-        if default is not None:
-            return default
-        problems.append(f"{path}: environment variable {name} is not set")
-        return ""
-
-    return _ENV_REF.sub(repl, value)
-
-
-def _walk_env(data: Any, path: str, problems: list[str]) -> Any:
-    if isinstance(data, str):
-        return _substitute_env(data, path, problems)
-    if isinstance(data, list):
-        return [_walk_env(v, f"{path}[{i}]", problems) for i, v in enumerate(data)]
-    if isinstance(data, dict):
-        return {k: _walk_env(v, _join(path, k), problems) for k, v in data.items()}
-    return data
-
-
-def _join(path: str, key: object) -> str:
-    if isinstance(key, int):
-        return f"{path}[{key}]"
-    return f"{path}.{key}" if path else str(key)
-
-
-def _format_loc(loc: tuple[int | str, ...]) -> str:
-    path = ""
-    for part in loc:
-        path = _join(path, part)
-    return path
-
-
-def _line_map(text: str) -> dict[str, int]:
-    """Map each key path (``feeds[3].interval``) to its 1-based line in the YAML text."""
-    lines: dict[str, int] = {}
-
-    def walk(node: yaml.Node, path: str) -> None:
-        lines.setdefault(path, node.start_mark.line + 1)
-        if isinstance(node, yaml.MappingNode):
-            for key, value in node.value:
-                child = _join(path, key.value)
-                lines[child] = key.start_mark.line + 1
-                walk(value, child)
-        elif isinstance(node, yaml.SequenceNode):
-            for i, item in enumerate(node.value):
-                walk(item, _join(path, i))
-
-    root = yaml.compose(text, Loader=yaml.SafeLoader)
-    if root is not None:
-        walk(root, "")
-    return lines
-
-
-def _fields_at(loc: tuple[int | str, ...]) -> list[str]:
-    """The allowed keys of the model found at ``loc`` (for did-you-mean hints)."""
-    tp: Any = Config
-    for part in loc:
-        tp = _unwrap(tp)
-        if isinstance(part, int):
-            args = typing.get_args(tp)
-            tp = args[0] if args else None
-        elif isinstance(tp, type) and issubclass(tp, BaseModel) and part in tp.model_fields:
-            tp = tp.model_fields[part].annotation
-        elif typing.get_origin(tp) is dict:
-            tp = typing.get_args(tp)[1]
-        else:
-            return []
-    tp = _unwrap(tp)
-    if isinstance(tp, type) and issubclass(tp, BaseModel):
-        return [n for n, f in tp.model_fields.items() if not f.exclude]
-    return []
-
-
-def _unwrap(tp: Any) -> Any:
-    origin = typing.get_origin(tp)
-    if origin is Annotated:
-        return _unwrap(typing.get_args(tp)[0])
-    if origin in (typing.Union, types.UnionType):
-        args = [a for a in typing.get_args(tp) if a is not type(None)]
-        return _unwrap(args[0]) if len(args) == 1 else tp
-    return tp
-
-
-def _describe(err: Mapping[str, Any]) -> tuple[str, str]:
-    loc: tuple[int | str, ...] = tuple(err["loc"])
-    kind, msg = err["type"], str(err["msg"])
-    if kind == "extra_forbidden":
-        allowed = _fields_at(loc[:-1])
-        close = difflib.get_close_matches(str(loc[-1]), allowed, n=1)
-        hint = f" (did you mean '{close[0]}'?)" if close else f" (allowed: {', '.join(allowed)})"
-        return _format_loc(loc), f"unknown key{hint}"
-    if kind == "missing":
-        return _format_loc(loc), "required key is missing"
-    for prefix in ("Value error, ", "Assertion failed, "):
-        msg = msg.removeprefix(prefix)
-    return _format_loc(loc), msg
-
-
-@dataclass(frozen=True)
-class Problem:
-    """One thing wrong in the config."""
-
-    path: str
-    message: str
-    line: int | None
-
-    def __str__(self) -> str:
-        where = f"line {self.line}: " if self.line else ""
-        sep = ": " if self.path else ""
-        return f"{where}{self.path}{sep}{self.message}"
-
-
-def _problems_from_validation(exc: ValidationError, lines: dict[str, int]) -> Iterator[Problem]:
-    for err in exc.errors():
-        path, msg = _describe(err)
-        yield Problem(path, msg, _nearest_line(path, lines))
-
-
-def _nearest_line(path: str, lines: dict[str, int]) -> int | None:
-    while path:
-        if path in lines:
-            return lines[path]
-        path = re.sub(r"(\.[^.\[]+|\[\d+\])$", "", path)
-    return None
-
-
-_T = typing.TypeVar("_T", list[Any], dict[Any, Any])
-
-
-def _typed(value: Any, kind: type[_T]) -> _T:
-    """``value`` if it is of the container ``kind``, else an empty one (its own error is
-    reported by pydantic)."""
-    return value if isinstance(value, kind) else kind()
-
-
-def _semantic_problems(raw: dict[str, Any]) -> Iterator[tuple[str, str]]:
-    """Checks across keys (duplicates, references, query syntax), run on the raw data so they
-    are reported together with the per-key errors, not only once those are fixed."""
-    feeds = _typed(raw.get("feeds"), list)
-    seen_urls: dict[str, int] = {}
-    seen_names: dict[str, int] = {}
-    for i, feed in enumerate(feeds):
-        if not isinstance(feed, dict) or not isinstance(feed.get("url"), str):
-            continue
-        url = feed["url"].strip()
-        try:
-            default_feed_name(url)
-        except ValueError:
-            continue  # pydantic reports the malformed URL itself
-        if url in seen_urls:
-            yield f"feeds[{i}].url", f"duplicate of feeds[{seen_urls[url]}]"
-        seen_urls.setdefault(url, i)
-        name = feed.get("name")
-        if isinstance(name, str) and name:
-            if name in seen_names:
-                yield f"feeds[{i}].name", f"'{name}' is already feeds[{seen_names[name]}]"
-            seen_names.setdefault(name, i)
-    known = set(seen_urls) | set(seen_names) | {default_feed_name(u) for u in seen_urls}
-    topics = _typed(raw.get("topics"), dict)
-    lists = _typed(raw.get("lists"), dict)
-    good_lists = {k: v for k, v in lists.items() if isinstance(v, list)}
-    for tname, topic in topics.items():
-        if not isinstance(topic, dict):
-            continue
-        refs = _typed(topic.get("feeds"), list)
-        for j, ref in enumerate(refs):
-            if isinstance(ref, str) and ref not in known:
-                yield f"topics.{tname}.feeds[{j}]", f"no feed named or at '{ref}'"
-        channels = _typed(raw.get("channels"), dict)
-        for j, ref in enumerate(_typed(topic.get("notify"), list)):
-            if isinstance(ref, str) and ref not in channels:
-                yield f"topics.{tname}.notify[{j}]", _no_channel(ref, channels)
-        if isinstance(topic.get("query"), str):
-            err = match.check_query(topic["query"], good_lists)
-            if err:
-                yield f"topics.{tname}.query", err
-
-
-def _no_channel(ref: object, channels: dict[Any, Any]) -> str:
-    known = ", ".join(map(str, channels)) or "none configured"
-    return f"no channel named '{ref}' (channels: {known})"
-
-
-def _delivery_problems(raw: dict[str, Any]) -> Iterator[tuple[str, str]]:
-    channels = _typed(raw.get("channels"), dict)
-    delivery = _typed(raw.get("delivery"), dict)
-    for name, ch in channels.items():
-        if isinstance(ch, dict) and ch.get("type") == "apprise" and not find_spec("apprise"):
-            yield (
-                f"channels.{name}.type",
-                "apprise channels need the optional extra: pip install 'tracker[apprise]'",
-            )
-    for j, ref in enumerate(_typed(delivery.get("notify"), list)):
-        if isinstance(ref, str) and ref not in channels:
-            yield f"delivery.notify[{j}]", _no_channel(ref, channels)
-    admin = delivery.get("admin")
-    if isinstance(admin, str) and admin not in channels:
-        yield "delivery.admin", _no_channel(admin, channels)
-
-
-_SELF_REFERENCE = "{source}: the YAML refers to itself (an alias inside its own anchor)"
-
-
-def parse(text: str, base_dir: Path, source: str = "config") -> Config:
-    """Validate config text; raise one ConfigError listing every problem found."""
-    try:
-        raw = yaml.safe_load(text)
-        lines = _line_map(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise ConfigError(f"{source}: invalid YAML{where}: {problem}") from exc
-    except RecursionError as exc:
-        raise ConfigError(_SELF_REFERENCE.format(source=source)) from exc
-    if raw is None:
-        raw = {}
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{source}: the top level must be a mapping of keys, not a list or value")
-    env_problems: list[str] = []
-    try:
-        data = _walk_env(raw, "", env_problems)
-    except RecursionError as exc:
-        raise ConfigError(_SELF_REFERENCE.format(source=source)) from exc
-    problems = []
-    for text_problem in env_problems:
-        path, _, message = text_problem.partition(": ")
-        problems.append(Problem(path, message, _nearest_line(path, lines)))
-    for path, message in (*_semantic_problems(data), *_delivery_problems(data)):
-        problems.append(Problem(path, message, _nearest_line(path, lines)))
-    config: Config | None = None
-    try:
-        config = Config.model_validate(
-            {**data, "base_dir": base_dir}, context={"base_dir": base_dir}
-        )
-    except ValidationError as exc:
-        problems += list(_problems_from_validation(exc, lines))
-    if problems or config is None:
-        problems.sort(key=lambda p: (p.line or 0, p.path))
-        count = len(problems)
-        raise ConfigError(
-            f"{source}: {count} problem{'s' if count != 1 else ''}",
-            [str(p) for p in problems],
-        )
-    return config
-
-
-def load(path: Path) -> Config:
-    """Read and validate the config file at ``path``."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError as exc:
-        raise ConfigError(
-            f"config file not found: {path}", hint="pass --config FILE or set TRACKER_CONFIG"
-        ) from exc
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot read config file {path}: {exc}") from exc
-    return parse(text, path.resolve().parent, source=str(path))

@@ -13,7 +13,7 @@ from datetime import datetime
 from pathlib import Path
 
 from tracker import log as log_mod
-from tracker.config import schema as config_mod
+from tracker.config import loader as config_mod
 from tracker.config.schema import Config
 from tracker.delivery import channels as notify
 from tracker.delivery.outbox import Dispatcher, DispatchSummary, RetryPolicy

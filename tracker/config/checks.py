@@ -1,0 +1,95 @@
+"""Checks across keys of config.yaml: duplicates, references, query syntax.
+
+They run on the raw data (after ``${ENV}`` substitution, before pydantic) so that their
+problems are reported together with the per-key ones, not only once those are fixed.
+"""
+
+from __future__ import annotations
+
+import typing
+from collections.abc import Iterator
+from importlib.util import find_spec
+from typing import Any
+
+from tracker.config.schema import default_feed_name
+from tracker.topics import match
+
+
+def cross_key_problems(raw: dict[str, Any]) -> Iterator[tuple[str, str]]:
+    """Every (key path, message) problem that no single key shows on its own."""
+    yield from _semantic_problems(raw)
+    yield from _delivery_problems(raw)
+
+
+_T = typing.TypeVar("_T", list[Any], dict[Any, Any])
+
+
+def _typed(value: Any, kind: type[_T]) -> _T:
+    """``value`` if it is of the container ``kind``, else an empty one (its own error is
+    reported by pydantic)."""
+    return value if isinstance(value, kind) else kind()
+
+
+def _semantic_problems(raw: dict[str, Any]) -> Iterator[tuple[str, str]]:
+    """Checks across keys (duplicates, references, query syntax), run on the raw data so they
+    are reported together with the per-key errors, not only once those are fixed."""
+    feeds = _typed(raw.get("feeds"), list)
+    seen_urls: dict[str, int] = {}
+    seen_names: dict[str, int] = {}
+    for i, feed in enumerate(feeds):
+        if not isinstance(feed, dict) or not isinstance(feed.get("url"), str):
+            continue
+        url = feed["url"].strip()
+        try:
+            default_feed_name(url)
+        except ValueError:
+            continue  # pydantic reports the malformed URL itself
+        if url in seen_urls:
+            yield f"feeds[{i}].url", f"duplicate of feeds[{seen_urls[url]}]"
+        seen_urls.setdefault(url, i)
+        name = feed.get("name")
+        if isinstance(name, str) and name:
+            if name in seen_names:
+                yield f"feeds[{i}].name", f"'{name}' is already feeds[{seen_names[name]}]"
+            seen_names.setdefault(name, i)
+    known = set(seen_urls) | set(seen_names) | {default_feed_name(u) for u in seen_urls}
+    topics = _typed(raw.get("topics"), dict)
+    lists = _typed(raw.get("lists"), dict)
+    good_lists = {k: v for k, v in lists.items() if isinstance(v, list)}
+    for tname, topic in topics.items():
+        if not isinstance(topic, dict):
+            continue
+        refs = _typed(topic.get("feeds"), list)
+        for j, ref in enumerate(refs):
+            if isinstance(ref, str) and ref not in known:
+                yield f"topics.{tname}.feeds[{j}]", f"no feed named or at '{ref}'"
+        channels = _typed(raw.get("channels"), dict)
+        for j, ref in enumerate(_typed(topic.get("notify"), list)):
+            if isinstance(ref, str) and ref not in channels:
+                yield f"topics.{tname}.notify[{j}]", _no_channel(ref, channels)
+        if isinstance(topic.get("query"), str):
+            err = match.check_query(topic["query"], good_lists)
+            if err:
+                yield f"topics.{tname}.query", err
+
+
+def _no_channel(ref: object, channels: dict[Any, Any]) -> str:
+    known = ", ".join(map(str, channels)) or "none configured"
+    return f"no channel named '{ref}' (channels: {known})"
+
+
+def _delivery_problems(raw: dict[str, Any]) -> Iterator[tuple[str, str]]:
+    channels = _typed(raw.get("channels"), dict)
+    delivery = _typed(raw.get("delivery"), dict)
+    for name, ch in channels.items():
+        if isinstance(ch, dict) and ch.get("type") == "apprise" and not find_spec("apprise"):
+            yield (
+                f"channels.{name}.type",
+                "apprise channels need the optional extra: pip install 'tracker[apprise]'",
+            )
+    for j, ref in enumerate(_typed(delivery.get("notify"), list)):
+        if isinstance(ref, str) and ref not in channels:
+            yield f"delivery.notify[{j}]", _no_channel(ref, channels)
+    admin = delivery.get("admin")
+    if isinstance(admin, str) and admin not in channels:
+        yield "delivery.admin", _no_channel(admin, channels)

@@ -1,0 +1,218 @@
+"""Load and validate config.yaml: every problem is reported at once, with key path and line.
+
+``parse()`` reads YAML (keeping each key's line), substitutes ``${ENV}`` references, runs the
+cross-key checks and the pydantic schema, and raises one ConfigError listing every problem.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+import types
+import typing
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from tracker.config.checks import cross_key_problems
+from tracker.config.schema import Config
+from tracker.errors import ConfigError
+
+_ENV_REF = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+def _substitute_env(value: str, path: str, problems: list[str]) -> str:
+    def repl(m: re.Match[str]) -> str:
+        if m.group(0) == "$$":
+            return "$"
+        name, default = m.group(1), m.group(2)
+        if name in os.environ:
+            return os.environ[name]
+        if default is not None:
+            return default
+        problems.append(f"{path}: environment variable {name} is not set")
+        return ""
+
+    return _ENV_REF.sub(repl, value)
+
+
+def _walk_env(data: Any, path: str, problems: list[str]) -> Any:
+    if isinstance(data, str):
+        return _substitute_env(data, path, problems)
+    if isinstance(data, list):
+        return [_walk_env(v, f"{path}[{i}]", problems) for i, v in enumerate(data)]
+    if isinstance(data, dict):
+        return {k: _walk_env(v, _join(path, k), problems) for k, v in data.items()}
+    return data
+
+
+def _join(path: str, key: object) -> str:
+    if isinstance(key, int):
+        return f"{path}[{key}]"
+    return f"{path}.{key}" if path else str(key)
+
+
+def _format_loc(loc: tuple[int | str, ...]) -> str:
+    path = ""
+    for part in loc:
+        path = _join(path, part)
+    return path
+
+
+def _line_map(text: str) -> dict[str, int]:
+    """Map each key path (``feeds[3].interval``) to its 1-based line in the YAML text."""
+    lines: dict[str, int] = {}
+
+    def walk(node: yaml.Node, path: str) -> None:
+        lines.setdefault(path, node.start_mark.line + 1)
+        if isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                child = _join(path, key.value)
+                lines[child] = key.start_mark.line + 1
+                walk(value, child)
+        elif isinstance(node, yaml.SequenceNode):
+            for i, item in enumerate(node.value):
+                walk(item, _join(path, i))
+
+    root = yaml.compose(text, Loader=yaml.SafeLoader)
+    if root is not None:
+        walk(root, "")
+    return lines
+
+
+def _fields_at(loc: tuple[int | str, ...]) -> list[str]:
+    """The allowed keys of the model found at ``loc`` (for did-you-mean hints)."""
+    tp: Any = Config
+    for part in loc:
+        tp = _unwrap(tp)
+        if isinstance(part, int):
+            args = typing.get_args(tp)
+            tp = args[0] if args else None
+        elif isinstance(tp, type) and issubclass(tp, BaseModel) and part in tp.model_fields:
+            tp = tp.model_fields[part].annotation
+        elif typing.get_origin(tp) is dict:
+            tp = typing.get_args(tp)[1]
+        else:
+            return []
+    tp = _unwrap(tp)
+    if isinstance(tp, type) and issubclass(tp, BaseModel):
+        return [n for n, f in tp.model_fields.items() if not f.exclude]
+    return []
+
+
+def _unwrap(tp: Any) -> Any:
+    origin = typing.get_origin(tp)
+    if origin is Annotated:
+        return _unwrap(typing.get_args(tp)[0])
+    if origin in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        return _unwrap(args[0]) if len(args) == 1 else tp
+    return tp
+
+
+def _describe(err: Mapping[str, Any]) -> tuple[str, str]:
+    loc: tuple[int | str, ...] = tuple(err["loc"])
+    kind, msg = err["type"], str(err["msg"])
+    if kind == "extra_forbidden":
+        allowed = _fields_at(loc[:-1])
+        close = difflib.get_close_matches(str(loc[-1]), allowed, n=1)
+        hint = f" (did you mean '{close[0]}'?)" if close else f" (allowed: {', '.join(allowed)})"
+        return _format_loc(loc), f"unknown key{hint}"
+    if kind == "missing":
+        return _format_loc(loc), "required key is missing"
+    for prefix in ("Value error, ", "Assertion failed, "):
+        msg = msg.removeprefix(prefix)
+    return _format_loc(loc), msg
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong in the config."""
+
+    path: str
+    message: str
+    line: int | None
+
+    def __str__(self) -> str:
+        where = f"line {self.line}: " if self.line else ""
+        sep = ": " if self.path else ""
+        return f"{where}{self.path}{sep}{self.message}"
+
+
+def _problems_from_validation(exc: ValidationError, lines: dict[str, int]) -> Iterator[Problem]:
+    for err in exc.errors():
+        path, msg = _describe(err)
+        yield Problem(path, msg, _nearest_line(path, lines))
+
+
+def _nearest_line(path: str, lines: dict[str, int]) -> int | None:
+    while path:
+        if path in lines:
+            return lines[path]
+        path = re.sub(r"(\.[^.\[]+|\[\d+\])$", "", path)
+    return None
+
+
+_SELF_REFERENCE = "{source}: the YAML refers to itself (an alias inside its own anchor)"
+
+
+def parse(text: str, base_dir: Path, source: str = "config") -> Config:
+    """Validate config text; raise one ConfigError listing every problem found."""
+    try:
+        raw = yaml.safe_load(text)
+        lines = _line_map(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError(f"{source}: invalid YAML{where}: {problem}") from exc
+    except RecursionError as exc:
+        raise ConfigError(_SELF_REFERENCE.format(source=source)) from exc
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{source}: the top level must be a mapping of keys, not a list or value")
+    env_problems: list[str] = []
+    try:
+        data = _walk_env(raw, "", env_problems)
+    except RecursionError as exc:
+        raise ConfigError(_SELF_REFERENCE.format(source=source)) from exc
+    problems = []
+    for text_problem in env_problems:
+        path, _, message = text_problem.partition(": ")
+        problems.append(Problem(path, message, _nearest_line(path, lines)))
+    for path, message in cross_key_problems(data):
+        problems.append(Problem(path, message, _nearest_line(path, lines)))
+    config: Config | None = None
+    try:
+        config = Config.model_validate(
+            {**data, "base_dir": base_dir}, context={"base_dir": base_dir}
+        )
+    except ValidationError as exc:
+        problems += list(_problems_from_validation(exc, lines))
+    if problems or config is None:
+        problems.sort(key=lambda p: (p.line or 0, p.path))
+        count = len(problems)
+        raise ConfigError(
+            f"{source}: {count} problem{'s' if count != 1 else ''}",
+            [str(p) for p in problems],
+        )
+    return config
+
+
+def load(path: Path) -> Config:
+    """Read and validate the config file at ``path``."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError as exc:
+        raise ConfigError(
+            f"config file not found: {path}", hint="pass --config FILE or set TRACKER_CONFIG"
+        ) from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc}") from exc
+    return parse(text, path.resolve().parent, source=str(path))
