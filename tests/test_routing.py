@@ -7,9 +7,8 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from tracker.config import schema as config_mod
-from tracker.delivery.routing import Router, quiet_until
+from tracker.delivery.routing import Router, next_digest_at, quiet_until
 from tracker.models import Article, FeedSpec, Route, TopicHit
-from tracker.service.scheduler import next_digest_at
 from tracker.store.facade import Store
 
 MX = ZoneInfo("America/Mexico_City")

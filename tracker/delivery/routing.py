@@ -6,9 +6,10 @@ from __future__ import annotations
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from apscheduler.triggers.cron import CronTrigger
+
 from tracker.config.schema import Config, parse_rate
 from tracker.models import Route
-from tracker.service.scheduler import next_digest_at
 from tracker.store.facade import Store
 
 
@@ -28,6 +29,24 @@ def quiet_until(quiet_hours: str | None, timezone: str, now: float) -> float | N
     if end_dt <= local:
         end_dt += timedelta(days=1)
     return end_dt.timestamp()
+
+
+def next_digest_at(mode: str, digest_at: str, timezone: str, now: float) -> float:
+    """When the next hourly or daily digest of a channel goes out (UNIX seconds).
+
+    APScheduler's cron trigger does the calendar arithmetic (DST included); the time is
+    stored on each delivery, so a digest due while the daemon was down goes out at start.
+    """
+    tz = ZoneInfo(timezone)
+    hour, minute = (int(p) for p in digest_at.split(":"))
+    trigger = (
+        CronTrigger(minute=0, timezone=tz)
+        if mode == "hourly"
+        else CronTrigger(hour=hour, minute=minute, timezone=tz)
+    )
+    fire = trigger.get_next_fire_time(None, datetime.fromtimestamp(now, tz))
+    assert fire is not None  # a cron trigger without an end date always fires again
+    return float(fire.timestamp())
 
 
 class Router:

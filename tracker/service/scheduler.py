@@ -13,16 +13,14 @@ import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
-from zoneinfo import ZoneInfo
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
-from apscheduler.triggers.cron import CronTrigger
 from apscheduler.util import undefined
 
 from tracker.log import event
 from tracker.models import FeedState, PollOutcome
 
-if TYPE_CHECKING:  # types only: routing imports next_digest_at from here
+if TYPE_CHECKING:  # types only: the daemon builds these and hands them in
     from tracker.delivery.outbox import Dispatcher
     from tracker.ingest.pipeline import Poller
     from tracker.store.facade import Store
@@ -173,21 +171,3 @@ class FeedScheduler:
         if pending:
             await asyncio.wait(pending)
         event(log, logging.INFO, "scheduler.stopped", finished=len(done), cancelled=len(pending))
-
-
-def next_digest_at(mode: str, digest_at: str, timezone: str, now: float) -> float:
-    """When the next hourly or daily digest of a channel goes out (UNIX seconds).
-
-    APScheduler's cron trigger does the calendar arithmetic (DST included); the time is
-    stored on each delivery, so a digest due while the daemon was down goes out at start.
-    """
-    tz = ZoneInfo(timezone)
-    hour, minute = (int(p) for p in digest_at.split(":"))
-    trigger = (
-        CronTrigger(minute=0, timezone=tz)
-        if mode == "hourly"
-        else CronTrigger(hour=hour, minute=minute, timezone=tz)
-    )
-    fire = trigger.get_next_fire_time(None, datetime.fromtimestamp(now, tz))
-    assert fire is not None  # a cron trigger without an end date always fires again
-    return float(fire.timestamp())
