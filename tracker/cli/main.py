@@ -19,6 +19,7 @@ from tracker.config import schema as config_mod
 from tracker.config.schema import Config
 from tracker.delivery.channels import sample as delivery_test
 from tracker.errors import ConfigError, TrackerError
+from tracker.models import DeliveryStatus, HealthStatus
 from tracker.service.daemon import run_forever, run_once
 from tracker.store.facade import FeedRow, Store
 from tracker.topics import explore
@@ -163,7 +164,7 @@ def _status(row: FeedRow) -> str:
         return "new"
     if row.consecutive_errors:
         return f"failing×{row.consecutive_errors}"
-    if row.health == "silent":
+    if row.health is HealthStatus.SILENT:
         return "silent"
     return "ok"
 
@@ -327,15 +328,15 @@ def alerts(ctx: click.Context, status: str | None, limit: int) -> None:
     if store is None:
         return
     try:
-        rows = store.deliveries(limit, status)
+        rows = store.deliveries(limit, DeliveryStatus(status) if status else None)
         counts = store.delivery_counts()
     finally:
         store.close()
     now = time.time()
     table = [("ID", "CREATED", "CHANNEL", "TOPIC", "STATUS", "TRIES", "TITLE", "LAST ERROR")]
     for r in rows:
-        state = r.status
-        if r.status == "pending":
+        state: str = r.status
+        if r.status is DeliveryStatus.PENDING:
             when = max(r.not_before, r.next_attempt_at)
             state = f"pending ({'digest ' if r.digest else ''}{_ago(when, now)})"
         table.append(

@@ -17,13 +17,21 @@ from tracker.delivery.routing import Router
 from tracker.errors import FetchError, ParseError
 from tracker.ingest import fetch, normalize, parse
 from tracker.log import event
-from tracker.models import Article, Entry, FeedSpec, FeedState, ParsedFeed, PollOutcome
+from tracker.models import (
+    Article,
+    Entry,
+    FeedSpec,
+    FeedState,
+    ParsedFeed,
+    PollOutcome,
+    PollResult,
+)
 from tracker.store.facade import Store
 from tracker.topics.match import Matcher
 
 if TYPE_CHECKING:
     from tracker.service.feedhealth import FeedHealthMonitor
-    from tracker.service.http import Metrics, PollResult
+    from tracker.service.http import Metrics
 
 log = logging.getLogger(__name__)
 

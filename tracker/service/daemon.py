@@ -22,7 +22,7 @@ from tracker.errors import ConfigError
 from tracker.ingest import fetch
 from tracker.ingest.pipeline import Poller, PollSettings
 from tracker.log import event
-from tracker.models import PollOutcome
+from tracker.models import DeliveryStatus, PollOutcome
 from tracker.service import systemd as service
 from tracker.service.feedhealth import FeedHealthMonitor
 from tracker.service.http import (
@@ -168,7 +168,7 @@ async def run_once(config: Config) -> RunSummary:
             # One-shot: the caller (cron) sets the pace, so retry backoff does not hold
             # deliveries back; digest times and quiet hours still do.
             summary.delivery = await sched.dispatcher.run_due(ignore_backoff=True, limit=100_000)
-            summary.pending = sched.store.deliveries(limit=1000, status="pending")
+            summary.pending = sched.store.deliveries(limit=1000, status=DeliveryStatus.PENDING)
     summary.seconds = time.monotonic() - started
     return summary
 

@@ -13,18 +13,19 @@ import logging
 import sqlite3
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Literal, get_args
+from typing import Literal, assert_never, get_args
 
 from aiohttp import web
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.aiohttp import make_aiohttp_handler
 
 from tracker.log import event
+from tracker.models import DeliveryStatus, PollResult
 
 log = logging.getLogger(__name__)
 
-PollResult = Literal["ok", "not_modified", "failed"]
-DeliveryStatus = Literal["sent", "retry", "dead"]
+# The delivery counter's status label: "retry" is a pending delivery after an attempt.
+DeliveryLabel = Literal["sent", "retry", "dead"]
 HealthCheck = Callable[[], tuple[bool, str]]
 
 # Feed fetches range from a 304 on a LAN (ms) to a slow server near the 30 s timeout.
@@ -75,7 +76,7 @@ class Metrics:
         for topic in topics:
             self.matches.labels(topic)
         for channel in channels:
-            for status in get_args(DeliveryStatus):
+            for status in get_args(DeliveryLabel):
                 self.deliveries.labels(channel, status)
 
     def poll(self, result: PollResult, seconds: float) -> None:
@@ -93,11 +94,25 @@ class Metrics:
         """An article matched ``topic``."""
         self.matches.labels(topic).inc()
 
-    def delivery(self, channel: str, status: DeliveryStatus) -> None:
+    def delivery(self, channel: str, status: DeliveryLabel) -> None:
         """One delivery attempt on ``channel``: sent, retry (will try again) or dead (gave up)."""
-        if status not in get_args(DeliveryStatus):
+        if status not in get_args(DeliveryLabel):
             raise ValueError(f"unknown delivery status {status!r}")
         self.deliveries.labels(channel, status).inc()
+
+    def delivery_outcome(self, channel: str, status: DeliveryStatus) -> None:
+        """Count one recorded attempt by the status it left the delivery in."""
+        label: DeliveryLabel
+        match status:
+            case DeliveryStatus.SENT:
+                label = "sent"
+            case DeliveryStatus.PENDING:
+                label = "retry"
+            case DeliveryStatus.DEAD:
+                label = "dead"
+            case _:
+                assert_never(status)
+        self.delivery(channel, label)
 
     def set_outbox_depth(self, n: int) -> None:
         self.outbox_depth.set(n)

@@ -18,7 +18,17 @@ from typing import Any
 import sqlite_utils
 
 from tracker.errors import StoreError
-from tracker.models import Alert, Article, FeedSpec, FeedState, Route, StoredArticle, TopicHit
+from tracker.models import (
+    Alert,
+    Article,
+    DeliveryStatus,
+    FeedSpec,
+    FeedState,
+    HealthStatus,
+    Route,
+    StoredArticle,
+    TopicHit,
+)
 
 
 def _v1(db: sqlite_utils.Database) -> None:
@@ -185,7 +195,7 @@ class FeedRow:
     last_success_at: float | None
     next_check_at: float
     articles: int
-    health: str = "ok"
+    health: HealthStatus = HealthStatus.OK
 
 
 @dataclass(frozen=True)
@@ -193,7 +203,7 @@ class DeliveryOutcome:
     """What to record for one delivery after an attempt."""
 
     delivery_id: int
-    status: str  # sent | pending (retry later) | dead
+    status: DeliveryStatus
     detail: str
     next_attempt_at: float | None = None
     # A server's Retry-After: not_before moves there, which even one-shot runs respect.
@@ -209,7 +219,7 @@ class DeliveryRow:
     channel: str
     topic: str
     title: str
-    status: str
+    status: DeliveryStatus
     attempts: int
     last_error: str | None
     response: str | None
@@ -390,22 +400,25 @@ class Store:
             " FROM feeds f ORDER BY f.active DESC, f.name"
         ).fetchall()
         return [
-            FeedRow(r[0], r[1], bool(r[2]), r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10])
+            FeedRow(
+                *(r[0], r[1], bool(r[2]), r[3], r[4], r[5], r[6], r[7], r[8], r[9]),
+                HealthStatus(r[10]),
+            )
             for r in rows
         ]
 
     # --- feed health ----------------------------------------------------------------------
 
-    def feed_health(self, feed_id: int) -> tuple[str, int, str | None, float | None]:
+    def feed_health(self, feed_id: int) -> tuple[HealthStatus, int, str | None, float | None]:
         """(health, consecutive errors, last error, last success) of one feed."""
         row = self.db.execute(
             "SELECT health, consecutive_errors, last_error, last_success_at FROM feeds"
             " WHERE id = ?",
             [feed_id],
         ).fetchone()
-        return (row[0], row[1], row[2], row[3])
+        return (HealthStatus(row[0]), row[1], row[2], row[3])
 
-    def set_feed_health(self, feed_id: int, health: str) -> None:
+    def set_feed_health(self, feed_id: int, health: HealthStatus) -> None:
         self.db.execute("UPDATE feeds SET health = ? WHERE id = ?", [health, feed_id])
 
     def healthy_feeds(self) -> list[tuple[int, str]]:
@@ -623,7 +636,7 @@ class Store:
         """Record what each channel answered: sent, retry at a later time, or dead."""
         with self.transaction():
             for o in outcomes:
-                if o.status == "sent":
+                if o.status is DeliveryStatus.SENT:
                     self.db.execute(
                         "UPDATE deliveries SET status = 'sent', sent_at = ?, response = ?,"
                         " last_error = NULL WHERE id = ?",
@@ -671,7 +684,7 @@ class Store:
         )
         return int(cur.rowcount)
 
-    def deliveries(self, limit: int, status: str | None = None) -> list[DeliveryRow]:
+    def deliveries(self, limit: int, status: DeliveryStatus | None = None) -> list[DeliveryRow]:
         """Recent deliveries for `tracker alerts`, newest first."""
         where = "WHERE d.status = ?" if status else ""
         rows = self.db.execute(
@@ -681,7 +694,14 @@ class Store:
             " ORDER BY d.id DESC LIMIT ?",
             [status, limit] if status else [limit],
         ).fetchall()
-        return [DeliveryRow(*r) for r in rows]
+        return [
+            DeliveryRow(
+                *(r[0], r[1], r[2], r[3], r[4]),
+                DeliveryStatus(r[5]),
+                *(r[6], r[7], r[8], r[9], r[10], r[11], r[12]),
+            )
+            for r in rows
+        ]
 
     def delivery_counts(self) -> dict[str, int]:
         rows = self.db.execute("SELECT status, COUNT(*) FROM deliveries GROUP BY status")

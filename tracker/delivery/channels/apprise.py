@@ -10,7 +10,7 @@ from tracker.config.schema import AppriseChannel
 from tracker.delivery.channels import digest_key
 from tracker.delivery.channels.blocking import run_blocking
 from tracker.delivery.channels.render import render_text, subject
-from tracker.models import Alert, SendResult
+from tracker.models import Alert, SendKind, SendResult
 
 
 class AppriseNotifier:
@@ -33,9 +33,12 @@ class AppriseNotifier:
                 notify = functools.partial(self._apprise.notify, title=title, body=body)
                 ok = await run_blocking(notify, self.ch.timeout, "apprise")
             except TimeoutError:
-                yield SendResult(ok=False, detail=f"apprise: no answer within {self.ch.timeout:g}s")
+                yield SendResult(SendKind.RETRY, f"apprise: no answer within {self.ch.timeout:g}s")
                 continue
-            yield SendResult(ok=bool(ok), detail="accepted" if ok else "apprise: not sent")
+            if ok:
+                yield SendResult(SendKind.ACCEPTED, "accepted")
+            else:
+                yield SendResult(SendKind.RETRY, "apprise: not sent")
 
     async def aclose(self) -> None:
         return None

@@ -15,7 +15,7 @@ from tracker.config.schema import EmailChannel
 from tracker.delivery.channels import digest_key
 from tracker.delivery.channels.blocking import run_blocking
 from tracker.delivery.channels.render import clean_header, render_html, render_text, subject
-from tracker.models import Alert, SendResult
+from tracker.models import Alert, SendKind, SendResult
 
 
 def build_message(ch: EmailChannel, alerts: list[Alert], key: str) -> EmailMessage:
@@ -38,7 +38,7 @@ def build_message(ch: EmailChannel, alerts: list[Alert], key: str) -> EmailMessa
 def _code_result(code: int, text: bytes | str) -> SendResult:
     message = text.decode("utf-8", "replace") if isinstance(text, bytes) else text
     detail = f"SMTP {code} {message}".strip()
-    return SendResult(ok=False, detail=detail, permanent=500 <= code < 600)
+    return SendResult(SendKind.PERMANENT if 500 <= code < 600 else SendKind.RETRY, detail)
 
 
 class EmailNotifier:
@@ -59,7 +59,7 @@ class EmailNotifier:
         except smtplib.SMTPResponseException as exc:
             # A refusal at connect or login holds for the whole batch; 5xx here is usually
             # configuration (bad password), which an admin can fix: retry, don't dead-letter.
-            failed = SendResult(ok=False, detail=_code_result(exc.smtp_code, exc.smtp_error).detail)
+            failed = SendResult(SendKind.RETRY, _code_result(exc.smtp_code, exc.smtp_error).detail)
             for _ in messages:
                 yield failed
             return
@@ -68,7 +68,7 @@ class EmailNotifier:
             if isinstance(exc, ssl.SSLCertVerificationError):
                 hint = " (for a server with a private CA, set ca_file)"
             failed = SendResult(
-                ok=False, detail=f"SMTP connection failed: {type(exc).__name__}: {exc}{hint}"
+                SendKind.TRANSPORT, f"SMTP connection failed: {type(exc).__name__}: {exc}{hint}"
             )
             for _ in messages:
                 yield failed
@@ -77,7 +77,7 @@ class EmailNotifier:
             for i, msg in enumerate(messages):
                 result = await self._send_one(smtp, msg)
                 yield result
-                if result.detail.startswith("SMTP connection lost"):
+                if result.kind is SendKind.CONNECTION_LOST:
                     for _ in messages[i + 1 :]:
                         yield result
                     return
@@ -92,17 +92,16 @@ class EmailNotifier:
         except smtplib.SMTPRecipientsRefused as exc:
             codes = [code for code, _ in exc.recipients.values()]
             text = "; ".join(f"{r}: {c} {m!r}" for r, (c, m) in exc.recipients.items())
-            return SendResult(
-                ok=False,
-                detail=f"recipients refused: {text}",
-                permanent=all(c >= 500 for c in codes),
-            )
+            kind = SendKind.PERMANENT if all(c >= 500 for c in codes) else SendKind.RETRY
+            return SendResult(kind, f"recipients refused: {text}")
         except smtplib.SMTPResponseException as exc:
             return _code_result(exc.smtp_code, exc.smtp_error)
         except (OSError, smtplib.SMTPServerDisconnected, TimeoutError) as exc:
-            return SendResult(ok=False, detail=f"SMTP connection lost: {type(exc).__name__} {exc}")
+            return SendResult(
+                SendKind.CONNECTION_LOST, f"SMTP connection lost: {type(exc).__name__} {exc}"
+            )
         note = f"; refused: {', '.join(refused)}" if refused else ""
-        return SendResult(ok=True, detail=f"accepted{note}")
+        return SendResult(SendKind.ACCEPTED, f"accepted{note}")
 
     async def aclose(self) -> None:
         return None

@@ -20,7 +20,7 @@ import httpx
 from tracker.config.schema import WebhookChannel
 from tracker.delivery.channels import digest_key
 from tracker.delivery.channels.render import subject
-from tracker.models import Alert, SendResult
+from tracker.models import Alert, SendKind, SendResult
 
 PAYLOAD_VERSION = 1
 RETRY_STATUSES = frozenset({408, 425, 429})
@@ -103,11 +103,11 @@ def classify(resp: httpx.Response, text: str) -> SendResult:
 
     answer = f"HTTP {resp.status_code} {text[:300]}".strip()
     if resp.is_success:
-        return SendResult(ok=True, detail=answer)
+        return SendResult(SendKind.ACCEPTED, answer)
     if resp.status_code in RETRY_STATUSES or resp.status_code >= 500:
         retry = parse_retry_after(resp.headers.get("retry-after"))
-        return SendResult(ok=False, detail=answer, retry_after_s=retry)
-    return SendResult(ok=False, detail=answer, permanent=True)
+        return SendResult(SendKind.RETRY, answer, retry_after_s=retry)
+    return SendResult(SendKind.PERMANENT, answer)
 
 
 class WebhookNotifier:
@@ -129,10 +129,10 @@ class WebhookNotifier:
         for i, a in enumerate(alerts):
             result = await self._post(payload(self.ch.format, [a], a.key, False), a.key)
             yield result
-            if result.transport_error:
+            if result.kind is SendKind.TRANSPORT:
                 # The endpoint is unreachable: the rest of the batch would wait just as long.
                 for _ in alerts[i + 1 :]:
-                    yield SendResult(ok=False, detail=f"not tried: {result.detail}")
+                    yield SendResult(SendKind.RETRY, f"not tried: {result.detail}")
                 return
 
     async def _post(self, body_json: dict[str, Any], key: str) -> SendResult:
@@ -162,11 +162,9 @@ class WebhookNotifier:
                     if len(answer) >= ANSWER_BYTES:
                         break
         except (httpx.TimeoutException, TimeoutError) as exc:
-            return SendResult(
-                ok=False, detail=f"timed out ({type(exc).__name__})", transport_error=True
-            )
+            return SendResult(SendKind.TRANSPORT, f"timed out ({type(exc).__name__})")
         except httpx.HTTPError as exc:
-            return SendResult(ok=False, detail=f"{type(exc).__name__}: {exc}", transport_error=True)
+            return SendResult(SendKind.TRANSPORT, f"{type(exc).__name__}: {exc}")
         return classify(resp, _answer_text(resp, answer[:ANSWER_BYTES]))
 
     async def aclose(self) -> None:
