@@ -7,6 +7,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from tracker.config import schema as config_mod
+from tracker.config.settings import to_settings
 from tracker.delivery.routing import Router, next_digest_at, quiet_until
 from tracker.models import Article, FeedSpec, Route, TopicHit
 from tracker.store.facade import Store
@@ -44,7 +45,7 @@ def _setup(tmp_path: Path, channels: str, topic_extra: str = "") -> tuple[Router
     )
     store = Store(tmp_path / "t.db")
     store.sync_feeds([FeedSpec("https://a.example/rss", "a", 60)], now=0)
-    return Router(cfg), store
+    return Router(to_settings(cfg)), store
 
 
 def _queue_alerts(router: Router, store: Store, times: list[float]) -> list[Route]:

@@ -17,6 +17,7 @@ import click
 from tracker import log
 from tracker.config import schema as config_mod
 from tracker.config.schema import Config
+from tracker.config.settings import to_settings
 from tracker.delivery.channels import sample as delivery_test
 from tracker.errors import ConfigError, TrackerError
 from tracker.models import DeliveryStatus, HealthStatus
@@ -112,13 +113,13 @@ def cli(ctx: click.Context, config_path: Path) -> None:
 @_handle_errors
 def run(ctx: click.Context, once: bool) -> None:
     """Run the daemon (logs to stderr), or one cycle with --once."""
-    config = _load(ctx)
-    log.setup(config.log_level, config.secrets())
+    settings = to_settings(_load(ctx))
+    log.setup(settings.log_level, list(settings.secrets))
     if once:
-        summary = asyncio.run(run_once(config))
+        summary = asyncio.run(run_once(settings))
         _echo(summary.render())
         return
-    asyncio.run(run_forever(ctx.obj["config_path"], config))
+    asyncio.run(run_forever(ctx.obj["config_path"], settings))
 
 
 @cli.command()
@@ -143,7 +144,7 @@ def check(ctx: click.Context) -> None:
         _echo(f"  channels: {len(config.channels)}")
         for name, ch in config.channels.items():
             routed = [t for t in config.topics if name in config.routes(t)]
-            _echo(f"    - {name}: {ch.type}, {ch.mode}, topics: {', '.join(routed) or '-'}")
+            _echo(f"    - {name}: {ch.kind()}, {ch.mode}, topics: {', '.join(routed) or '-'}")
         if config.delivery.admin:
             _echo(f"  admin notices: {config.delivery.admin}")
 
@@ -393,7 +394,7 @@ def notify_test(ctx: click.Context, channel: str) -> None:
     if channel not in config.channels:
         known = ", ".join(config.channels) or "none configured"
         raise TrackerError(f"no channel named '{channel}' (channels: {known})")
-    result = asyncio.run(delivery_test.send_sample(channel, config.channels[channel]))
+    result = asyncio.run(delivery_test.send_sample(channel, config.channels[channel].settings()))
     _echo(f"{channel}: {'ok' if result.ok else 'FAILED'}: {result.detail}")
     if not result.ok:
         sys.exit(EXIT_ERROR)

@@ -10,15 +10,16 @@ import ssl
 from collections.abc import AsyncGenerator
 from email.message import EmailMessage
 from email.utils import formatdate
+from typing import assert_never
 
-from tracker.config.schema import EmailChannel
-from tracker.delivery.channels import digest_key
+from tracker.delivery.channels import digest_key, register
 from tracker.delivery.channels.blocking import run_blocking
 from tracker.delivery.channels.render import clean_header, render_html, render_text, subject
 from tracker.models import Alert, SendKind, SendResult
+from tracker.settings import EmailSettings, SmtpSecurity
 
 
-def build_message(ch: EmailChannel, alerts: list[Alert], key: str) -> EmailMessage:
+def build_message(ch: EmailSettings, alerts: list[Alert], key: str) -> EmailMessage:
     """One email for ``alerts`` (one alert, or a digest), identified by ``key``."""
     subj = subject(alerts, ch.subject_prefix)
     msg = EmailMessage()
@@ -41,10 +42,11 @@ def _code_result(code: int, text: bytes | str) -> SendResult:
     return SendResult(SendKind.PERMANENT if 500 <= code < 600 else SendKind.RETRY, detail)
 
 
+@register(EmailSettings)
 class EmailNotifier:
     """Sends alerts through one SMTP server, one connection per batch."""
 
-    def __init__(self, name: str, ch: EmailChannel) -> None:
+    def __init__(self, name: str, ch: EmailSettings) -> None:
         self.name = name
         self.ch = ch
 
@@ -55,7 +57,7 @@ class EmailNotifier:
             messages = [build_message(self.ch, [a], a.key) for a in alerts]
         # Connecting may take a few round trips (EHLO, STARTTLS, AUTH): several timeouts.
         try:
-            smtp = await run_blocking(self._connect, self.ch.timeout * 4, "smtp")
+            smtp = await run_blocking(self._connect, self.ch.timeout_s * 4, "smtp")
         except smtplib.SMTPResponseException as exc:
             # A refusal at connect or login holds for the whole batch; 5xx here is usually
             # configuration (bad password), which an admin can fix: retry, don't dead-letter.
@@ -82,12 +84,12 @@ class EmailNotifier:
                         yield result
                     return
         finally:
-            await run_blocking(lambda: _quit(smtp), self.ch.timeout, "smtp")
+            await run_blocking(lambda: _quit(smtp), self.ch.timeout_s, "smtp")
 
     async def _send_one(self, smtp: smtplib.SMTP, msg: EmailMessage) -> SendResult:
         try:
             refused = await run_blocking(
-                lambda: smtp.send_message(msg), self.ch.timeout * 4, "smtp"
+                lambda: smtp.send_message(msg), self.ch.timeout_s * 4, "smtp"
             )
         except smtplib.SMTPRecipientsRefused as exc:
             codes = [code for code, _ in exc.recipients.values()]
@@ -111,15 +113,18 @@ class EmailNotifier:
         # A private CA replaces the system's store; verification is never turned off.
         context = ssl.create_default_context(cafile=str(ch.ca_file) if ch.ca_file else None)
         smtp: smtplib.SMTP
-        if ch.security == "tls":
-            smtp = smtplib.SMTP_SSL(ch.host, ch.effective_port, timeout=ch.timeout, context=context)
-        else:
-            smtp = smtplib.SMTP(ch.host, ch.effective_port, timeout=ch.timeout)
-            if ch.security == "starttls":
+        match ch.security:
+            case SmtpSecurity.TLS:
+                smtp = smtplib.SMTP_SSL(ch.host, ch.port, timeout=ch.timeout_s, context=context)
+            case SmtpSecurity.STARTTLS:
+                smtp = smtplib.SMTP(ch.host, ch.port, timeout=ch.timeout_s)
                 smtp.starttls(context=context)
+            case SmtpSecurity.NONE:
+                smtp = smtplib.SMTP(ch.host, ch.port, timeout=ch.timeout_s)
+            case _:
+                assert_never(ch.security)
         if ch.username:
-            password = ch.password.get_secret_value() if ch.password else ""
-            smtp.login(ch.username, password)
+            smtp.login(ch.username, ch.password or "")
         return smtp
 
 

@@ -17,10 +17,10 @@ from typing import Any
 
 import httpx
 
-from tracker.config.schema import WebhookChannel
-from tracker.delivery.channels import digest_key
+from tracker.delivery.channels import digest_key, register
 from tracker.delivery.channels.render import subject
 from tracker.models import Alert, SendKind, SendResult
+from tracker.settings import WebhookSettings
 
 PAYLOAD_VERSION = 1
 RETRY_STATUSES = frozenset({408, 425, 429})
@@ -110,15 +110,16 @@ def classify(resp: httpx.Response, text: str) -> SendResult:
     return SendResult(SendKind.PERMANENT, answer)
 
 
+@register(WebhookSettings)
 class WebhookNotifier:
     """POSTs alerts to one URL."""
 
-    def __init__(self, name: str, ch: WebhookChannel) -> None:
+    def __init__(self, name: str, ch: WebhookSettings) -> None:
         self.name = name
         self.ch = ch
         # The answer is only glanced at (see _post): asked uncompressed.
         self.client = httpx.AsyncClient(
-            timeout=ch.timeout, follow_redirects=False, headers={"Accept-Encoding": "identity"}
+            timeout=ch.timeout_s, follow_redirects=False, headers={"Accept-Encoding": "identity"}
         )
 
     async def send(self, alerts: list[Alert], digest: bool) -> AsyncGenerator[SendResult, None]:
@@ -139,20 +140,18 @@ class WebhookNotifier:
         body = json.dumps(body_json, ensure_ascii=False).encode()
         timestamp = str(int(time.time()))
         headers = {
-            **self.ch.headers,
+            **dict(self.ch.headers),
             "Content-Type": "application/json",
             "User-Agent": "tracker-webhook/1",
             "Idempotency-Key": key,
             "X-Tracker-Timestamp": timestamp,
         }
         if self.ch.secret is not None:
-            headers["X-Tracker-Signature"] = sign(
-                self.ch.secret.get_secret_value(), timestamp, body
-            )
+            headers["X-Tracker-Signature"] = sign(self.ch.secret, timestamp, body)
         try:
             # httpx's timeout is per read; a server that drips bytes gets an overall deadline.
             async with (
-                asyncio.timeout(self.ch.timeout * 2),
+                asyncio.timeout(self.ch.timeout_s * 2),
                 self.client.stream("POST", self.ch.url, content=body, headers=headers) as resp,
             ):
                 # The start of the answer only: a receiver may send gigabytes.
