@@ -18,8 +18,8 @@ from tracker.service.http import (
     Metrics,
     all_of,
     database_writable,
-    parse_listen_address,
 )
+from tracker.units import parse_listen_address
 
 
 def _samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:

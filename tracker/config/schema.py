@@ -45,7 +45,7 @@ from tracker.settings import (
     WebhookSettings,
 )
 from tracker.topics import match
-from tracker.units import parse_duration, parse_size
+from tracker.units import parse_duration, parse_listen_address, parse_size
 
 Duration = Annotated[float, BeforeValidator(parse_duration)]
 Size = Annotated[int, BeforeValidator(parse_size)]
@@ -430,8 +430,6 @@ class Metrics(_Model):
     @classmethod
     def _check_listen(cls, value: str | None) -> str | None:
         if value is not None:
-            from tracker.service.http import parse_listen_address
-
             parse_listen_address(value)
         return value
 

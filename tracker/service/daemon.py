@@ -34,7 +34,6 @@ from tracker.service.http import (
     Metrics,
     all_of,
     database_writable,
-    parse_listen_address,
 )
 from tracker.service.reload import ConfigWatcher, describe_changes, needs_restart
 from tracker.service.scheduler import FeedScheduler, OutboxWaker
@@ -42,6 +41,7 @@ from tracker.service.systemd import InstanceLock
 from tracker.settings import Settings
 from tracker.store.facade import DeliveryRow, Store
 from tracker.topics.match import Matcher
+from tracker.units import parse_listen_address
 
 log = logging.getLogger(__name__)
 

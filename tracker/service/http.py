@@ -7,7 +7,6 @@ shows up as a scrape timeout, which is the truth.
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import json
 import logging
 import sqlite3
@@ -235,30 +234,3 @@ def database_writable(path: str | Path, timeout_s: float = 1.0) -> tuple[bool, s
     finally:
         conn.close()
     return True, "ok"
-
-
-def parse_listen_address(text: str) -> tuple[str, int]:
-    """``127.0.0.1:9464``, ``[::1]:9464`` or ``:9464`` (every interface) → (host, port)."""
-    usage = "use host:port, [ipv6]:port or :port"
-    host, sep, port_text = text.strip().rpartition(":")
-    if not sep:
-        raise ValueError(f"invalid listen address {text!r}: no port ({usage})")
-    if host.startswith("[") or host.endswith("]"):
-        if not (host.startswith("[") and host.endswith("]")):
-            raise ValueError(f"invalid listen address {text!r}: unbalanced brackets ({usage})")
-        host = host[1:-1]
-        try:
-            ipaddress.IPv6Address(host)
-        except ValueError:
-            raise ValueError(
-                f"invalid listen address {text!r}: {host!r} is not an IPv6 address"
-            ) from None
-    elif ":" in host:
-        raise ValueError(
-            f"invalid listen address {text!r}: put an IPv6 address in brackets, e.g. [::1]:9464"
-        )
-    if not (port_text.isascii() and port_text.isdigit()) or not 0 <= int(port_text) <= 65535:
-        raise ValueError(
-            f"invalid listen address {text!r}: port must be a number from 0 to 65535 ({usage})"
-        )
-    return host, int(port_text)
