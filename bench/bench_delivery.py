@@ -21,11 +21,12 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
 from tracker.config import loader as config_mod  # noqa: E402
+from tracker.config.settings import to_settings  # noqa: E402
 from tracker.ingest.fetch import make_client  # noqa: E402
 from tracker.ingest.pipeline import Poller  # noqa: E402
 from tracker.models import Article, FeedSpec, Route, TopicHit  # noqa: E402
 from tracker.service.daemon import make_dispatcher, poll_settings  # noqa: E402
-from tracker.service.scheduler import FeedScheduler  # noqa: E402
+from tracker.service.scheduler import FeedScheduler, OutboxWaker  # noqa: E402
 from tracker.store.facade import Store  # noqa: E402
 
 from feedserver import FeedServer  # noqa: E402
@@ -90,7 +91,7 @@ async def throughput(cfg: config_mod.Config, channel: str, n: int) -> float:
     with tempfile.TemporaryDirectory() as tmp:
         store = Store(Path(tmp) / "b.db")
         fill(store, n, channel)
-        dispatcher = make_dispatcher(cfg, store)
+        dispatcher = make_dispatcher(to_settings(cfg), store)
         started = time.perf_counter()
         sent = 0
         while sent < n:
@@ -121,11 +122,14 @@ async def latency(runs: int) -> list[float]:
         store = Store(cfg.database_path)
         store.sync_feeds(cfg.feed_specs(), time.time())
         async with make_client(timeout_s=10, user_agent="b", concurrency=4) as client:
+            settings = to_settings(cfg)
+            waker = OutboxWaker()  # the poller wakes the outbox once it queued an alert
             sched = FeedScheduler(
-                Poller(client, store, poll_settings(cfg)),
+                Poller(client, store, poll_settings(settings), on_deliveries=waker),
                 store,
                 4,
-                dispatcher=make_dispatcher(cfg, store),
+                dispatcher=make_dispatcher(settings, store),
+                waker=waker,
             )
             sched.start()
             await asyncio.sleep(1.5)  # baseline poll

@@ -25,6 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from tracker.config import loader as config_mod  # noqa: E402
+from tracker.config.settings import to_settings  # noqa: E402
 from tracker.ingest.fetch import make_client  # noqa: E402
 from tracker.ingest.pipeline import Poller  # noqa: E402
 from tracker.service.daemon import poll_settings  # noqa: E402
@@ -76,7 +77,7 @@ async def one_run(cfg: config_mod.Config) -> dict[str, float]:
         timeout_s=60, user_agent="bench", concurrency=cfg.fetch.concurrency
     ) as client:
         sched = FeedScheduler(
-            Poller(client, store, poll_settings(cfg)), store, cfg.fetch.concurrency
+            Poller(client, store, poll_settings(to_settings(cfg))), store, cfg.fetch.concurrency
         )
         for label in ("changed", "unchanged"):
             cpu0, wall0 = time.process_time(), time.perf_counter()

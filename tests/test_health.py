@@ -17,9 +17,9 @@ from tracker.service.http import (
     HealthServer,
     Metrics,
     all_of,
-    parse_listen_address,
 )
 from tracker.store.sqlite.probe import database_writable
+from tracker.units import parse_listen_address
 
 
 def _samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:

@@ -13,6 +13,7 @@ import pytest
 from rawserver import DripServer, RawServer
 
 from tracker.config import loader as config_mod
+from tracker.config.settings import to_settings
 from tracker.delivery import channels as notify
 from tracker.delivery.outbox import Dispatcher, RetryPolicy
 from tracker.models import Article, FeedSpec, Route, TopicHit
@@ -52,7 +53,8 @@ def _setup(
     store.sync_feeds([FeedSpec("https://a.example/rss", "a", 60)], now=0)
     fake = Clock()
     policy = RetryPolicy(max_attempts=5, base_s=60, max_s=600)
-    dispatcher = Dispatcher(store, notify.build(cfg.channels), policy, clock or fake)
+    channels = to_settings(cfg).channels
+    dispatcher = Dispatcher(store, notify.build(channels), policy, clock or fake)
     return store, dispatcher, fake
 
 
@@ -177,7 +179,7 @@ def test_an_apprise_target_that_never_finishes_answering_times_out(tmp_path: Pat
         )
         store = Store(tmp_path / "t.db")
         store.add_notice("test", "subject", "body", "phone", time.time())
-        dispatcher = Dispatcher(store, notify.build(cfg.channels), RetryPolicy())
+        dispatcher = Dispatcher(store, notify.build(to_settings(cfg).channels), RetryPolicy())
         started = time.monotonic()
         summary = asyncio.run(dispatcher.run_due())
         assert time.monotonic() - started < 5

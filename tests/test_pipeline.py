@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 
 from tracker.config import loader as config_mod
+from tracker.config.settings import to_settings
 from tracker.ingest.fetch import make_client
 from tracker.ingest.pipeline import Poller, next_check
 from tracker.models import PollOutcome
@@ -34,7 +35,7 @@ def _poll_all(cfg: config_mod.Config) -> list[PollOutcome]:
         try:
             store.sync_feeds(cfg.feed_specs(), time.time())
             async with make_client(timeout_s=5, user_agent="t", concurrency=4) as client:
-                poller = Poller(client, store, poll_settings(cfg))
+                poller = Poller(client, store, poll_settings(to_settings(cfg)))
                 return [await poller.poll(s) for s in store.pollable_feeds(time.time())]
         finally:
             store.close()
@@ -242,10 +243,11 @@ def test_changed_topics_apply_without_restart_and_never_to_old_articles(
         store.sync_feeds(first.feed_specs(), time.time())
         try:
             async with make_client(timeout_s=5, user_agent="t", concurrency=2) as client:
-                poller = Poller(client, store, poll_settings(first))
+                poller = Poller(client, store, poll_settings(to_settings(first)))
                 (state,) = store.pollable_feeds(time.time())
                 out = [await poller.poll(state)]
-                poller.settings = poll_settings(second)  # what a reload does
+                # What a reload does: a new poller with the new settings, same client.
+                poller = Poller(client, store, poll_settings(to_settings(second)))
                 new = Item("Aranceles al acero: México responde", "https://n.example/n", "n")
                 feed_server.add("/t.xml", rss([new, old]))
                 (state,) = store.pollable_feeds(time.time())
@@ -353,7 +355,7 @@ def test_a_huge_feed_is_stored_in_chunks_without_holding_the_event_loop(
         try:
             store.sync_feeds(cfg.feed_specs(), time.time())
             async with make_client(timeout_s=5, user_agent="t", concurrency=4) as client:
-                poller = Poller(client, store, poll_settings(cfg))
+                poller = Poller(client, store, poll_settings(to_settings(cfg)))
                 (state,) = store.pollable_feeds(time.time())
                 poll = asyncio.create_task(poller.poll(state))
                 last = time.perf_counter()

@@ -7,9 +7,9 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from tracker.config import loader as config_mod
-from tracker.delivery.routing import Router, quiet_until
+from tracker.config.settings import to_settings
+from tracker.delivery.routing import Router, next_digest_at, quiet_until
 from tracker.models import Article, FeedSpec, Route, TopicHit
-from tracker.service.scheduler import next_digest_at
 from tracker.store.facade import Store
 
 MX = ZoneInfo("America/Mexico_City")
@@ -45,7 +45,7 @@ def _setup(tmp_path: Path, channels: str, topic_extra: str = "") -> tuple[Router
     )
     store = Store(tmp_path / "t.db")
     store.sync_feeds([FeedSpec("https://a.example/rss", "a", 60)], now=0)
-    return Router(cfg), store
+    return Router(to_settings(cfg)), store
 
 
 def _queue_alerts(router: Router, store: Store, times: list[float]) -> list[Route]:

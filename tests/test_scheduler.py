@@ -60,3 +60,34 @@ def test_stop_cancels_polls_that_overrun(tmp_path: Path) -> None:
 
     assert asyncio.run(go()) < 2
     assert sched.in_flight == {}
+
+
+class FakeDispatcher:
+    def __init__(self) -> None:
+        self.closed = False
+
+    async def aclose(self) -> None:
+        self.closed = True
+
+    def stop_sending(self) -> list[asyncio.Task[None]]:
+        return []
+
+
+def test_replace_swaps_in_a_reloads_parts(tmp_path: Path) -> None:
+    store = Store(tmp_path / "t.db")
+    store.sync_feeds([FeedSpec(f"https://f{i}.example/", f"f{i}", 60) for i in range(2)], now=0)
+    old, new = RecordingPoller(0.3), RecordingPoller(0.0)
+    first, second = FakeDispatcher(), FakeDispatcher()
+    sched = FeedScheduler(old, store, concurrency=1, dispatcher=first)  # type: ignore[arg-type]
+
+    async def go() -> None:
+        await sched.tick()  # one poll in flight, on the old poller
+        await sched.replace(poller=new, dispatcher=first, concurrency=2)  # type: ignore[arg-type]
+        assert not first.closed  # the same dispatcher stays
+        await sched.tick()  # one more slot: the other feed, on the new poller
+        await sched.replace(poller=new, dispatcher=second, concurrency=2)  # type: ignore[arg-type]
+        await asyncio.wait(list(sched.in_flight.values()))
+
+    asyncio.run(go())
+    assert (old.polls, new.polls) == (1, 1)  # the poll in flight kept its poller
+    assert first.closed and sched.dispatcher is second and sched.concurrency == 2

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import StrEnum
+from typing import Literal
 
 
 @dataclass(frozen=True)
@@ -188,13 +190,54 @@ class Alert:
     batch: str | None = None  # the digest it was first attempted in (see store._v3)
 
 
+class SendKind(StrEnum):
+    """What a channel's answer means for the delivery (and for the rest of its batch)."""
+
+    ACCEPTED = "accepted"
+    RETRY = "retry"  # a temporary refusal: try again later (backoff, Retry-After)
+    PERMANENT = "permanent"  # refused for good: dead now, no more attempts
+    # No answer at all (refused, timed out): the rest of a batch need not be tried now.
+    TRANSPORT = "transport"
+    # The session broke mid-batch (SMTP): the alerts after this one fail the same way.
+    CONNECTION_LOST = "connection_lost"
+
+
 @dataclass(frozen=True)
 class SendResult:
     """A channel's answer for one alert: accepted, or why not and whether to try again."""
 
-    ok: bool
+    kind: SendKind
     detail: str = ""
-    permanent: bool = False
     retry_after_s: float | None = None
-    # No answer at all (refused, timed out): the rest of a batch need not be tried now.
-    transport_error: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return self.kind is SendKind.ACCEPTED
+
+    @property
+    def permanent(self) -> bool:
+        return self.kind is SendKind.PERMANENT
+
+    @property
+    def transport_error(self) -> bool:
+        return self.kind is SendKind.TRANSPORT
+
+
+class DeliveryStatus(StrEnum):
+    """A delivery's state in the outbox; the values are what SQLite stores."""
+
+    PENDING = "pending"  # waiting for its time, or for a retry
+    SENT = "sent"
+    DEAD = "dead"  # given up: permanent refusal or out of attempts
+
+
+class HealthStatus(StrEnum):
+    """A feed's health (``feeds.health``); the values are what SQLite stores."""
+
+    OK = "ok"
+    FAILING = "failing"
+    SILENT = "silent"
+
+
+# How one poll ended, as the metrics count it.
+PollResult = Literal["ok", "not_modified", "failed"]

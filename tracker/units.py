@@ -1,7 +1,9 @@
-"""Human units in the config: durations (``90s``, ``15m``, ``1h30m``) and sizes (``10MB``)."""
+"""Human units in the config: durations (``90s``, ``15m``, ``1h30m``), sizes (``10MB``) and
+listen addresses (``127.0.0.1:9464``)."""
 
 from __future__ import annotations
 
+import ipaddress
 import re
 
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)", re.IGNORECASE)
@@ -80,3 +82,30 @@ def format_size(size: int) -> str:
         if size and size % factor == 0:
             return f"{size // factor}{unit}"
     return str(size)
+
+
+def parse_listen_address(text: str) -> tuple[str, int]:
+    """``127.0.0.1:9464``, ``[::1]:9464`` or ``:9464`` (every interface) → (host, port)."""
+    usage = "use host:port, [ipv6]:port or :port"
+    host, sep, port_text = text.strip().rpartition(":")
+    if not sep:
+        raise ValueError(f"invalid listen address {text!r}: no port ({usage})")
+    if host.startswith("[") or host.endswith("]"):
+        if not (host.startswith("[") and host.endswith("]")):
+            raise ValueError(f"invalid listen address {text!r}: unbalanced brackets ({usage})")
+        host = host[1:-1]
+        try:
+            ipaddress.IPv6Address(host)
+        except ValueError:
+            raise ValueError(
+                f"invalid listen address {text!r}: {host!r} is not an IPv6 address"
+            ) from None
+    elif ":" in host:
+        raise ValueError(
+            f"invalid listen address {text!r}: put an IPv6 address in brackets, e.g. [::1]:9464"
+        )
+    if not (port_text.isascii() and port_text.isdigit()) or not 0 <= int(port_text) <= 65535:
+        raise ValueError(
+            f"invalid listen address {text!r}: port must be a number from 0 to 65535 ({usage})"
+        )
+    return host, int(port_text)

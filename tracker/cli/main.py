@@ -17,8 +17,10 @@ import click
 from tracker import log
 from tracker.config import loader as config_mod
 from tracker.config.schema import Config
+from tracker.config.settings import to_settings
 from tracker.delivery.channels import sample as delivery_test
 from tracker.errors import ConfigError, TrackerError
+from tracker.models import DeliveryStatus, HealthStatus
 from tracker.service.daemon import run_forever, run_once
 from tracker.store.facade import FeedRow, Store
 from tracker.topics import explore
@@ -111,13 +113,13 @@ def cli(ctx: click.Context, config_path: Path) -> None:
 @_handle_errors
 def run(ctx: click.Context, once: bool) -> None:
     """Run the daemon (logs to stderr), or one cycle with --once."""
-    config = _load(ctx)
-    log.setup(config.log_level, config.secrets())
+    settings = to_settings(_load(ctx))
+    log.setup(settings.log_level, list(settings.secrets))
     if once:
-        summary = asyncio.run(run_once(config))
+        summary = asyncio.run(run_once(settings))
         _echo(summary.render())
         return
-    asyncio.run(run_forever(ctx.obj["config_path"], config))
+    asyncio.run(run_forever(ctx.obj["config_path"], settings))
 
 
 @cli.command()
@@ -142,7 +144,7 @@ def check(ctx: click.Context) -> None:
         _echo(f"  channels: {len(config.channels)}")
         for name, ch in config.channels.items():
             routed = [t for t in config.topics if name in config.routes(t)]
-            _echo(f"    - {name}: {ch.type}, {ch.mode}, topics: {', '.join(routed) or '-'}")
+            _echo(f"    - {name}: {ch.kind()}, {ch.mode}, topics: {', '.join(routed) or '-'}")
         if config.delivery.admin:
             _echo(f"  admin notices: {config.delivery.admin}")
 
@@ -163,7 +165,7 @@ def _status(row: FeedRow) -> str:
         return "new"
     if row.consecutive_errors:
         return f"failing×{row.consecutive_errors}"
-    if row.health == "silent":
+    if row.health is HealthStatus.SILENT:
         return "silent"
     return "ok"
 
@@ -327,15 +329,15 @@ def alerts(ctx: click.Context, status: str | None, limit: int) -> None:
     if store is None:
         return
     try:
-        rows = store.deliveries(limit, status)
+        rows = store.deliveries(limit, DeliveryStatus(status) if status else None)
         counts = store.delivery_counts()
     finally:
         store.close()
     now = time.time()
     table = [("ID", "CREATED", "CHANNEL", "TOPIC", "STATUS", "TRIES", "TITLE", "LAST ERROR")]
     for r in rows:
-        state = r.status
-        if r.status == "pending":
+        state: str = r.status
+        if r.status is DeliveryStatus.PENDING:
             when = max(r.not_before, r.next_attempt_at)
             state = f"pending ({'digest ' if r.digest else ''}{_ago(when, now)})"
         table.append(
@@ -392,7 +394,7 @@ def notify_test(ctx: click.Context, channel: str) -> None:
     if channel not in config.channels:
         known = ", ".join(config.channels) or "none configured"
         raise TrackerError(f"no channel named '{channel}' (channels: {known})")
-    result = asyncio.run(delivery_test.send_sample(channel, config.channels[channel]))
+    result = asyncio.run(delivery_test.send_sample(channel, config.channels[channel].settings()))
     _echo(f"{channel}: {'ok' if result.ok else 'FAILED'}: {result.detail}")
     if not result.ok:
         sys.exit(EXIT_ERROR)

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from importlib.util import find_spec
 from typing import Any
 
-from tracker.config.schema import default_feed_name
+from tracker.config.schema import CHANNEL_KINDS, default_feed_name
 from tracker.topics import match
 
 
@@ -82,10 +82,12 @@ def _delivery_problems(raw: dict[str, Any]) -> Iterator[tuple[str, str]]:
     channels = _typed(raw.get("channels"), dict)
     delivery = _typed(raw.get("delivery"), dict)
     for name, ch in channels.items():
-        if isinstance(ch, dict) and ch.get("type") == "apprise" and not find_spec("apprise"):
+        model = CHANNEL_KINDS.get(str(ch.get("type"))) if isinstance(ch, dict) else None
+        if model is not None and model.extra is not None and not find_spec(model.extra):
             yield (
                 f"channels.{name}.type",
-                "apprise channels need the optional extra: pip install 'tracker[apprise]'",
+                f"{model.kind()} channels need the optional extra:"
+                f" pip install 'tracker[{model.extra}]'",
             )
     for j, ref in enumerate(_typed(delivery.get("notify"), list)):
         if isinstance(ref, str) and ref not in channels:

@@ -11,9 +11,10 @@ import ipaddress
 import re
 import ssl
 import typing
+from collections.abc import Iterator
 from importlib.util import find_spec
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, Union
 from urllib.parse import unquote_plus, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -30,7 +31,15 @@ from pydantic import (
 
 from tracker.config.paths import config_relative, resolve_secret_path
 from tracker.models import FeedSpec, TopicSpec
-from tracker.units import parse_duration, parse_size
+from tracker.settings import (
+    AppriseSettings,
+    ChannelSettings,
+    DeliveryMode,
+    EmailSettings,
+    SmtpSecurity,
+    WebhookSettings,
+)
+from tracker.units import parse_duration, parse_listen_address, parse_size
 
 Duration = Annotated[float, BeforeValidator(parse_duration)]
 Size = Annotated[int, BeforeValidator(parse_size)]
@@ -262,7 +271,16 @@ class Topic(_Model):
 
 
 class _Channel(_Model):
-    """When a channel delivers: at once, or in hourly/daily digests, outside quiet hours."""
+    """When a channel delivers: at once, or in hourly/daily digests, outside quiet hours.
+
+    A channel kind is a subclass with a ``type: Literal["kind"]`` field, listed in
+    ``CHANNEL_MODELS``; ``settings()`` turns it into its plain settings (tracker.settings),
+    for which a notifier in ``tracker.delivery.channels.<kind>`` registers.
+    """
+
+    # The optional extra a kind needs, if any: ``pip install 'tracker[<extra>]'`` installs
+    # the module of that name.
+    extra: ClassVar[str | None] = None
 
     mode: Literal["immediate", "hourly", "daily"] = "immediate"
     """`immediate`, or `hourly`/`daily` digests grouped by topic."""
@@ -279,6 +297,29 @@ class _Channel(_Model):
     @classmethod
     def _quiet(cls, value: str | None) -> str | None:
         return _check_quiet_hours(value)
+
+    @classmethod
+    def kind(cls) -> str:
+        """The ``type:`` that selects this model: its ``type`` field's one literal."""
+        (kind,) = typing.get_args(cls.model_fields["type"].annotation)
+        return str(kind)
+
+    def settings(self) -> ChannelSettings:
+        """This channel as plain settings."""
+        raise NotImplementedError
+
+    def plain_secrets(self) -> list[str]:
+        """Values that are not SecretStr fields but may be secrets (tokens in URLs, headers);
+        ``Config.secrets()`` keeps those long enough to be tokens."""
+        return []
+
+    def _timing(self) -> dict[str, Any]:
+        return {
+            "mode": DeliveryMode(self.mode),
+            "digest_at": self.digest_at,
+            "timezone": self.timezone,
+            "quiet_hours": self.quiet_hours,
+        }
 
 
 class EmailChannel(_Channel):
@@ -356,6 +397,21 @@ class EmailChannel(_Channel):
     def effective_port(self) -> int:
         return self.port or {"starttls": 587, "tls": 465, "none": 25}[self.security]
 
+    def settings(self) -> EmailSettings:
+        return EmailSettings(
+            **self._timing(),
+            host=self.host,
+            port=self.effective_port,
+            security=SmtpSecurity(self.security),
+            username=self.username,
+            password=self.password.get_secret_value() if self.password else None,
+            sender=self.sender,
+            to=tuple(self.to),
+            subject_prefix=self.subject_prefix,
+            timeout_s=self.timeout,
+            ca_file=self.ca_file,
+        )
+
 
 class WebhookChannel(_Channel):
     """HTTP POST of a JSON payload, optionally HMAC-signed."""
@@ -388,9 +444,26 @@ class WebhookChannel(_Channel):
     def _read_secret_file(self, info: ValidationInfo) -> WebhookChannel:
         return _with_secret_file(self, "secret", info)
 
+    def settings(self) -> WebhookSettings:
+        return WebhookSettings(
+            **self._timing(),
+            url=self.url,
+            format=self.format,
+            secret=self.secret.get_secret_value() if self.secret else None,
+            headers=tuple(self.headers.items()),
+            timeout_s=self.timeout,
+        )
+
+    def plain_secrets(self) -> list[str]:
+        # Chat webhooks (Slack, Discord) carry their token in the URL path; API keys
+        # travel in headers.
+        return [urlsplit(self.url).path, *self.headers.values()]
+
 
 class AppriseChannel(_Channel):
     """Any service apprise knows (Telegram, Matrix, ntfy, Teams…); needs tracker[apprise]."""
+
+    extra: ClassVar[str | None] = "apprise"
 
     type: Literal["apprise"]
     """`apprise`: any service apprise knows."""
@@ -416,8 +489,21 @@ class AppriseChannel(_Channel):
                 raise ValueError("apprise does not understand this url (see its wiki)")
         return model
 
+    def settings(self) -> AppriseSettings:
+        assert self.url is not None  # _read_url_file refuses a channel without one
+        return AppriseSettings(
+            **self._timing(), url=self.url.get_secret_value(), timeout_s=self.timeout
+        )
 
-Channel = Annotated[EmailChannel | WebhookChannel | AppriseChannel, Field(discriminator="type")]
+
+# The channel kinds: a new kind is one model here (and its settings and notifier).
+CHANNEL_MODELS: tuple[type[_Channel], ...] = (EmailChannel, WebhookChannel, AppriseChannel)
+CHANNEL_KINDS: dict[str, type[_Channel]] = {m.kind(): m for m in CHANNEL_MODELS}
+
+if TYPE_CHECKING:
+    Channel = _Channel
+else:  # the discriminated union of every kind, derived from the one list above
+    Channel = Annotated[Union[CHANNEL_MODELS], Field(discriminator="type")]  # noqa: UP007
 
 
 class Delivery(_Model):
@@ -470,8 +556,6 @@ class Metrics(_Model):
     @classmethod
     def _check_listen(cls, value: str | None) -> str | None:
         if value is not None:
-            from tracker.service.http import parse_listen_address
-
             parse_listen_address(value)
         return value
 
@@ -535,11 +619,17 @@ class Config(_Model):
         return specs
 
     def feed_auth(self, url: str) -> tuple[str, str] | None:
+        """The basic auth of the feed at ``url``, if any (one lookup: see feed_auth_map)."""
+        return self.feed_auth_map().get(url)
+
+    def feed_auth_map(self) -> dict[str, tuple[str, str]]:
+        """(username, password) by feed URL, for the feeds with auth; built in one pass."""
+        out: dict[str, tuple[str, str]] = {}
         for f in self.feeds:
-            if f.url == url and f.auth is not None:
+            if f.auth is not None:
                 password = f.auth.password.get_secret_value() if f.auth.password else ""
-                return (f.auth.username, password)
-        return None
+                out.setdefault(f.url, (f.auth.username, password))
+        return out
 
     def topic_specs(self) -> list[TopicSpec]:
         """The topics as plain dataclasses, feed URLs mapped to feed names."""
@@ -555,17 +645,14 @@ class Config(_Model):
         ]
 
     def secrets(self) -> list[str]:
-        """Every secret value in the config, so logs can be checked to never contain them."""
-        found = [f.auth.password for f in self.feeds if f.auth is not None]
+        """Every secret value in the config, so logs can be checked to never contain them:
+        every SecretStr field (found by walking the model), and values that look like
+        tokens (long header values, chat webhook paths, ``?token=`` in feed URLs)."""
+        found = list(_secret_fields(self))
         plain: list[str] = []
         query: list[str] = []
         for ch in self.channels.values():
-            found.append(getattr(ch, "password", None) or getattr(ch, "secret", None))
-            if isinstance(ch, AppriseChannel):
-                found.append(ch.url)
-            elif isinstance(ch, WebhookChannel):
-                # Chat webhooks (Slack, Discord) carry their token in the URL path.
-                plain.append(urlsplit(ch.url).path)
+            plain += ch.plain_secrets()
         for f in self.feeds:
             plain += f.headers.values()  # API keys travel in headers
             # ... and in query strings: https://example.org/feed?token=…
@@ -574,10 +661,7 @@ class Config(_Model):
                 if _SECRET_PARAM.search(unquote_plus(key)) and len(raw) >= 6:
                     # As written (what log lines show) and decoded (what errors may show).
                     query += [raw, unquote_plus(raw)]
-        for ch in self.channels.values():
-            if isinstance(ch, WebhookChannel):
-                plain += ch.headers.values()
-        secrets = [s.get_secret_value() for s in found if s is not None]
+        secrets = [s.get_secret_value() for s in found]
         # Header values and webhook paths are only treated as secrets when long enough to
         # be tokens; query parameters named like one (above) from 6 characters.
         return [s for s in secrets if s] + [p for p in plain if len(p) >= 12] + query
@@ -590,6 +674,21 @@ class Config(_Model):
         if self.delivery.notify is not None:
             return list(self.delivery.notify)
         return list(self.channels)
+
+
+def _secret_fields(value: object) -> Iterator[SecretStr]:
+    """Every SecretStr in ``value``: through nested models, lists, tuples and dicts."""
+    if isinstance(value, SecretStr):
+        yield value
+    elif isinstance(value, BaseModel):
+        for name in type(value).model_fields:
+            yield from _secret_fields(getattr(value, name))
+    elif isinstance(value, list | tuple):
+        for item in value:
+            yield from _secret_fields(item)
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _secret_fields(item)
 
 
 def default_feed_name(url: str) -> str:

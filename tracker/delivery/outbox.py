@@ -16,21 +16,22 @@ import time
 from collections import defaultdict
 from collections.abc import AsyncGenerator, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import Protocol, assert_never
 
 from tracker.delivery.channels import Notifier, digest_key
 from tracker.log import event
-from tracker.models import Alert, SendResult
+from tracker.models import Alert, DeliveryStatus, SendKind, SendResult
 from tracker.store.facade import DeliveryOutcome, Store
-
-if TYPE_CHECKING:
-    from tracker.service.http import DeliveryStatus, Metrics
-
-_METRIC_STATUS: dict[str, DeliveryStatus] = {"sent": "sent", "pending": "retry", "dead": "dead"}
 
 log = logging.getLogger(__name__)
 
 MAX_RETRY_AFTER_S = 86400.0
+
+
+class DeliveryMetrics(Protocol):
+    """Where the dispatcher counts outcomes (service.http.Metrics in the daemon)."""
+
+    def delivery_outcome(self, channel: str, status: DeliveryStatus) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -74,12 +75,13 @@ class Dispatcher:
         notifiers: Mapping[str, Notifier],
         policy: RetryPolicy,
         clock: Callable[[], float] = time.time,
+        metrics: DeliveryMetrics | None = None,
     ) -> None:
         self.store = store
         self.notifiers = notifiers
         self.policy = policy
         self.clock = clock
-        self.metrics: Metrics | None = None
+        self.metrics = metrics
         self._busy: dict[str, asyncio.Task[None]] = {}  # channel -> its task sending
         self._closing = False
 
@@ -135,7 +137,7 @@ class Dispatcher:
                 return  # the rest stays pending, due as it was
             if notifier is None:
                 # Removed (perhaps mid-edit): keep them, try again later; nothing is dropped.
-                missing = SendResult(ok=False, detail=f"channel '{channel}' is not configured")
+                missing = SendResult(SendKind.RETRY, f"channel '{channel}' is not configured")
                 self._record(batch, [missing] * len(batch), summary, count_attempt=False)
                 continue
             if digest:
@@ -159,7 +161,7 @@ class Dispatcher:
             result = await anext(results)
         except Exception as exc:  # a channel bug must not stop the others
             log.exception("send crashed", extra={"fields": {"channel": channel}})
-            result = SendResult(ok=False, detail=f"internal error: {exc!r}")
+            result = SendResult(SendKind.RETRY, f"internal error: {exc!r}")
         # Recorded before the notifier closes its connection: an SMTP QUIT that fails
         # after the server accepted the digest must not leave it due again.
         self._record(batch, [result] * len(batch), summary)
@@ -190,7 +192,7 @@ class Dispatcher:
                 self.store.begin_attempt([batch[done].delivery_id])
         except Exception as exc:  # a channel bug must not stop the others
             log.exception("send crashed", extra={"fields": {"channel": channel}})
-            failed = SendResult(ok=False, detail=f"internal error: {exc!r}")
+            failed = SendResult(SendKind.RETRY, f"internal error: {exc!r}")
             if done < len(batch):
                 (outcome,) = self._record([batch[done]], [failed], summary)
                 self._defer(channel, batch[done + 1 :], outcome, summary)
@@ -242,14 +244,13 @@ class Dispatcher:
         )
         for alert, result in zip(batch, results, strict=True):
             attempts = alert.attempts + int(count_attempt)
-            if result.ok:
-                status, when = "sent", None
+            status = self._status(result, attempts)
+            when = None
+            if status is DeliveryStatus.SENT:
                 summary.sent += 1
-            elif result.permanent or attempts >= self.policy.max_attempts:
-                status, when = "dead", None
+            elif status is DeliveryStatus.DEAD:
                 summary.dead += 1
             else:
-                status = "pending"
                 when = (
                     retry_at
                     if len(batch) > 1
@@ -259,14 +260,14 @@ class Dispatcher:
             if not result.ok:
                 summary.errors.append(f"{alert.channel}: {result.detail}")
             hold = None
-            if status == "pending" and result.retry_after_s:
+            if status is DeliveryStatus.PENDING and result.retry_after_s:
                 # The server said when: not even a one-shot run may come back sooner.
                 hold = now + min(result.retry_after_s, MAX_RETRY_AFTER_S)
             outcomes.append(
                 DeliveryOutcome(alert.delivery_id, status, result.detail[:500], when, hold)
             )
             if self.metrics is not None:
-                self.metrics.delivery(alert.channel, _METRIC_STATUS[status])
+                self.metrics.delivery_outcome(alert.channel, status)
             level = logging.INFO if result.ok else logging.WARNING
             event(
                 log,
@@ -280,6 +281,20 @@ class Dispatcher:
             )
         self.store.finish_attempt(outcomes, now)
         return outcomes
+
+    def _status(self, result: SendResult, attempts: int) -> DeliveryStatus:
+        """Sent, dead (refused for good, or out of attempts), or pending for a retry."""
+        match result.kind:
+            case SendKind.ACCEPTED:
+                return DeliveryStatus.SENT
+            case SendKind.PERMANENT:
+                return DeliveryStatus.DEAD
+            case SendKind.RETRY | SendKind.TRANSPORT | SendKind.CONNECTION_LOST:
+                if attempts >= self.policy.max_attempts:
+                    return DeliveryStatus.DEAD
+                return DeliveryStatus.PENDING
+            case _:
+                assert_never(result.kind)
 
 
 async def _close(results: AsyncGenerator[SendResult, None], channel: str) -> None:

@@ -6,9 +6,10 @@ from __future__ import annotations
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from tracker.config.schema import Config, parse_rate
+from apscheduler.triggers.cron import CronTrigger
+
 from tracker.models import Route
-from tracker.service.scheduler import next_digest_at
+from tracker.settings import DeliveryMode, Settings
 from tracker.store.facade import Store
 
 
@@ -30,32 +31,51 @@ def quiet_until(quiet_hours: str | None, timezone: str, now: float) -> float | N
     return end_dt.timestamp()
 
 
-class Router:
-    """Routes a topic's alerts per the config's channels, notify lists and rate limits."""
+def next_digest_at(mode: str, digest_at: str, timezone: str, now: float) -> float:
+    """When the next hourly or daily digest of a channel goes out (UNIX seconds).
 
-    def __init__(self, config: Config) -> None:
-        self.config = config
+    APScheduler's cron trigger does the calendar arithmetic (DST included); the time is
+    stored on each delivery, so a digest due while the daemon was down goes out at start.
+    """
+    tz = ZoneInfo(timezone)
+    hour, minute = (int(p) for p in digest_at.split(":"))
+    trigger = (
+        CronTrigger(minute=0, timezone=tz)
+        if mode == "hourly"
+        else CronTrigger(hour=hour, minute=minute, timezone=tz)
+    )
+    fire = trigger.get_next_fire_time(None, datetime.fromtimestamp(now, tz))
+    assert fire is not None  # a cron trigger without an end date always fires again
+    return float(fire.timestamp())
+
+
+class Router:
+    """Routes a topic's alerts per the channels, the topics' routes and their rate limits."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
 
     def routes(self, topic: str, now: float, store: Store) -> list[Route]:
+        """Where and when an alert of ``topic`` goes, matched at ``now``."""
         out = []
-        rate = self.config.topics[topic].rate_limit if topic in self.config.topics else None
-        for name in self.config.routes(topic):
-            ch = self.config.channels.get(name)
+        t = self.settings.topics.get(topic)
+        rate = t.rate_limit if t is not None else None
+        for name in self.settings.routes(topic):
+            ch = self.settings.channels.get(name)
             if ch is None:
                 continue
             digest, not_before = False, now
-            if ch.mode != "immediate":
+            if ch.mode is not DeliveryMode.IMMEDIATE:
                 digest, not_before = True, next_digest_at(ch.mode, ch.digest_at, ch.timezone, now)
             quiet_end = quiet_until(ch.quiet_hours, ch.timezone, not_before)
             if quiet_end is not None:
                 digest, not_before = True, quiet_end
             if rate and not digest:
-                limit, period = parse_rate(rate)
-                recent = store.recent_deliveries(topic, name, now - period)
-                if len(recent) >= limit:
+                recent = store.recent_deliveries(topic, name, now - rate.period_s)
+                if len(recent) >= rate.count:
                     # Over the limit: wait, as part of a digest, until the window has room,
                     # and then still for the end of quiet hours if that falls inside them.
-                    digest, not_before = True, recent[-limit] + period
+                    digest, not_before = True, recent[-rate.count] + rate.period_s
                     not_before = quiet_until(ch.quiet_hours, ch.timezone, not_before) or not_before
             out.append(Route(name, digest, not_before))
         return out

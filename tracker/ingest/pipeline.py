@@ -9,7 +9,7 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import httpx
 
@@ -17,13 +17,17 @@ from tracker.delivery.routing import Router
 from tracker.errors import FetchError, ParseError
 from tracker.ingest import fetch, normalize, parse
 from tracker.log import event
-from tracker.models import Article, Entry, FeedSpec, FeedState, ParsedFeed, PollOutcome
+from tracker.models import (
+    Article,
+    Entry,
+    FeedSpec,
+    FeedState,
+    ParsedFeed,
+    PollOutcome,
+    PollResult,
+)
 from tracker.store.facade import Store
 from tracker.topics.match import Matcher
-
-if TYPE_CHECKING:
-    from tracker.service.feedhealth import FeedHealthMonitor
-    from tracker.service.http import Metrics, PollResult
 
 log = logging.getLogger(__name__)
 
@@ -31,9 +35,27 @@ MAX_BACKOFF_S = 24 * 3600.0
 MAX_RETRY_AFTER_S = 7 * 86400.0
 
 
-@dataclass
+class PollMetrics(Protocol):
+    """Where polls are counted (service.http.Metrics in the daemon)."""
+
+    def poll(self, result: PollResult, seconds: float) -> None: ...
+
+    def new_articles(self, n: int) -> None: ...
+
+    def match(self, topic: str) -> None: ...
+
+
+class PollHealth(Protocol):
+    """Watches polls for feeds that start or stop failing (service.feedhealth)."""
+
+    def after_poll(self, state: FeedState, outcome: PollOutcome) -> bool:
+        """Note one poll's outcome; True when that queued an admin notice."""
+        ...
+
+
+@dataclass(frozen=True)
 class PollSettings:
-    """What a poll needs from the config, as plain values (swapped whole on reload)."""
+    """What a poll needs, as plain values (a reload builds a new Poller with new ones)."""
 
     feeds: dict[str, FeedSpec]
     matcher: Matcher
@@ -88,15 +110,19 @@ class Poller:
         store: Store,
         settings: PollSettings,
         clock: Callable[[], float] = time.time,
+        *,
+        metrics: PollMetrics | None = None,
+        health: PollHealth | None = None,
+        on_deliveries: Callable[[], None] | None = None,
     ) -> None:
         self.client = client
         self.store = store
         self.settings = settings
         self.clock = clock
+        self.metrics = metrics
+        self.health = health
         # Called after a feed's transaction queued deliveries, to send them without waiting.
-        self.on_deliveries: Callable[[], None] | None = None
-        self.metrics: Metrics | None = None
-        self.health: FeedHealthMonitor | None = None
+        self.on_deliveries = on_deliveries
 
     async def poll(self, state: FeedState) -> PollOutcome:
         """Poll one feed; never raises for feed problems: they are stored on the feed's row."""

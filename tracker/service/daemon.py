@@ -1,4 +1,8 @@
-"""Wire config → store → poller → scheduler, and run it: forever, or one cycle."""
+"""Wire settings → store → poller → scheduler, and run it: forever, or one cycle.
+
+Every part gets what it needs in its constructor; a reload builds new parts from the new
+settings and swaps them into the scheduler in one call.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,7 @@ import asyncio
 import logging
 import signal
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -14,7 +18,7 @@ from pathlib import Path
 
 from tracker import log as log_mod
 from tracker.config import loader as config_mod
-from tracker.config.schema import Config
+from tracker.config.settings import to_settings
 from tracker.delivery import channels as notify
 from tracker.delivery.outbox import Dispatcher, DispatchSummary, RetryPolicy
 from tracker.delivery.routing import Router
@@ -22,21 +26,22 @@ from tracker.errors import ConfigError
 from tracker.ingest import fetch
 from tracker.ingest.pipeline import Poller, PollSettings
 from tracker.log import event
-from tracker.models import PollOutcome
+from tracker.models import DeliveryStatus, PollOutcome
 from tracker.service import systemd as service
 from tracker.service.feedhealth import FeedHealthMonitor
 from tracker.service.http import (
     HealthServer,
     Metrics,
     all_of,
-    parse_listen_address,
 )
 from tracker.service.reload import ConfigWatcher, describe_changes, needs_restart
-from tracker.service.scheduler import FeedScheduler
+from tracker.service.scheduler import FeedScheduler, OutboxWaker
 from tracker.service.systemd import InstanceLock
+from tracker.settings import Settings
 from tracker.store.facade import DeliveryRow, Store
 from tracker.store.sqlite.probe import database_writable
 from tracker.topics.match import Matcher
+from tracker.units import parse_listen_address
 
 log = logging.getLogger(__name__)
 
@@ -46,28 +51,31 @@ SILENCE_CHECK_EVERY_S = 600.0
 WATCH_EVERY_S = 2.0
 
 
-def poll_settings(config: Config) -> PollSettings:
-    """The plain values a poll needs, built from a validated config."""
-    auth = {f.url: a for f in config.feeds if (a := config.feed_auth(f.url)) is not None}
+def poll_settings(settings: Settings) -> PollSettings:
+    """The plain values a poll needs: the settings plus the compiled matcher and router."""
+    d, f = settings.defaults, settings.fetch
     return PollSettings(
-        feeds={s.url: s for s in config.feed_specs()},
-        matcher=Matcher.from_topics(config.topic_specs(), config.lists),
-        max_age_s=config.defaults.max_age,
-        jitter_s=config.defaults.jitter,
-        max_bytes=config.fetch.max_bytes,
-        default_interval_s=config.defaults.interval,
-        max_redirects=config.fetch.max_redirects,
-        deadline_s=config.fetch.deadline,
-        auth=auth,
-        router=Router(config) if config.channels else None,
+        feeds={s.url: s for s in settings.feeds},
+        matcher=Matcher.from_topics(settings.topic_specs(), settings.lists),
+        max_age_s=d.max_age_s,
+        jitter_s=d.jitter_s,
+        max_bytes=f.max_bytes,
+        default_interval_s=d.interval_s,
+        max_redirects=f.max_redirects,
+        deadline_s=f.deadline_s,
+        auth=settings.feed_auth,
+        router=Router(settings) if settings.channels else None,
     )
 
 
-def make_dispatcher(config: Config, store: Store) -> Dispatcher:
+def make_dispatcher(settings: Settings, store: Store, metrics: Metrics | None = None) -> Dispatcher:
     """The outbox dispatcher for the configured channels and retry policy."""
-    d = config.delivery
+    d = settings.delivery
     return Dispatcher(
-        store, notify.build(config.channels), RetryPolicy(d.max_attempts, d.retry_base, d.retry_max)
+        store,
+        notify.build(settings.channels),
+        RetryPolicy(d.max_attempts, d.retry_base_s, d.retry_max_s),
+        metrics=metrics,
     )
 
 
@@ -120,55 +128,102 @@ class RunSummary:
         return "\n".join(lines)
 
 
+@dataclass
+class Components:
+    """The parts built from one config that the daemon owns and closes.
+
+    A reload replaces the poller (and with it perhaps the client and the health monitor)
+    and perhaps the dispatcher; ``client`` and ``health`` are always the ones in use.
+    """
+
+    store: Store
+    client: fetch.Client
+    health: FeedHealthMonitor
+    waker: OutboxWaker
+    sched: FeedScheduler
+    metrics: Metrics | None = None
+
+
 @asynccontextmanager
-async def _components(config: Config) -> AsyncIterator[FeedScheduler]:
+async def _components(
+    settings: Settings,
+    metrics: Metrics | None = None,
+    on_tick: Callable[[], None] | None = None,
+) -> AsyncIterator[Components]:
     """Take the instance lock, open the store and the shared HTTP client; release all."""
-    with InstanceLock(config.database_path):
-        store = Store(config.database_path)
+    with InstanceLock(settings.database):
+        store = Store(settings.database)
         try:
-            store.sync_feeds(config.feed_specs(), time.time())
-            client = _client(config)
-            dispatcher = make_dispatcher(config, store) if config.channels else None
-            poller = Poller(client, store, poll_settings(config))
-            poller.health = _health_monitor(config, store)
-            sched = FeedScheduler(poller, store, config.fetch.concurrency, dispatcher=dispatcher)
+            store.sync_feeds(settings.feeds, time.time())
+            client = _client(settings)
+            waker = OutboxWaker()
+            health = _health_monitor(settings, store)
+            dispatcher = make_dispatcher(settings, store, metrics) if settings.channels else None
+            poller = _poller(poll_settings(settings), store, client, health, waker, metrics)
+            sched = FeedScheduler(
+                poller,
+                store,
+                settings.fetch.concurrency,
+                dispatcher=dispatcher,
+                waker=waker,
+                on_tick=on_tick,
+            )
+            parts = Components(store, client, health, waker, sched, metrics)
             try:
-                yield sched
+                yield parts
             finally:
                 # A reload may have replaced both: close the ones in use now.
-                await sched.poller.client.aclose()
+                await parts.client.aclose()
                 if sched.dispatcher is not None:
                     await sched.dispatcher.aclose()
         finally:
             store.close()
 
 
-def _client(config: Config) -> fetch.Client:
+def _poller(
+    settings: PollSettings,
+    store: Store,
+    client: fetch.Client,
+    health: FeedHealthMonitor,
+    waker: OutboxWaker,
+    metrics: Metrics | None,
+) -> Poller:
+    return Poller(
+        client,
+        store,
+        settings,
+        metrics=metrics,
+        health=health,
+        on_deliveries=waker,
+    )
+
+
+def _client(settings: Settings) -> fetch.Client:
+    f = settings.fetch
     return fetch.make_client(
-        timeout_s=config.fetch.timeout,
-        user_agent=config.fetch.user_agent,
-        concurrency=config.fetch.concurrency,
+        timeout_s=f.timeout_s, user_agent=f.user_agent, concurrency=f.concurrency
     )
 
 
-def _health_monitor(config: Config, store: Store) -> FeedHealthMonitor:
-    h = config.feed_health
+def _health_monitor(settings: Settings, store: Store) -> FeedHealthMonitor:
+    h = settings.feed_health
     return FeedHealthMonitor(
-        store, config.delivery.admin, h.fail_after, h.silent_factor, h.min_silence
+        store, settings.delivery.admin, h.fail_after, h.silent_factor, h.min_silence_s
     )
 
 
-async def run_once(config: Config) -> RunSummary:
+async def run_once(settings: Settings) -> RunSummary:
     """Poll every feed once, store and match, deliver, then return a summary."""
     started = time.monotonic()
     summary = RunSummary()
-    async with _components(config) as sched:
+    async with _components(settings) as parts:
+        sched = parts.sched
         summary.outcomes = await sched.run_once()
         if sched.dispatcher is not None:
             # One-shot: the caller (cron) sets the pace, so retry backoff does not hold
             # deliveries back; digest times and quiet hours still do.
             summary.delivery = await sched.dispatcher.run_due(ignore_backoff=True, limit=100_000)
-            summary.pending = sched.store.deliveries(limit=1000, status="pending")
+            summary.pending = parts.store.deliveries(limit=1000, status=DeliveryStatus.PENDING)
     summary.seconds = time.monotonic() - started
     return summary
 
@@ -176,16 +231,16 @@ async def run_once(config: Config) -> RunSummary:
 class Daemon:
     """The long-running service: scheduler, outbox, reload, sd_notify, health and metrics."""
 
-    def __init__(self, config_path: Path, config: Config) -> None:
+    def __init__(self, config_path: Path, settings: Settings) -> None:
         self.config_path = config_path
-        self.config = config
+        self.settings = settings
         self.stop = asyncio.Event()
         self.reload_requested = asyncio.Event()
         self.notifier = service.Notifier()
         self.gate = service.ProgressGate()
-        self.metrics = Metrics(topics=config.topics, channels=config.channels)
+        self.metrics = Metrics(topics=settings.topics, channels=settings.channels)
         self.watcher = ConfigWatcher(config_path)
-        self.sched: FeedScheduler | None = None
+        self.parts: Components | None = None
 
     async def run(self) -> None:
         """Run until SIGTERM/SIGINT; SIGHUP or an edit of the config file reloads it."""
@@ -194,17 +249,21 @@ class Daemon:
         loop.add_signal_handler(signal.SIGINT, self.stop.set)
         loop.add_signal_handler(signal.SIGHUP, self.reload_requested.set)
         try:
-            async with _components(self.config) as sched:
-                await self._serve(sched)
+            async with _components(self.settings, self.metrics, self._on_tick) as parts:
+                await self._serve(parts)
         finally:
             for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
                 loop.remove_signal_handler(sig)
             self.notifier.close()
         event(log, logging.INFO, "daemon.stopped")
 
-    async def _serve(self, sched: FeedScheduler) -> None:
-        self.sched = sched
-        self._instrument(sched)
+    def _on_tick(self) -> None:
+        self.gate.beat()
+        self.metrics.tick(time.time())
+
+    async def _serve(self, parts: Components) -> None:
+        self.parts = parts
+        sched = parts.sched
         health = await self._start_health_server()
         sched.every(STATUS_EVERY_S, self._status, "status")
         sched.every(SILENCE_CHECK_EVERY_S, self._check_silence, "feed-silence")
@@ -214,10 +273,10 @@ class Daemon:
             log,
             logging.INFO,
             "daemon.started",
-            feeds=len(self.config.feeds),
-            topics=len(self.config.topics),
-            channels=len(self.config.channels),
-            database=str(self.config.database_path),
+            feeds=len(self.settings.feeds),
+            topics=len(self.settings.topics),
+            channels=len(self.settings.channels),
+            database=str(self.settings.database),
         )
         self.notifier.ready(self._status_line())
         watchdog = None
@@ -240,23 +299,12 @@ class Daemon:
             if health is not None:
                 await health.stop()
 
-    def _instrument(self, sched: FeedScheduler) -> None:
-        sched.poller.metrics = self.metrics
-        if sched.dispatcher is not None:
-            sched.dispatcher.metrics = self.metrics
-
-        def on_tick() -> None:
-            self.gate.beat()
-            self.metrics.tick(time.time())
-
-        sched.on_tick = on_tick
-
     async def _start_health_server(self) -> HealthServer | None:
-        listen = self.config.metrics.listen
+        listen = self.settings.metrics_listen
         if listen is None:
             return None
         host, port = parse_listen_address(listen)
-        path = self.config.database_path
+        path = self.settings.database
         server = HealthServer(
             self.metrics, all_of(self.gate.check, lambda: database_writable(path)), host, port
         )
@@ -265,9 +313,9 @@ class Daemon:
         return server
 
     def _status_line(self) -> str:
-        assert self.sched is not None
-        store = self.sched.store
-        pending = store.delivery_counts().get("pending", 0)
+        assert self.parts is not None
+        store = self.parts.store
+        pending = store.delivery_counts().get(DeliveryStatus.PENDING, 0)
         failing = store.failing_feeds()
         self.metrics.set_outbox_depth(pending)
         self.metrics.set_feeds_failing(failing)
@@ -277,9 +325,9 @@ class Daemon:
         self.notifier.status(self._status_line())
 
     async def _check_silence(self) -> None:
-        assert self.sched is not None
-        if self.sched.poller.health is not None and self.sched.poller.health.check_silence():
-            self.sched.wake_outbox()
+        assert self.parts is not None
+        if self.parts.health.check_silence():
+            self.parts.waker()
 
     async def _watch_config(self) -> None:
         if self.watcher.changed():
@@ -288,10 +336,10 @@ class Daemon:
 
     async def reload(self) -> None:
         """Validate the new config first; apply it, or keep running on the old one."""
-        assert self.sched is not None
+        assert self.parts is not None
         self.notifier.reloading()
         try:
-            new = config_mod.load(self.config_path)
+            new = to_settings(config_mod.load(self.config_path))
             await self._apply(new)
         except Exception as exc:  # whatever the edit, the daemon keeps its old config
             problems = (
@@ -311,37 +359,37 @@ class Daemon:
             )
         self.notifier.ready(self._status_line())
 
-    async def _apply(self, new: Config) -> None:
-        """Build everything the new config needs first, then swap it in."""
-        assert self.sched is not None
-        sched, old = self.sched, self.config
+    async def _apply(self, new: Settings) -> None:
+        """Build everything the new settings need first, then swap it in."""
+        assert self.parts is not None
+        parts, old = self.parts, self.settings
+        store, sched = parts.store, parts.sched
         settings = poll_settings(new)
-        health = _health_monitor(new, sched.store)
-        swap_dispatcher = new.channels != old.channels or new.delivery != old.delivery
-        dispatcher = make_dispatcher(new, sched.store) if swap_dispatcher and new.channels else None
+        health = _health_monitor(new, store)
+        dispatcher = sched.dispatcher
+        if new.channels != old.channels or new.delivery != old.delivery:
+            dispatcher = make_dispatcher(new, store, self.metrics) if new.channels else None
+        # Last: nothing after this can fail and leave a new client unclosed.
+        client = _client(new) if new.fetch != old.fetch else parts.client
+        poller = _poller(settings, store, client, health, parts.waker, self.metrics)
         for key in needs_restart(old, new):
             event(log, logging.WARNING, "config.needs_restart", key=key)
-        sched.store.sync_feeds(new.feed_specs(), time.time())
-        sched.poller.settings = settings
-        sched.poller.health = health
-        sched.concurrency = new.fetch.concurrency
-        if new.fetch != old.fetch:
-            old_client, sched.poller.client = sched.poller.client, _client(new)
-            await _close_when_idle(sched, old_client)
-        if swap_dispatcher:
-            if dispatcher is not None:
-                dispatcher.metrics = self.metrics
-            await sched.replace_dispatcher(dispatcher)
-        log_mod.setup(new.log_level, new.secrets())
-        self.config = new
+        store.sync_feeds(new.feeds, time.time())
+        if client is not parts.client:
+            # Polls in flight keep their poller and its client: close it once they are done.
+            _close_when_idle(list(sched.in_flight.values()), parts.client)
+        parts.client, parts.health = client, health
+        await sched.replace(poller=poller, dispatcher=dispatcher, concurrency=new.fetch.concurrency)
+        log_mod.setup(new.log_level, list(new.secrets))
+        self.settings = new
         event(log, logging.INFO, "config.reloaded", **describe_changes(old, new))
 
     def _notify_admin(self, kind: str, subject: str, body: str) -> None:
-        admin = self.config.delivery.admin
-        if admin is None or self.sched is None:
+        admin = self.settings.delivery.admin
+        if admin is None or self.parts is None:
             return
-        self.sched.store.add_notice(kind, subject, body, admin, time.time())
-        self.sched.wake_outbox()
+        self.parts.store.add_notice(kind, subject, body, admin, time.time())
+        self.parts.waker()
 
 
 async def _first_of(*events: asyncio.Event) -> None:
@@ -353,9 +401,8 @@ async def _first_of(*events: asyncio.Event) -> None:
             w.cancel()
 
 
-async def _close_when_idle(sched: FeedScheduler, client: fetch.Client) -> None:
-    """Close a replaced HTTP client once the polls that use it have finished."""
-    in_flight = list(sched.in_flight.values())
+def _close_when_idle(in_flight: list[asyncio.Task[PollOutcome]], client: fetch.Client) -> None:
+    """Close a replaced HTTP client once the polls that use it (``in_flight``) have finished."""
 
     async def close() -> None:
         if in_flight:
@@ -370,6 +417,6 @@ async def _close_when_idle(sched: FeedScheduler, client: fetch.Client) -> None:
 _background: set[asyncio.Task[None]] = set()
 
 
-async def run_forever(config_path: Path, config: Config) -> None:
+async def run_forever(config_path: Path, settings: Settings) -> None:
     """The daemon: tick until SIGTERM or SIGINT, reload on SIGHUP or a config edit."""
-    await Daemon(config_path, config).run()
+    await Daemon(config_path, settings).run()

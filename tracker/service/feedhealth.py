@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 
 from tracker.log import event
-from tracker.models import FeedState, PollOutcome
+from tracker.models import FeedState, HealthStatus, PollOutcome
 from tracker.store.facade import Store
 from tracker.units import format_duration
 
@@ -46,7 +46,7 @@ class FeedHealthMonitor:
     def after_poll(self, state: FeedState, outcome: PollOutcome) -> bool:
         """Record a transition caused by this poll; True when a notice was queued."""
         health, errors, last_error, last_success = self.store.feed_health(state.id)
-        if not outcome.ok and health != "failing" and errors >= self.fail_after:
+        if not outcome.ok and health is not HealthStatus.FAILING and errors >= self.fail_after:
             since = (
                 f"; last success {format_duration(self.clock() - last_success)} ago"
                 if (last_success)
@@ -54,24 +54,24 @@ class FeedHealthMonitor:
             )
             return self._transition(
                 state,
-                "failing",
+                HealthStatus.FAILING,
                 f"feed failing: {state.name}",
                 f"{state.name} ({state.url}) failed {errors} times in a row{since}.\n"
                 f"Last error: {last_error}",
             )
-        if outcome.ok and health == "failing":
+        if outcome.ok and health is HealthStatus.FAILING:
             return self._transition(
                 state,
-                "ok",
+                HealthStatus.OK,
                 f"feed recovered: {state.name}",
                 f"{state.name} ({state.url}) answers again.",
             )
         # New entries, not new articles: a feed whose news another feed always brings first
         # is publishing all the same (silence is measured on entries too).
-        if outcome.ok and outcome.new_entries and health == "silent":
+        if outcome.ok and outcome.new_entries and health is HealthStatus.SILENT:
             return self._transition(
                 state,
-                "ok",
+                HealthStatus.OK,
                 f"feed recovered: {state.name}",
                 f"{state.name} ({state.url}) has new items again.",
             )
@@ -91,7 +91,7 @@ class FeedHealthMonitor:
                 state = FeedState(feed_id, "", name, None, None, None, True, 0)
                 queued += self._transition(
                     state,
-                    "silent",
+                    HealthStatus.SILENT,
                     f"feed silent: {name}",
                     f"{name} has brought no new items for {format_duration(silence)}; it usually"
                     f" does every {format_duration(cadence)}. Check that the feed still works"
@@ -99,12 +99,12 @@ class FeedHealthMonitor:
                 )
         return queued
 
-    def _transition(self, state: FeedState, health: str, subject: str, body: str) -> bool:
+    def _transition(self, state: FeedState, health: HealthStatus, subject: str, body: str) -> bool:
         now = self.clock()
         self.store.set_feed_health(state.id, health)
         event(
             log,
-            logging.WARNING if health != "ok" else logging.INFO,
+            logging.WARNING if health is not HealthStatus.OK else logging.INFO,
             "feed.health",
             feed=state.name,
             status=health,

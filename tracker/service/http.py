@@ -7,22 +7,22 @@ shows up as a scrape timeout, which is the truth.
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import json
 import logging
 from collections.abc import Callable, Iterable
-from typing import Literal, get_args
+from typing import Literal, assert_never, get_args
 
 from aiohttp import web
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.aiohttp import make_aiohttp_handler
 
 from tracker.log import event
+from tracker.models import DeliveryStatus, PollResult
 
 log = logging.getLogger(__name__)
 
-PollResult = Literal["ok", "not_modified", "failed"]
-DeliveryStatus = Literal["sent", "retry", "dead"]
+# The delivery counter's status label: "retry" is a pending delivery after an attempt.
+DeliveryLabel = Literal["sent", "retry", "dead"]
 HealthCheck = Callable[[], tuple[bool, str]]
 
 # Feed fetches range from a 304 on a LAN (ms) to a slow server near the 30 s timeout.
@@ -73,7 +73,7 @@ class Metrics:
         for topic in topics:
             self.matches.labels(topic)
         for channel in channels:
-            for status in get_args(DeliveryStatus):
+            for status in get_args(DeliveryLabel):
                 self.deliveries.labels(channel, status)
 
     def poll(self, result: PollResult, seconds: float) -> None:
@@ -91,11 +91,25 @@ class Metrics:
         """An article matched ``topic``."""
         self.matches.labels(topic).inc()
 
-    def delivery(self, channel: str, status: DeliveryStatus) -> None:
+    def delivery(self, channel: str, status: DeliveryLabel) -> None:
         """One delivery attempt on ``channel``: sent, retry (will try again) or dead (gave up)."""
-        if status not in get_args(DeliveryStatus):
+        if status not in get_args(DeliveryLabel):
             raise ValueError(f"unknown delivery status {status!r}")
         self.deliveries.labels(channel, status).inc()
+
+    def delivery_outcome(self, channel: str, status: DeliveryStatus) -> None:
+        """Count one recorded attempt by the status it left the delivery in."""
+        label: DeliveryLabel
+        match status:
+            case DeliveryStatus.SENT:
+                label = "sent"
+            case DeliveryStatus.PENDING:
+                label = "retry"
+            case DeliveryStatus.DEAD:
+                label = "dead"
+            case _:
+                assert_never(status)
+        self.delivery(channel, label)
 
     def set_outbox_depth(self, n: int) -> None:
         self.outbox_depth.set(n)
@@ -191,30 +205,3 @@ def _bound_port(runner: web.AppRunner) -> int:
     if not addresses:
         raise RuntimeError("health listener has no bound address")
     return int(addresses[0][1])
-
-
-def parse_listen_address(text: str) -> tuple[str, int]:
-    """``127.0.0.1:9464``, ``[::1]:9464`` or ``:9464`` (every interface) → (host, port)."""
-    usage = "use host:port, [ipv6]:port or :port"
-    host, sep, port_text = text.strip().rpartition(":")
-    if not sep:
-        raise ValueError(f"invalid listen address {text!r}: no port ({usage})")
-    if host.startswith("[") or host.endswith("]"):
-        if not (host.startswith("[") and host.endswith("]")):
-            raise ValueError(f"invalid listen address {text!r}: unbalanced brackets ({usage})")
-        host = host[1:-1]
-        try:
-            ipaddress.IPv6Address(host)
-        except ValueError:
-            raise ValueError(
-                f"invalid listen address {text!r}: {host!r} is not an IPv6 address"
-            ) from None
-    elif ":" in host:
-        raise ValueError(
-            f"invalid listen address {text!r}: put an IPv6 address in brackets, e.g. [::1]:9464"
-        )
-    if not (port_text.isascii() and port_text.isdigit()) or not 0 <= int(port_text) <= 65535:
-        raise ValueError(
-            f"invalid listen address {text!r}: port must be a number from 0 to 65535 ({usage})"
-        )
-    return host, int(port_text)

@@ -6,7 +6,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from tracker.config.schema import Config
+from tracker.settings import Settings
 
 
 @dataclass(frozen=True)
@@ -40,7 +40,7 @@ class ConfigWatcher:
         return True
 
 
-def describe_changes(old: Config, new: Config) -> dict[str, str]:
+def describe_changes(old: Settings, new: Settings) -> dict[str, str]:
     """What a reload changes, as log fields: added/removed feeds, topics, channels."""
     out: dict[str, str] = {}
     for label, before, after in (
@@ -57,11 +57,11 @@ def describe_changes(old: Config, new: Config) -> dict[str, str]:
     return out
 
 
-def needs_restart(old: Config, new: Config) -> list[str]:
+def needs_restart(old: Settings, new: Settings) -> list[str]:
     """Settings a running daemon cannot switch: they apply at the next start."""
     keys = []
-    if old.database_path != new.database_path:
+    if old.database != new.database:
         keys.append("database")
-    if old.metrics != new.metrics:
+    if old.metrics_listen != new.metrics_listen:
         keys.append("metrics")
     return keys

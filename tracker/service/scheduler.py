@@ -13,16 +13,14 @@ import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
-from zoneinfo import ZoneInfo
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
-from apscheduler.triggers.cron import CronTrigger
 from apscheduler.util import undefined
 
 from tracker.log import event
 from tracker.models import FeedState, PollOutcome
 
-if TYPE_CHECKING:  # types only: routing imports next_digest_at from here
+if TYPE_CHECKING:  # types only: the daemon builds these and hands them in
     from tracker.delivery.outbox import Dispatcher
     from tracker.ingest.pipeline import Poller
     from tracker.store.facade import Store
@@ -30,6 +28,27 @@ if TYPE_CHECKING:  # types only: routing imports next_digest_at from here
 log = logging.getLogger(__name__)
 
 TICK_S = 1.0
+OUTBOX_JOB = "outbox-tick"
+
+
+class OutboxWaker:
+    """Runs the outbox job now, so new deliveries go out without waiting for the next tick.
+
+    Built first and handed to both the poller (which calls it after queueing deliveries)
+    and the scheduler (which connects it to its job when it starts): neither is rewired
+    after it is built. Before the start, or after the stop, waking does nothing.
+    """
+
+    def __init__(self) -> None:
+        self._scheduler: AsyncIOScheduler | None = None
+
+    def connect(self, scheduler: AsyncIOScheduler) -> None:
+        """Wake ``scheduler``'s outbox job from now on (FeedScheduler.start)."""
+        self._scheduler = scheduler
+
+    def __call__(self) -> None:
+        if self._scheduler is not None and self._scheduler.running:
+            self._scheduler.modify_job(OUTBOX_JOB, next_run_time=datetime.now().astimezone())
 
 
 class FeedScheduler:
@@ -42,16 +61,20 @@ class FeedScheduler:
         concurrency: int,
         clock: Callable[[], float] = time.time,
         dispatcher: Dispatcher | None = None,
+        *,
+        waker: OutboxWaker | None = None,
+        on_tick: Callable[[], None] | None = None,
     ) -> None:
         self.poller = poller
         self.store = store
         self.concurrency = concurrency
         self.clock = clock
         self.dispatcher = dispatcher
+        # The one the poller was given, so that its wake-ups reach this scheduler's job.
+        self.waker = waker if waker is not None else OutboxWaker()
         # Called on every tick: the daemon's proof of progress for the systemd watchdog.
-        self.on_tick: Callable[[], None] | None = None
+        self.on_tick = on_tick
         self._extra_jobs: list[tuple[Callable[[], Awaitable[None]], float, str]] = []
-        poller.on_deliveries = self.wake_outbox
         self.in_flight: dict[int, asyncio.Task[PollOutcome]] = {}
         self.last_tick_at: float | None = None
         self._scheduler: AsyncIOScheduler | None = None
@@ -68,7 +91,7 @@ class FeedScheduler:
             self._start(state)
 
     def _start(self, state: FeedState) -> asyncio.Task[PollOutcome]:
-        task = asyncio.create_task(self._poll(state), name=f"poll:{state.url}")
+        task = asyncio.create_task(self._poll(self.poller, state), name=f"poll:{state.url}")
         self.in_flight[state.id] = task
         feed_id = state.id
 
@@ -78,9 +101,11 @@ class FeedScheduler:
         task.add_done_callback(done)
         return task
 
-    async def _poll(self, state: FeedState) -> PollOutcome:
+    async def _poll(self, poller: Poller, state: FeedState) -> PollOutcome:
+        # The poller is bound when the poll starts: a reload's new one takes the next polls,
+        # while this one finishes with the HTTP client it was built with.
         try:
-            return await self.poller.poll(state)
+            return await poller.poll(state)
         except Exception as exc:  # a bug must not stop the other feeds
             log.exception("poll crashed", extra={"fields": {"feed": state.name}})
             return PollOutcome(state.name, ok=False, error=f"internal error: {exc!r}")
@@ -96,11 +121,20 @@ class FeedScheduler:
         except Exception:  # keep the job alive; the next tick retries
             log.exception("outbox tick crashed")
 
-    async def replace_dispatcher(self, dispatcher: Dispatcher | None) -> None:
-        """Swap the outbox dispatcher (config reload). The old one's channels finish the
-        alert in hand first: until then the old dispatcher starts nothing new, and the new
-        one is not yet in place, so no delivery is sent by both."""
+    async def replace(
+        self, *, poller: Poller, dispatcher: Dispatcher | None, concurrency: int
+    ) -> None:
+        """Swap in the parts a reload built: the next polls use ``poller`` (polls in flight
+        finish with the old one), and ``concurrency`` applies from the next tick.
+
+        A ``dispatcher`` other than the current one replaces it once the old one's channels
+        finished the alert in hand: until then the old dispatcher starts nothing new, and
+        the new one is not yet in place, so no delivery is sent by both."""
+        self.poller = poller
+        self.concurrency = concurrency
         old = self.dispatcher
+        if dispatcher is old:
+            return
         try:
             if old is not None:
                 await old.aclose()
@@ -113,8 +147,7 @@ class FeedScheduler:
 
     def wake_outbox(self) -> None:
         """Run the outbox job now: new deliveries go out without waiting for the next tick."""
-        if self._scheduler is not None and self._scheduler.running:
-            self._scheduler.modify_job("outbox-tick", next_run_time=datetime.now().astimezone())
+        self.waker()
 
     async def run_once(self) -> list[PollOutcome]:
         """Poll every active feed once (bounded concurrency) and return the outcomes."""
@@ -123,7 +156,7 @@ class FeedScheduler:
 
         async def bounded(state: FeedState) -> PollOutcome:
             async with sem:
-                return await self._poll(state)
+                return await self._poll(self.poller, state)
 
         return list(await asyncio.gather(*(bounded(s) for s in states)))
 
@@ -132,10 +165,11 @@ class FeedScheduler:
         self._scheduler = AsyncIOScheduler()
         self._add_job(self.tick, TICK_S, "poll-tick", first_run=datetime.now().astimezone())
         # Always scheduled: a reload may add the first channel; with none it returns at once.
-        self._add_job(self.outbox_tick, TICK_S, "outbox-tick")
+        self._add_job(self.outbox_tick, TICK_S, OUTBOX_JOB)
         for job, seconds, name in self._extra_jobs:
             self._add_job(job, seconds, name)
         self._scheduler.start()
+        self.waker.connect(self._scheduler)
         event(log, logging.INFO, "scheduler.started", tick_s=TICK_S, concurrency=self.concurrency)
 
     def _add_job(
@@ -173,21 +207,3 @@ class FeedScheduler:
         if pending:
             await asyncio.wait(pending)
         event(log, logging.INFO, "scheduler.stopped", finished=len(done), cancelled=len(pending))
-
-
-def next_digest_at(mode: str, digest_at: str, timezone: str, now: float) -> float:
-    """When the next hourly or daily digest of a channel goes out (UNIX seconds).
-
-    APScheduler's cron trigger does the calendar arithmetic (DST included); the time is
-    stored on each delivery, so a digest due while the daemon was down goes out at start.
-    """
-    tz = ZoneInfo(timezone)
-    hour, minute = (int(p) for p in digest_at.split(":"))
-    trigger = (
-        CronTrigger(minute=0, timezone=tz)
-        if mode == "hourly"
-        else CronTrigger(hour=hour, minute=minute, timezone=tz)
-    )
-    fire = trigger.get_next_fire_time(None, datetime.fromtimestamp(now, tz))
-    assert fire is not None  # a cron trigger without an end date always fires again
-    return float(fire.timestamp())

@@ -1,13 +1,20 @@
-"""Alert channels behind one small protocol; one module per kind."""
+"""Alert channels behind one small protocol; one module per kind, registered by kind.
+
+A kind is a settings type in ``tracker.settings`` (its ``kind`` is the config's ``type:``)
+and a module here, ``tracker/delivery/channels/<kind>.py``, whose notifier class is
+decorated with ``@register(ThatSettings)``. ``build`` imports a kind's module only when a
+channel of that kind is configured, so an optional extra (apprise) is needed only then.
+"""
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import AsyncGenerator, Mapping
-from typing import Protocol
+import importlib
+from collections.abc import AsyncGenerator, Callable, Mapping
+from typing import Any, Protocol, TypeVar
 
-from tracker.config.schema import AppriseChannel, Channel, EmailChannel, WebhookChannel
 from tracker.models import Alert, SendResult
+from tracker.settings import ChannelSettings
 
 
 class Notifier(Protocol):
@@ -22,25 +29,40 @@ class Notifier(Protocol):
     async def aclose(self) -> None: ...
 
 
+# A notifier class: built from the channel's name and its settings.
+NotifierType = Callable[[str, Any], Notifier]
+_N = TypeVar("_N", bound=NotifierType)
+
+_REGISTRY: dict[type[ChannelSettings], NotifierType] = {}
+
+
+def register(settings_type: type[ChannelSettings]) -> Callable[[_N], _N]:
+    """Class decorator: the notifier for channels with settings of ``settings_type``."""
+
+    def add(notifier: _N) -> _N:
+        _REGISTRY[settings_type] = notifier
+        return notifier
+
+    return add
+
+
+def notifier_type(settings: ChannelSettings) -> NotifierType:
+    """The registered notifier for ``settings``, importing its kind's module on first use."""
+    kind = type(settings)
+    if kind not in _REGISTRY:
+        importlib.import_module(f"{__name__}.{kind.kind}")
+    try:
+        return _REGISTRY[kind]
+    except KeyError:
+        raise LookupError(f"no notifier registered for {kind.__name__}") from None
+
+
 def digest_key(alerts: list[Alert]) -> str:
     """A digest's idempotency key: the same set of deliveries always gives the same key."""
     joined = ",".join(sorted(a.key for a in alerts))
     return "digest-" + hashlib.sha256(joined.encode()).hexdigest()[:24]
 
 
-def build(channels: Mapping[str, Channel]) -> dict[str, Notifier]:
+def build(channels: Mapping[str, ChannelSettings]) -> dict[str, Notifier]:
     """A notifier per configured channel."""
-    from tracker.delivery.channels.email import EmailNotifier
-    from tracker.delivery.channels.webhook import WebhookNotifier
-
-    out: dict[str, Notifier] = {}
-    for name, ch in channels.items():
-        if isinstance(ch, EmailChannel):
-            out[name] = EmailNotifier(name, ch)
-        elif isinstance(ch, WebhookChannel):
-            out[name] = WebhookNotifier(name, ch)
-        elif isinstance(ch, AppriseChannel):
-            from tracker.delivery.channels.apprise import AppriseNotifier
-
-            out[name] = AppriseNotifier(name, ch)
-    return out
+    return {name: notifier_type(ch)(name, ch) for name, ch in channels.items()}

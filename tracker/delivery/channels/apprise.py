@@ -6,23 +6,24 @@ from __future__ import annotations
 import functools
 from collections.abc import AsyncGenerator
 
-from tracker.config.schema import AppriseChannel
-from tracker.delivery.channels import digest_key
+from tracker.delivery.channels import digest_key, register
 from tracker.delivery.channels.blocking import run_blocking
 from tracker.delivery.channels.render import render_text, subject
-from tracker.models import Alert, SendResult
+from tracker.models import Alert, SendKind, SendResult
+from tracker.settings import AppriseSettings
 
 
+@register(AppriseSettings)
 class AppriseNotifier:
     """Sends each alert (or digest) as one apprise notification."""
 
-    def __init__(self, name: str, ch: AppriseChannel) -> None:
+    def __init__(self, name: str, ch: AppriseSettings) -> None:
         import apprise  # the optional extra; config validation checked it is installed
 
         self.name = name
         self.ch = ch
         self._apprise = apprise.Apprise()
-        if ch.url is None or not self._apprise.add(ch.url.get_secret_value()):
+        if not self._apprise.add(ch.url):
             raise ValueError(f"channel {name}: apprise does not understand its url")
 
     async def send(self, alerts: list[Alert], digest: bool) -> AsyncGenerator[SendResult, None]:
@@ -31,11 +32,16 @@ class AppriseNotifier:
             body = render_text(batch, digest_key(batch) if digest else batch[0].key, title)
             try:
                 notify = functools.partial(self._apprise.notify, title=title, body=body)
-                ok = await run_blocking(notify, self.ch.timeout, "apprise")
+                ok = await run_blocking(notify, self.ch.timeout_s, "apprise")
             except TimeoutError:
-                yield SendResult(ok=False, detail=f"apprise: no answer within {self.ch.timeout:g}s")
+                yield SendResult(
+                    SendKind.RETRY, f"apprise: no answer within {self.ch.timeout_s:g}s"
+                )
                 continue
-            yield SendResult(ok=bool(ok), detail="accepted" if ok else "apprise: not sent")
+            if ok:
+                yield SendResult(SendKind.ACCEPTED, "accepted")
+            else:
+                yield SendResult(SendKind.RETRY, "apprise: not sent")
 
     async def aclose(self) -> None:
         return None

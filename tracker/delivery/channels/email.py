@@ -10,15 +10,16 @@ import ssl
 from collections.abc import AsyncGenerator
 from email.message import EmailMessage
 from email.utils import formatdate
+from typing import assert_never
 
-from tracker.config.schema import EmailChannel
-from tracker.delivery.channels import digest_key
+from tracker.delivery.channels import digest_key, register
 from tracker.delivery.channels.blocking import run_blocking
 from tracker.delivery.channels.render import clean_header, render_html, render_text, subject
-from tracker.models import Alert, SendResult
+from tracker.models import Alert, SendKind, SendResult
+from tracker.settings import EmailSettings, SmtpSecurity
 
 
-def build_message(ch: EmailChannel, alerts: list[Alert], key: str) -> EmailMessage:
+def build_message(ch: EmailSettings, alerts: list[Alert], key: str) -> EmailMessage:
     """One email for ``alerts`` (one alert, or a digest), identified by ``key``."""
     subj = subject(alerts, ch.subject_prefix)
     msg = EmailMessage()
@@ -38,13 +39,14 @@ def build_message(ch: EmailChannel, alerts: list[Alert], key: str) -> EmailMessa
 def _code_result(code: int, text: bytes | str) -> SendResult:
     message = text.decode("utf-8", "replace") if isinstance(text, bytes) else text
     detail = f"SMTP {code} {message}".strip()
-    return SendResult(ok=False, detail=detail, permanent=500 <= code < 600)
+    return SendResult(SendKind.PERMANENT if 500 <= code < 600 else SendKind.RETRY, detail)
 
 
+@register(EmailSettings)
 class EmailNotifier:
     """Sends alerts through one SMTP server, one connection per batch."""
 
-    def __init__(self, name: str, ch: EmailChannel) -> None:
+    def __init__(self, name: str, ch: EmailSettings) -> None:
         self.name = name
         self.ch = ch
 
@@ -55,11 +57,11 @@ class EmailNotifier:
             messages = [build_message(self.ch, [a], a.key) for a in alerts]
         # Connecting may take a few round trips (EHLO, STARTTLS, AUTH): several timeouts.
         try:
-            smtp = await run_blocking(self._connect, self.ch.timeout * 4, "smtp")
+            smtp = await run_blocking(self._connect, self.ch.timeout_s * 4, "smtp")
         except smtplib.SMTPResponseException as exc:
             # A refusal at connect or login holds for the whole batch; 5xx here is usually
             # configuration (bad password), which an admin can fix: retry, don't dead-letter.
-            failed = SendResult(ok=False, detail=_code_result(exc.smtp_code, exc.smtp_error).detail)
+            failed = SendResult(SendKind.RETRY, _code_result(exc.smtp_code, exc.smtp_error).detail)
             for _ in messages:
                 yield failed
             return
@@ -68,7 +70,7 @@ class EmailNotifier:
             if isinstance(exc, ssl.SSLCertVerificationError):
                 hint = " (for a server with a private CA, set ca_file)"
             failed = SendResult(
-                ok=False, detail=f"SMTP connection failed: {type(exc).__name__}: {exc}{hint}"
+                SendKind.TRANSPORT, f"SMTP connection failed: {type(exc).__name__}: {exc}{hint}"
             )
             for _ in messages:
                 yield failed
@@ -77,32 +79,31 @@ class EmailNotifier:
             for i, msg in enumerate(messages):
                 result = await self._send_one(smtp, msg)
                 yield result
-                if result.detail.startswith("SMTP connection lost"):
+                if result.kind is SendKind.CONNECTION_LOST:
                     for _ in messages[i + 1 :]:
                         yield result
                     return
         finally:
-            await run_blocking(lambda: _quit(smtp), self.ch.timeout, "smtp")
+            await run_blocking(lambda: _quit(smtp), self.ch.timeout_s, "smtp")
 
     async def _send_one(self, smtp: smtplib.SMTP, msg: EmailMessage) -> SendResult:
         try:
             refused = await run_blocking(
-                lambda: smtp.send_message(msg), self.ch.timeout * 4, "smtp"
+                lambda: smtp.send_message(msg), self.ch.timeout_s * 4, "smtp"
             )
         except smtplib.SMTPRecipientsRefused as exc:
             codes = [code for code, _ in exc.recipients.values()]
             text = "; ".join(f"{r}: {c} {m!r}" for r, (c, m) in exc.recipients.items())
-            return SendResult(
-                ok=False,
-                detail=f"recipients refused: {text}",
-                permanent=all(c >= 500 for c in codes),
-            )
+            kind = SendKind.PERMANENT if all(c >= 500 for c in codes) else SendKind.RETRY
+            return SendResult(kind, f"recipients refused: {text}")
         except smtplib.SMTPResponseException as exc:
             return _code_result(exc.smtp_code, exc.smtp_error)
         except (OSError, smtplib.SMTPServerDisconnected, TimeoutError) as exc:
-            return SendResult(ok=False, detail=f"SMTP connection lost: {type(exc).__name__} {exc}")
+            return SendResult(
+                SendKind.CONNECTION_LOST, f"SMTP connection lost: {type(exc).__name__} {exc}"
+            )
         note = f"; refused: {', '.join(refused)}" if refused else ""
-        return SendResult(ok=True, detail=f"accepted{note}")
+        return SendResult(SendKind.ACCEPTED, f"accepted{note}")
 
     async def aclose(self) -> None:
         return None
@@ -112,15 +113,18 @@ class EmailNotifier:
         # A private CA replaces the system's store; verification is never turned off.
         context = ssl.create_default_context(cafile=str(ch.ca_file) if ch.ca_file else None)
         smtp: smtplib.SMTP
-        if ch.security == "tls":
-            smtp = smtplib.SMTP_SSL(ch.host, ch.effective_port, timeout=ch.timeout, context=context)
-        else:
-            smtp = smtplib.SMTP(ch.host, ch.effective_port, timeout=ch.timeout)
-            if ch.security == "starttls":
+        match ch.security:
+            case SmtpSecurity.TLS:
+                smtp = smtplib.SMTP_SSL(ch.host, ch.port, timeout=ch.timeout_s, context=context)
+            case SmtpSecurity.STARTTLS:
+                smtp = smtplib.SMTP(ch.host, ch.port, timeout=ch.timeout_s)
                 smtp.starttls(context=context)
+            case SmtpSecurity.NONE:
+                smtp = smtplib.SMTP(ch.host, ch.port, timeout=ch.timeout_s)
+            case _:
+                assert_never(ch.security)
         if ch.username:
-            password = ch.password.get_secret_value() if ch.password else ""
-            smtp.login(ch.username, password)
+            smtp.login(ch.username, ch.password or "")
         return smtp
 
 

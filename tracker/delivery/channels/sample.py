@@ -5,9 +5,9 @@ from __future__ import annotations
 import secrets
 import time
 
-from tracker.config.schema import Channel
 from tracker.delivery.channels import build
 from tracker.models import Alert, SendResult
+from tracker.settings import ChannelSettings
 
 
 def sample_alert(channel: str) -> Alert:
@@ -30,7 +30,8 @@ def sample_alert(channel: str) -> Alert:
     )
 
 
-async def send_sample(name: str, channel: Channel) -> SendResult:
+async def send_sample(name: str, channel: ChannelSettings) -> SendResult:
+    """Send the sample alert through ``channel`` and return its answer."""
     notifier = build({name: channel})[name]
     try:
         (result,) = [r async for r in notifier.send([sample_alert(name)], digest=False)]

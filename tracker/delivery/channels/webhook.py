@@ -17,10 +17,10 @@ from typing import Any
 
 import httpx
 
-from tracker.config.schema import WebhookChannel
-from tracker.delivery.channels import digest_key
+from tracker.delivery.channels import digest_key, register
 from tracker.delivery.channels.render import subject
-from tracker.models import Alert, SendResult
+from tracker.models import Alert, SendKind, SendResult
+from tracker.settings import WebhookSettings
 
 PAYLOAD_VERSION = 1
 RETRY_STATUSES = frozenset({408, 425, 429})
@@ -103,22 +103,23 @@ def classify(resp: httpx.Response, text: str) -> SendResult:
 
     answer = f"HTTP {resp.status_code} {text[:300]}".strip()
     if resp.is_success:
-        return SendResult(ok=True, detail=answer)
+        return SendResult(SendKind.ACCEPTED, answer)
     if resp.status_code in RETRY_STATUSES or resp.status_code >= 500:
         retry = parse_retry_after(resp.headers.get("retry-after"))
-        return SendResult(ok=False, detail=answer, retry_after_s=retry)
-    return SendResult(ok=False, detail=answer, permanent=True)
+        return SendResult(SendKind.RETRY, answer, retry_after_s=retry)
+    return SendResult(SendKind.PERMANENT, answer)
 
 
+@register(WebhookSettings)
 class WebhookNotifier:
     """POSTs alerts to one URL."""
 
-    def __init__(self, name: str, ch: WebhookChannel) -> None:
+    def __init__(self, name: str, ch: WebhookSettings) -> None:
         self.name = name
         self.ch = ch
         # The answer is only glanced at (see _post): asked uncompressed.
         self.client = httpx.AsyncClient(
-            timeout=ch.timeout, follow_redirects=False, headers={"Accept-Encoding": "identity"}
+            timeout=ch.timeout_s, follow_redirects=False, headers={"Accept-Encoding": "identity"}
         )
 
     async def send(self, alerts: list[Alert], digest: bool) -> AsyncGenerator[SendResult, None]:
@@ -129,30 +130,28 @@ class WebhookNotifier:
         for i, a in enumerate(alerts):
             result = await self._post(payload(self.ch.format, [a], a.key, False), a.key)
             yield result
-            if result.transport_error:
+            if result.kind is SendKind.TRANSPORT:
                 # The endpoint is unreachable: the rest of the batch would wait just as long.
                 for _ in alerts[i + 1 :]:
-                    yield SendResult(ok=False, detail=f"not tried: {result.detail}")
+                    yield SendResult(SendKind.RETRY, f"not tried: {result.detail}")
                 return
 
     async def _post(self, body_json: dict[str, Any], key: str) -> SendResult:
         body = json.dumps(body_json, ensure_ascii=False).encode()
         timestamp = str(int(time.time()))
         headers = {
-            **self.ch.headers,
+            **dict(self.ch.headers),
             "Content-Type": "application/json",
             "User-Agent": "tracker-webhook/1",
             "Idempotency-Key": key,
             "X-Tracker-Timestamp": timestamp,
         }
         if self.ch.secret is not None:
-            headers["X-Tracker-Signature"] = sign(
-                self.ch.secret.get_secret_value(), timestamp, body
-            )
+            headers["X-Tracker-Signature"] = sign(self.ch.secret, timestamp, body)
         try:
             # httpx's timeout is per read; a server that drips bytes gets an overall deadline.
             async with (
-                asyncio.timeout(self.ch.timeout * 2),
+                asyncio.timeout(self.ch.timeout_s * 2),
                 self.client.stream("POST", self.ch.url, content=body, headers=headers) as resp,
             ):
                 # The start of the answer only: a receiver may send gigabytes.
@@ -162,11 +161,9 @@ class WebhookNotifier:
                     if len(answer) >= ANSWER_BYTES:
                         break
         except (httpx.TimeoutException, TimeoutError) as exc:
-            return SendResult(
-                ok=False, detail=f"timed out ({type(exc).__name__})", transport_error=True
-            )
+            return SendResult(SendKind.TRANSPORT, f"timed out ({type(exc).__name__})")
         except httpx.HTTPError as exc:
-            return SendResult(ok=False, detail=f"{type(exc).__name__}: {exc}", transport_error=True)
+            return SendResult(SendKind.TRANSPORT, f"{type(exc).__name__}: {exc}")
         return classify(resp, _answer_text(resp, answer[:ANSWER_BYTES]))
 
     async def aclose(self) -> None:

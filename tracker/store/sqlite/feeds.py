@@ -6,7 +6,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from tracker.models import FeedSpec, FeedState
+from tracker.models import FeedSpec, FeedState, HealthStatus
 from tracker.store.sqlite.base import Tables
 
 # A feed out of the config for longer than this gets a new silent baseline when it returns.
@@ -27,7 +27,7 @@ class FeedRow:
     last_success_at: float | None
     next_check_at: float
     articles: int
-    health: str = "ok"
+    health: HealthStatus = HealthStatus.OK
 
 
 @dataclass(frozen=True)
@@ -148,22 +148,25 @@ class FeedTables(Tables):
             " FROM feeds f ORDER BY f.active DESC, f.name"
         ).fetchall()
         return [
-            FeedRow(r[0], r[1], bool(r[2]), r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10])
+            FeedRow(
+                *(r[0], r[1], bool(r[2]), r[3], r[4], r[5], r[6], r[7], r[8], r[9]),
+                HealthStatus(r[10]),
+            )
             for r in rows
         ]
 
     # --- feed health ----------------------------------------------------------------------
 
-    def feed_health(self, feed_id: int) -> tuple[str, int, str | None, float | None]:
+    def feed_health(self, feed_id: int) -> tuple[HealthStatus, int, str | None, float | None]:
         """(health, consecutive errors, last error, last success) of one feed."""
         row = self.db.execute(
             "SELECT health, consecutive_errors, last_error, last_success_at FROM feeds"
             " WHERE id = ?",
             [feed_id],
         ).fetchone()
-        return (row[0], row[1], row[2], row[3])
+        return (HealthStatus(row[0]), row[1], row[2], row[3])
 
-    def set_feed_health(self, feed_id: int, health: str) -> None:
+    def set_feed_health(self, feed_id: int, health: HealthStatus) -> None:
         self.db.execute("UPDATE feeds SET health = ? WHERE id = ?", [health, feed_id])
 
     def healthy_feeds(self) -> list[tuple[int, str]]:

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from tracker.models import Alert, Route
+from tracker.models import Alert, DeliveryStatus, Route
 from tracker.store.sqlite.base import Tables
 
 
@@ -16,7 +16,7 @@ class DeliveryOutcome:
     """What to record for one delivery after an attempt."""
 
     delivery_id: int
-    status: str  # sent | pending (retry later) | dead
+    status: DeliveryStatus
     detail: str
     next_attempt_at: float | None = None
     # A server's Retry-After: not_before moves there, which even one-shot runs respect.
@@ -32,7 +32,7 @@ class DeliveryRow:
     channel: str
     topic: str
     title: str
-    status: str
+    status: DeliveryStatus
     attempts: int
     last_error: str | None
     response: str | None
@@ -137,7 +137,7 @@ class OutboxTables(Tables):
         """Record what each channel answered: sent, retry at a later time, or dead."""
         with self.transaction():
             for o in outcomes:
-                if o.status == "sent":
+                if o.status is DeliveryStatus.SENT:
                     self.db.execute(
                         "UPDATE deliveries SET status = 'sent', sent_at = ?, response = ?,"
                         " last_error = NULL WHERE id = ?",
@@ -185,7 +185,7 @@ class OutboxTables(Tables):
         )
         return int(cur.rowcount)
 
-    def deliveries(self, limit: int, status: str | None = None) -> list[DeliveryRow]:
+    def deliveries(self, limit: int, status: DeliveryStatus | None = None) -> list[DeliveryRow]:
         """Recent deliveries for `tracker alerts`, newest first."""
         where = "WHERE d.status = ?" if status else ""
         rows = self.db.execute(
@@ -195,7 +195,14 @@ class OutboxTables(Tables):
             " ORDER BY d.id DESC LIMIT ?",
             [status, limit] if status else [limit],
         ).fetchall()
-        return [DeliveryRow(*r) for r in rows]
+        return [
+            DeliveryRow(
+                *(r[0], r[1], r[2], r[3], r[4]),
+                DeliveryStatus(r[5]),
+                *(r[6], r[7], r[8], r[9], r[10], r[11], r[12]),
+            )
+            for r in rows
+        ]
 
     def delivery_counts(self) -> dict[str, int]:
         rows = self.db.execute("SELECT status, COUNT(*) FROM deliveries GROUP BY status")
