@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import httpx
 
 from tracker.delivery.routing import Router
-from tracker.errors import FetchError, ParseError
+from tracker.errors import FetchError, HTTPStatusError, ParseError
 from tracker.ingest import fetch, normalize, parse
 from tracker.log import event
 from tracker.models import Article, Entry, FeedSpec, FeedState, ParsedFeed, PollOutcome
@@ -317,8 +317,9 @@ class Poller:
         self, state: FeedState, spec: FeedSpec, exc: FetchError | ParseError
     ) -> PollOutcome:
         now = self.clock()
-        status = exc.status if isinstance(exc, FetchError) else None
-        retry_after = exc.retry_after_s if isinstance(exc, FetchError) else None
+        # Only a server's answer has a status, and only a 429 or 503 a Retry-After.
+        status = exc.status if isinstance(exc, HTTPStatusError) else None
+        retry_after = exc.retry_after_s if isinstance(exc, HTTPStatusError) else None
         errors = state.consecutive_errors + 1
         self.store.record_failure(
             state.id,
