@@ -20,7 +20,7 @@ from tracker.errors import (
     RedirectRefused,
     ResponseTooLarge,
 )
-from tracker.ingest.fetch import fetch, make_client, parse_retry_after
+from tracker.ingest.fetch import fetch, make_client
 from tracker.models import FetchResult
 
 from feedserver import FeedServer
@@ -183,14 +183,6 @@ def test_a_server_that_drips_bytes_hits_the_deadline() -> None:
 def test_connection_refused() -> None:
     with pytest.raises(ConnectFailed, match="ConnectError"):
         _get("http://127.0.0.1:1/feed.xml")
-
-
-def test_retry_after_forms() -> None:
-    assert parse_retry_after("30") == 30
-    assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", now=1445412470) == 10
-    assert parse_retry_after("soon") is None
-    assert parse_retry_after(None) is None
-    assert parse_retry_after("\u00b2") is None  # a digit to str.isdigit(), not to float()
 
 
 def test_a_garbled_answer_is_one_short_line() -> None:

@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-import email.utils
 import time
 import zlib
-from datetime import UTC, datetime
 from urllib.parse import urljoin, urlsplit
 
 import aiohttp
 import httpx
 from httpx_aiohttp import AiohttpTransport
 
+from tracker.backoff import parse_retry_after
 from tracker.errors import (
     ConnectFailed,
     DecodeFailed,
@@ -49,23 +48,6 @@ def make_client(*, timeout_s: float, user_agent: str, concurrency: int) -> httpx
         # Only what _read decodes (httpx would offer br or zstd where those are installed).
         headers={"User-Agent": user_agent, "Accept": ACCEPT, "Accept-Encoding": "gzip, deflate"},
     )
-
-
-def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
-    """Seconds to wait from a Retry-After header (delta-seconds or an HTTP date)."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isascii() and value.isdigit():  # not "²", which isdigit() also accepts
-        return float(value)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    now_dt = datetime.fromtimestamp(now if now is not None else time.time(), tz=UTC)
-    return max(0.0, (when - now_dt).total_seconds())
 
 
 REDIRECTS = frozenset({301, 302, 303, 307, 308})

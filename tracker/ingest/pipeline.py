@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -13,6 +12,7 @@ from typing import TYPE_CHECKING
 
 import httpx
 
+from tracker.backoff import feed_backoff
 from tracker.delivery.routing import Router
 from tracker.errors import FetchError, HTTPStatusError, ParseError
 from tracker.ingest import fetch, normalize, parse
@@ -26,9 +26,6 @@ if TYPE_CHECKING:
     from tracker.service.http import Metrics, PollResult
 
 log = logging.getLogger(__name__)
-
-MAX_BACKOFF_S = 24 * 3600.0
-MAX_RETRY_AFTER_S = 7 * 86400.0
 
 
 @dataclass
@@ -56,13 +53,8 @@ def next_check(
     retry_after_s: float | None = None,
 ) -> float:
     """When to poll again: interval plus jitter, doubled per consecutive error, never before
-    a server's Retry-After."""
-    delay = interval_s
-    if errors > 0:
-        delay = min(interval_s * 2 ** min(errors - 1, 10), max(interval_s, MAX_BACKOFF_S))
-    if retry_after_s is not None:
-        delay = max(delay, min(retry_after_s, MAX_RETRY_AFTER_S))
-    return now + delay + random.uniform(0, jitter_s)
+    a server's Retry-After (``backoff.feed_backoff``)."""
+    return now + feed_backoff(interval_s, jitter_s).delay(errors, retry_after_s)
 
 
 # New entries stored per transaction, with the event loop free between transactions.
@@ -321,15 +313,16 @@ class Poller:
         status = exc.status if isinstance(exc, HTTPStatusError) else None
         retry_after = exc.retry_after_s if isinstance(exc, HTTPStatusError) else None
         errors = state.consecutive_errors + 1
+        backoff = feed_backoff(spec.interval_s, self.settings.jitter_s)
+        # The hold makes even `run --once` (which ignores the schedule) wait as asked.
+        hold_until = now + backoff.retry_after_cap(retry_after) if retry_after else None
         self.store.record_failure(
             state.id,
             now=now,
-            next_check_at=next_check(
-                now, spec.interval_s, self.settings.jitter_s, errors, retry_after
-            ),
+            next_check_at=now + backoff.delay(errors, retry_after),
             status=status,
             error=exc.message,
-            hold_until=now + min(retry_after, MAX_RETRY_AFTER_S) if retry_after else None,
+            hold_until=hold_until,
         )
         event(
             log,
