@@ -15,9 +15,10 @@ import httpx
 from tracker.backoff import feed_backoff
 from tracker.delivery.routing import Router
 from tracker.errors import FetchError, HTTPStatusError, ParseError
-from tracker.ingest import fetch, normalize, parse
+from tracker.ingest import fetch, items
+from tracker.ingest.items import KeyedFeed
 from tracker.log import event
-from tracker.models import Article, Entry, FeedSpec, FeedState, ParsedFeed, PollOutcome
+from tracker.models import Article, Entry, FeedSpec, FeedState, PollOutcome
 from tracker.store.facade import Store
 from tracker.topics.match import Matcher
 
@@ -59,16 +60,6 @@ def next_check(
 
 # New entries stored per transaction, with the event loop free between transactions.
 INGEST_CHUNK = 500
-
-
-def _parse_and_key(body: bytes, headers: dict[str, str], url: str) -> tuple[ParsedFeed, list[str]]:
-    try:
-        parsed = parse.parse_feed(body, headers, url)
-        return parsed, [normalize.entry_key(e) for e in parsed.entries]
-    except ParseError:
-        raise
-    except Exception as exc:  # feedparser itself fails on some hostile documents
-        raise ParseError(f"feed could not be parsed: {type(exc).__name__}: {exc}") from exc
 
 
 class Poller:
@@ -146,17 +137,16 @@ class Poller:
                     baseline_done=state.baseline_done,
                 )  # fmt: skip
                 return PollOutcome(spec.name, ok=True, not_modified=True)
-            parsed, keys = await asyncio.to_thread(
-                _parse_and_key, result.body, result.headers, state.url
+            keyed = await asyncio.to_thread(
+                items.parse_keyed, result.body, result.headers, state.url
             )
-            if parsed.warning:
-                event(log, logging.INFO, "parse.warning", feed=spec.name, error=parsed.warning)
+            if keyed.feed.warning:
+                event(log, logging.INFO, "parse.warning", feed=spec.name, error=keyed.feed.warning)
             # Inside the try: an ingest that fails as a whole (its transaction rolled back)
             # is a failure with backoff too, never a poll retried on every tick.
             return await self._ingest(
-                state, spec, parsed, keys, result.status, result.etag, result.last_modified,
-                body_hash,
-            )  # fmt: skip
+                state, spec, keyed, result.status, result.etag, result.last_modified, body_hash
+            )
         except (FetchError, ParseError) as exc:
             return self._failure(state, spec, exc)
         except Exception as exc:  # a bug must still count as a failure, with backoff
@@ -167,28 +157,28 @@ class Poller:
         self,
         state: FeedState,
         spec: FeedSpec,
-        parsed: ParsedFeed,
-        keys: list[str],
+        keyed: KeyedFeed,
         status: int,
         etag: str | None,
         last_modified: str | None,
         body_hash: str,
     ) -> PollOutcome:
         now = self.clock()
-        known = self.store.known_keys(state.id, keys)
+        known = self.store.known_keys(state.id, keyed.keys)
         # A baseline poll stores what the feed carries today without alerting on any of it.
         may_alert = state.baseline_done or spec.alert_on_first_poll
         outcome = PollOutcome(spec.name, ok=True)
         fresh: dict[str, Entry] = {}
-        for entry, key in zip(parsed.entries, keys, strict=True):
+        for entry, key in keyed.entries():
             if key not in known:
                 fresh.setdefault(key, entry)
-        items = list(fresh.items())
+        new = list(fresh.items())
         # One transaction for a feed's new entries, or one per INGEST_CHUNK of them, with the
         # event loop free in between: 300,000 entries (9.5 MB) held it for 13 s. The feed's
         # own state (validators, body hash, baseline) moves with the last chunk only, so after
         # a crash midway the next poll fetches again and stores the rest.
-        chunks = [items[i : i + INGEST_CHUNK] for i in range(0, len(items), INGEST_CHUNK)] or [[]]
+        chunks = [new[i : i + INGEST_CHUNK] for i in range(0, len(new), INGEST_CHUNK)] or [[]]
+        lang = keyed.lang(spec.lang)
         queued = 0
         for n, chunk in enumerate(chunks, start=1):
             if n > 1:
@@ -199,7 +189,7 @@ class Poller:
                         # A savepoint per entry: one bad item is skipped, the rest is stored.
                         with self.store.transaction():
                             queued += self._ingest_entry(
-                                state, spec, entry, key, parsed.lang, may_alert, outcome
+                                state, spec, entry, key, lang, may_alert, outcome
                             )
                     except Exception as exc:
                         event(
@@ -235,7 +225,7 @@ class Poller:
         spec: FeedSpec,
         entry: Entry,
         key: str,
-        feed_lang: str | None,
+        lang: str | None,
         may_alert: bool,
         outcome: PollOutcome,
     ) -> int:
@@ -246,7 +236,7 @@ class Poller:
         A story alerts at most once per topic (one match row per article and topic).
         """
         now = self.clock()
-        article = normalize.to_article(entry, key, spec.lang or feed_lang, now)
+        article = items.to_item(entry, key, lang, now).article
         article_id, is_new = self.store.add_entry(state.id, article, now)
         outcome.new_entries += 1
         outcome.new_articles += is_new
