@@ -8,7 +8,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import Literal, Protocol
 
 import httpx
 
@@ -22,11 +22,35 @@ from tracker.models import Article, Entry, FeedSpec, FeedState, PollOutcome
 from tracker.store.facade import Store
 from tracker.topics.match import Matcher
 
-if TYPE_CHECKING:
-    from tracker.service.feedhealth import FeedHealthMonitor
-    from tracker.service.http import Metrics, PollResult
-
 log = logging.getLogger(__name__)
+
+
+PollResult = Literal["ok", "not_modified", "failed"]
+
+
+# What the poller reports to, as protocols: the service layer's Metrics and
+# FeedHealthMonitor implement them, and ingest (a layer below) never imports them.
+class PollMetrics(Protocol):
+    """Counters for polls, new articles and matches (``service.http.Metrics``)."""
+
+    def poll(self, result: PollResult, seconds: float) -> None: ...
+
+    def new_articles(self, n: int) -> None: ...
+
+    def match(self, topic: str) -> None: ...
+
+
+class FeedHealth(Protocol):
+    """Failing / silent / recovered transitions (``service.feedhealth.FeedHealthMonitor``)."""
+
+    def after_poll(self, state: FeedState, outcome: PollOutcome) -> bool:
+        """Record what this poll changed; True when a notice was queued."""
+        ...
+
+    # Not called here: the daemon's timer reaches the monitor through the poller.
+    def check_silence(self) -> int:
+        """Mark feeds silent for far longer than their cadence; returns notices queued."""
+        ...
 
 
 @dataclass
@@ -78,8 +102,8 @@ class Poller:
         self.clock = clock
         # Called after a feed's transaction queued deliveries, to send them without waiting.
         self.on_deliveries: Callable[[], None] | None = None
-        self.metrics: Metrics | None = None
-        self.health: FeedHealthMonitor | None = None
+        self.metrics: PollMetrics | None = None
+        self.health: FeedHealth | None = None
 
     async def poll(self, state: FeedState) -> PollOutcome:
         """Poll one feed; never raises for feed problems: they are stored on the feed's row."""
