@@ -16,7 +16,7 @@ import click
 
 from tracker import log
 from tracker.config import schema as config_mod
-from tracker.config.schema import Config
+from tracker.config.schema import DEFAULT_USER_AGENT, Config, default_feed_name
 from tracker.delivery.channels import sample as delivery_test
 from tracker.errors import ConfigError, TrackerError
 from tracker.ingest import source as feed_source
@@ -249,7 +249,7 @@ def topics_test(
             feed_lang=langs.get(source),
             timeout_s=config.fetch.timeout,
             max_bytes=config.fetch.max_bytes,
-            user_agent=config_mod.DEFAULT_USER_AGENT,
+            user_agent=DEFAULT_USER_AGENT,
         )
         feed = names.get(source) or _source_name(source)
         items = explore.test_articles(feed_items, matcher, feed)
@@ -304,7 +304,7 @@ def topics_backtest(
 def _source_name(source: str) -> str:
     """The feed name `topics test` gives a source not in the config."""
     if feed_source.is_url(source):
-        return config_mod.default_feed_name(source)
+        return default_feed_name(source)
     return Path(source).name
 
 
