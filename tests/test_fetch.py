@@ -1,15 +1,26 @@
 import asyncio
 import gzip
+import socket
 import time
 import zlib
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 import pytest
-from rawserver import DripServer, GarbledServer
+from rawserver import DripServer, GarbledServer, RawServer
 
-from tracker.errors import FetchError
-from tracker.ingest.fetch import fetch, make_client, parse_retry_after
+from tracker.errors import (
+    ConnectFailed,
+    DecodeFailed,
+    FetchError,
+    FetchTimeout,
+    HTTPStatusError,
+    InvalidResponse,
+    InvalidURL,
+    RedirectRefused,
+    ResponseTooLarge,
+)
+from tracker.ingest.fetch import fetch, make_client
 from tracker.models import FetchResult
 
 from feedserver import FeedServer
@@ -71,15 +82,15 @@ def test_compressed_bodies_are_decoded(feed_server: FeedServer) -> None:
 def test_compression_bombs_stop_at_max_bytes(feed_server: FeedServer) -> None:
     # ~50 KB that inflate to 100 MB: decoding stops at the limit, not at the end.
     feed_server.fail("/bomb.xml", 200, {"Content-Encoding": "gzip"}, gzip.compress(bytes(10**8)))
-    with pytest.raises(FetchError, match="response too large: over 1000000 bytes"):
+    with pytest.raises(ResponseTooLarge, match="response too large: over 1000000 bytes"):
         _get(feed_server.url("/bomb.xml"))
     # A layer inside a layer, each one a bomb: refused before anything is decoded.
     nested = gzip.compress(gzip.compress(bytes(10**8)))
     feed_server.fail("/nested.xml", 200, {"Content-Encoding": "gzip, gzip"}, nested)
-    with pytest.raises(FetchError, match="unsupported Content-Encoding 'gzip, gzip': more than"):
+    with pytest.raises(DecodeFailed, match="unsupported Content-Encoding 'gzip, gzip': more than"):
         _get(feed_server.url("/nested.xml"))
     feed_server.fail("/br.xml", 200, {"Content-Encoding": "br"}, b"\x0b\x02\x80<rss/>\x03")
-    with pytest.raises(FetchError, match="unsupported Content-Encoding 'br'"):
+    with pytest.raises(DecodeFailed, match="unsupported Content-Encoding 'br'"):
         _get(feed_server.url("/br.xml"))
 
 
@@ -116,26 +127,26 @@ def test_deflate_with_and_without_its_zlib_header(feed_server: FeedServer) -> No
 def test_status_errors_are_clear(feed_server: FeedServer) -> None:
     feed_server.fail("/gone", 410)
     feed_server.fail("/slow-down", 429, {"Retry-After": "120"})
-    with pytest.raises(FetchError, match="HTTP 404 NOT FOUND: the feed URL is wrong"):
+    with pytest.raises(HTTPStatusError, match="HTTP 404 NOT FOUND: the feed URL is wrong"):
         _get(feed_server.url("/missing"))
-    with pytest.raises(FetchError, match=r"HTTP 410.*gone for good") as gone:
+    with pytest.raises(HTTPStatusError, match=r"HTTP 410.*gone for good") as gone:
         _get(feed_server.url("/gone"))
     assert gone.value.status == 410
-    with pytest.raises(FetchError) as slow:
+    with pytest.raises(HTTPStatusError) as slow:
         _get(feed_server.url("/slow-down"))
     assert slow.value.status == 429 and slow.value.retry_after_s == 120
 
 
 def test_body_size_limit(feed_server: FeedServer) -> None:
     url = feed_server.add("/huge.xml", b"<rss>" + b"y" * 200_000 + b"</rss>")
-    with pytest.raises(FetchError, match="too large"):
+    with pytest.raises(ResponseTooLarge, match="too large"):
         _get(url, max_bytes=100_000)
 
 
 def test_redirect_limit(feed_server: FeedServer) -> None:
     for i in range(5):
         feed_server.fail(f"/r{i}", 302, {"Location": feed_server.url(f"/r{i + 1}")})
-    with pytest.raises(FetchError, match="too many redirects"):
+    with pytest.raises(RedirectRefused, match="too many redirects"):
         _get(feed_server.url("/r0"))
 
 
@@ -149,7 +160,7 @@ def test_redirects_are_followed(feed_server: FeedServer) -> None:
 def test_timeout(feed_server: FeedServer) -> None:
     url = feed_server.add("/slow.xml", b"<rss/>")
     feed_server.delays["/slow.xml"] = 1.0
-    with pytest.raises(FetchError, match="timed out"):
+    with pytest.raises(FetchTimeout, match="timed out"):
         _get(url, timeout_s=0.3)
 
 
@@ -157,7 +168,7 @@ def test_a_server_that_drips_bytes_hits_the_deadline() -> None:
     # Every read comes within the 1 s timeout, but the body never ends: only an overall
     # deadline stops the fetch (and frees the poll's concurrency slot).
     started = time.monotonic()
-    deadline = pytest.raises(FetchError, match=r"took longer than 1.5s in all \(fetch.deadline\)")
+    deadline = pytest.raises(FetchTimeout, match=r"took longer than 1.5s in all \(fetch.deadline\)")
     with DripServer() as drip, deadline:
         _run(
             lambda c: fetch(
@@ -170,24 +181,52 @@ def test_a_server_that_drips_bytes_hits_the_deadline() -> None:
 
 
 def test_connection_refused() -> None:
-    with pytest.raises(FetchError, match="ConnectError"):
+    with pytest.raises(ConnectFailed, match="ConnectError"):
         _get("http://127.0.0.1:1/feed.xml")
 
 
-def test_retry_after_forms() -> None:
-    assert parse_retry_after("30") == 30
-    assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", now=1445412470) == 10
-    assert parse_retry_after("soon") is None
-    assert parse_retry_after(None) is None
-    assert parse_retry_after("\u00b2") is None  # a digit to str.isdigit(), not to float()
-
-
 def test_a_garbled_answer_is_one_short_line() -> None:
-    with GarbledServer() as server, pytest.raises(FetchError) as caught:
+    with GarbledServer() as server, pytest.raises(InvalidResponse) as caught:
         _get(server.url("/f.xml"))
     assert (
         str(caught.value) == "invalid HTTP answer: Bad status line: Expected HTTP/, RTSP/ or ICE/:"
     )
+
+
+class _CutShortServer(RawServer):
+    """Promises 100 bytes and closes after one."""
+
+    def session(self, conn: socket.socket) -> None:
+        conn.recv(65536)
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n<")
+
+
+class _SilentServer(RawServer):
+    """Reads the request and closes without answering."""
+
+    def session(self, conn: socket.socket) -> None:
+        conn.recv(65536)
+
+
+def test_cut_short_and_missing_answers_are_invalid_responses() -> None:
+    with _CutShortServer() as server, pytest.raises(InvalidResponse) as cut:
+        _get(server.url("/f.xml"))
+    assert str(cut.value).startswith("ClientPayloadError: Response payload is not completed")
+    with _SilentServer() as server, pytest.raises(InvalidResponse) as silent:
+        _get(server.url("/f.xml"))
+    assert str(silent.value) == "ServerDisconnectedError: Server disconnected"
+    with pytest.raises(InvalidURL, match="NonHttpUrlClientError: ftp://x/f"):
+        _get("ftp://x/f")
+
+
+def test_fetch_failures_are_one_tree() -> None:
+    kinds = [
+        FetchTimeout, ConnectFailed, HTTPStatusError, ResponseTooLarge, RedirectRefused,
+        DecodeFailed, InvalidResponse, InvalidURL,
+    ]  # fmt: skip
+    assert all(issubclass(kind, FetchError) for kind in kinds)
+    # Not a TimeoutError: fetch()'s deadline handler must never catch a FetchTimeout.
+    assert not issubclass(FetchTimeout, TimeoutError)
 
 
 def test_cross_origin_redirect_drops_feed_headers(feed_server: FeedServer) -> None:
@@ -202,15 +241,15 @@ def test_cross_origin_redirect_drops_feed_headers(feed_server: FeedServer) -> No
 def test_https_never_downgrades() -> None:
     from tracker.ingest.fetch import _next_url
 
-    with pytest.raises(FetchError, match="refusing redirect from https to http"):
+    with pytest.raises(RedirectRefused, match="refusing redirect from https to http"):
         _next_url("https://a.example/feed", "http://a.example/feed")
-    with pytest.raises(FetchError, match="non-HTTP"):
+    with pytest.raises(RedirectRefused, match="non-HTTP"):
         _next_url("http://a.example/feed", "file:///etc/passwd")
     assert _next_url("http://a.example/x/feed", "../y") == "http://a.example/y"
-    with pytest.raises(FetchError, match="non-HTTP URL: javascript:alert"):
+    with pytest.raises(RedirectRefused, match="non-HTTP URL: javascript:alert"):
         _next_url("http://a.example/feed", " javascript:alert(1)")
-    with pytest.raises(FetchError, match=r"with credentials \(host b.example\)") as caught:
+    with pytest.raises(RedirectRefused, match=r"with credentials \(host b.example\)") as caught:
         _next_url("http://a.example/feed", "http://u:secret@b.example/feed")
     assert "secret" not in str(caught.value)
-    with pytest.raises(FetchError, match="bad redirect Location"):
+    with pytest.raises(RedirectRefused, match="bad redirect Location"):
         _next_url("http://a.example/feed", "http://[::1/feed")

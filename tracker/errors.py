@@ -1,4 +1,24 @@
-"""The exception hierarchy; each module translates foreign errors into these at its boundary."""
+"""The exception hierarchy; each module translates foreign errors into these at its boundary.
+
+```
+TrackerError
+ ├── ConfigError
+ ├── FetchError              (a feed could not be fetched; the base catches any other cause)
+ │    ├── FetchTimeout       (a connect or read timeout, or the overall fetch deadline)
+ │    ├── ConnectFailed      (no connection: refused, DNS, TLS; or the socket failed)
+ │    ├── HTTPStatusError    (an answer other than 200 or 304: status, retry_after_s)
+ │    ├── ResponseTooLarge   (declared or decoded body over max_bytes)
+ │    ├── RedirectRefused    (too many, https → http, non-HTTP, credentials, bad Location)
+ │    ├── DecodeFailed       (unsupported or corrupt Content-Encoding)
+ │    ├── InvalidResponse    (a malformed or cut-short HTTP answer)
+ │    └── InvalidURL         (the URL itself cannot be requested)
+ ├── ParseError
+ └── StoreError
+```
+
+Callers decide on the class (``except HTTPStatusError``), never on a class name or on a
+message's text: the messages are for people and may change.
+"""
 
 from __future__ import annotations
 
@@ -30,12 +50,47 @@ class ConfigError(TrackerError):
 
 
 class FetchError(TrackerError):
-    """A feed could not be fetched (network, HTTP status, size limit)."""
+    """A feed could not be fetched; the subclasses below say why."""
 
-    def __init__(self, message: str, status: int | None = None, retry_after_s: float | None = None):
+
+class FetchTimeout(FetchError):
+    """The server did not answer in time (a connect or read timeout, or the fetch deadline)."""
+
+
+class ConnectFailed(FetchError):
+    """No connection to the server (refused, DNS, TLS), or its socket failed mid-exchange."""
+
+
+class HTTPStatusError(FetchError):
+    """The server answered with a status other than 200 or 304.
+
+    ``retry_after_s`` is the server's Retry-After (429 and 503 only), in seconds from now.
+    """
+
+    def __init__(self, message: str, status: int, retry_after_s: float | None = None) -> None:
         super().__init__(message)
         self.status = status
         self.retry_after_s = retry_after_s
+
+
+class ResponseTooLarge(FetchError):
+    """The body (declared, or decoded) is larger than ``max_bytes``."""
+
+
+class RedirectRefused(FetchError):
+    """A redirect was not followed: too many of them, or a Location we refuse."""
+
+
+class DecodeFailed(FetchError):
+    """The body's Content-Encoding is unsupported or its data is corrupt."""
+
+
+class InvalidResponse(FetchError):
+    """The server's answer is not well-formed HTTP, or it ended before its body did."""
+
+
+class InvalidURL(FetchError):
+    """The URL cannot be requested (not HTTP, or not a valid URL)."""
 
 
 class ParseError(TrackerError):

@@ -100,6 +100,15 @@ class Article:
 
 
 @dataclass(frozen=True)
+class FeedItem:
+    """One entry of a feed, in feed order: as parsed, its identity key, and its article."""
+
+    entry: Entry
+    key: str
+    article: Article
+
+
+@dataclass(frozen=True)
 class StoredArticle:
     """An article read back from the store (for backtests)."""
 

@@ -11,21 +11,19 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-import random
 import time
 from collections import defaultdict
 from collections.abc import AsyncGenerator, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol, assert_never
 
+from tracker.backoff import Backoff, delivery_backoff
 from tracker.delivery.channels import Notifier, digest_key
 from tracker.log import event
 from tracker.models import Alert, DeliveryStatus, SendKind, SendResult
 from tracker.store.facade import DeliveryOutcome, Store
 
 log = logging.getLogger(__name__)
-
-MAX_RETRY_AFTER_S = 86400.0
 
 
 class DeliveryMetrics(Protocol):
@@ -36,18 +34,19 @@ class DeliveryMetrics(Protocol):
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    """Exponential backoff with jitter, and when to give up."""
+    """When to retry a delivery (``backoff.delivery_backoff``), and when to give up."""
 
     max_attempts: int = 10
     base_s: float = 30.0
     max_s: float = 3600.0
 
+    @property
+    def backoff(self) -> Backoff:
+        return delivery_backoff(self.base_s, self.max_s)
+
     def delay(self, attempts: int, retry_after_s: float | None = None) -> float:
-        backoff = min(self.base_s * 2 ** max(attempts - 1, 0), self.max_s)
-        backoff *= random.uniform(0.8, 1.2)  # spread retries of a whole batch
-        if retry_after_s is not None:
-            backoff = max(backoff, min(retry_after_s, MAX_RETRY_AFTER_S))
-        return float(backoff)
+        """Seconds until the next attempt after ``attempts`` failed ones."""
+        return self.backoff.delay(attempts, retry_after_s)
 
 
 @dataclass
@@ -262,7 +261,7 @@ class Dispatcher:
             hold = None
             if status is DeliveryStatus.PENDING and result.retry_after_s:
                 # The server said when: not even a one-shot run may come back sooner.
-                hold = now + min(result.retry_after_s, MAX_RETRY_AFTER_S)
+                hold = now + self.policy.backoff.retry_after_cap(result.retry_after_s)
             outcomes.append(
                 DeliveryOutcome(alert.delivery_id, status, result.detail[:500], when, hold)
             )

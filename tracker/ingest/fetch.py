@@ -3,16 +3,26 @@
 from __future__ import annotations
 
 import asyncio
-import email.utils
 import time
 import zlib
-from datetime import UTC, datetime
 from urllib.parse import urljoin, urlsplit
 
+import aiohttp
 import httpx
 from httpx_aiohttp import AiohttpTransport
 
-from tracker.errors import FetchError
+from tracker.backoff import parse_retry_after
+from tracker.errors import (
+    ConnectFailed,
+    DecodeFailed,
+    FetchError,
+    FetchTimeout,
+    HTTPStatusError,
+    InvalidResponse,
+    InvalidURL,
+    RedirectRefused,
+    ResponseTooLarge,
+)
 from tracker.models import FetchResult
 
 # The shared client's type, for modules that pass it around without knowing HTTP.
@@ -40,23 +50,6 @@ def make_client(*, timeout_s: float, user_agent: str, concurrency: int) -> httpx
     )
 
 
-def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
-    """Seconds to wait from a Retry-After header (delta-seconds or an HTTP date)."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isascii() and value.isdigit():  # not "²", which isdigit() also accepts
-        return float(value)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    now_dt = datetime.fromtimestamp(now if now is not None else time.time(), tz=UTC)
-    return max(0.0, (when - now_dt).total_seconds())
-
-
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
 
 
@@ -72,7 +65,8 @@ async def fetch(
     max_redirects: int = 5,
     deadline_s: float = 120.0,
 ) -> FetchResult:
-    """Conditional GET of ``url``; raise FetchError for anything that is not 200 or 304.
+    """Conditional GET of ``url``; raise a FetchError (errors.py's tree) for anything that is
+    not 200 or 304.
 
     Redirects are followed here rather than by httpx, so that a feed's own headers and
     credentials never travel to another origin and https never downgrades to http. The
@@ -84,7 +78,7 @@ async def fetch(
                 client, url, etag, last_modified, max_bytes, headers, auth, max_redirects
             )
     except TimeoutError as exc:
-        raise FetchError(f"took longer than {deadline_s:g}s in all (fetch.deadline)") from exc
+        raise FetchTimeout(f"took longer than {deadline_s:g}s in all (fetch.deadline)") from exc
 
 
 async def _fetch(
@@ -118,13 +112,11 @@ async def _fetch(
                     url = _next_url(url, resp.headers["location"])
                     continue
                 return await _read(url, resp, started, etag, last_modified, max_bytes)
-        raise FetchError(f"too many redirects (more than {max_redirects})")
-    except httpx.HTTPError as exc:
-        raise FetchError(_describe(exc)) from exc
+        raise RedirectRefused(f"too many redirects (more than {max_redirects})")
     except (FetchError, asyncio.CancelledError):
         raise
-    except Exception as exc:  # the transport's own errors (malformed answers), bad URLs
-        raise FetchError(_error_text(exc)) from exc
+    except Exception as exc:  # httpx's errors, the transport's own (malformed answers), bad URLs
+        raise _translate(exc) from exc
 
 
 async def _read(
@@ -141,7 +133,7 @@ async def _read(
         raise _status_error(resp)
     declared = resp.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > max_bytes:
-        raise FetchError(f"response too large: {declared} bytes (max_bytes {max_bytes})")
+        raise ResponseTooLarge(f"response too large: {declared} bytes (max_bytes {max_bytes})")
     # The raw bytes, decoded here: httpx's decoders expand each chunk without a bound, so a
     # few KB of "Content-Encoding: gzip, gzip" became gigabytes before any size check.
     inflater = _Inflater.for_encoding(resp.headers.get("content-encoding", ""))
@@ -156,7 +148,7 @@ async def _read(
         chunks.append(inflater.finish(max_bytes - size))
         size += len(chunks[-1])
     if size > max_bytes:
-        raise FetchError(f"response too large: over {max_bytes} bytes (max_bytes)")
+        raise ResponseTooLarge(f"response too large: over {max_bytes} bytes (max_bytes)")
     return _result(url, resp, b"".join(chunks), started, etag, last_modified)
 
 
@@ -182,9 +174,9 @@ class _Inflater:
         if not codings:
             return None
         if len(codings) > 1:
-            raise FetchError(f"unsupported Content-Encoding {header!r}: more than one layer")
+            raise DecodeFailed(f"unsupported Content-Encoding {header!r}: more than one layer")
         if codings[0] not in ("gzip", "x-gzip", "deflate"):
-            raise FetchError(f"unsupported Content-Encoding {header!r} (gzip or deflate only)")
+            raise DecodeFailed(f"unsupported Content-Encoding {header!r} (gzip or deflate only)")
         return cls(codings[0])
 
     def feed(self, data: bytes, room: int) -> bytes:
@@ -199,7 +191,7 @@ class _Inflater:
         try:
             return self._zlib.decompress(data, room + 1)
         except zlib.error as exc:
-            raise FetchError(f"bad content encoding: {self.coding}: {exc}") from exc
+            raise DecodeFailed(f"bad content encoding: {self.coding}: {exc}") from exc
 
     def finish(self, room: int) -> bytes:
         tail = b""
@@ -210,7 +202,7 @@ class _Inflater:
         try:
             return tail + self._zlib.flush()
         except zlib.error as exc:
-            raise FetchError(f"bad content encoding: {self.coding}: {exc}") from exc
+            raise DecodeFailed(f"bad content encoding: {self.coding}: {exc}") from exc
 
 
 def _origin(url: str) -> tuple[str, str]:
@@ -223,14 +215,14 @@ def _next_url(current: str, location: str) -> str:
         target = urljoin(current, location.strip())
         scheme, netloc = urlsplit(target)[:2]
     except ValueError as exc:
-        raise FetchError(f"bad redirect Location {location[:200]!r}: {exc}") from exc
+        raise RedirectRefused(f"bad redirect Location {location[:200]!r}: {exc}") from exc
     if urlsplit(current).scheme == "https" and scheme != "https":
-        raise FetchError(f"refusing redirect from https to {scheme}: {target[:200]}")
+        raise RedirectRefused(f"refusing redirect from https to {scheme}: {target[:200]}")
     if scheme not in ("http", "https"):
-        raise FetchError(f"refusing redirect to a non-HTTP URL: {target[:200]}")
+        raise RedirectRefused(f"refusing redirect to a non-HTTP URL: {target[:200]}")
     if "@" in netloc:  # credentials go in feeds[].auth, never in a server's redirect
         host = netloc.rpartition("@")[2]
-        raise FetchError(f"refusing redirect to a URL with credentials (host {host})")
+        raise RedirectRefused(f"refusing redirect to a URL with credentials (host {host})")
     return target
 
 
@@ -240,22 +232,52 @@ def _conditional_only(headers: dict[str, str]) -> dict[str, str]:
     return {k: v for k, v in headers.items() if k.lower() in keep}
 
 
-def _describe(exc: httpx.HTTPError) -> str:
-    """A message naming what really failed: the transport maps e.g. connection refused onto
-    httpx.ConnectTimeout, so the original exception is the one to describe."""
-    cause = exc.__cause__ or exc
-    if isinstance(cause, TimeoutError) or "Timeout" in type(cause).__name__:
-        return f"timed out ({type(cause).__name__})"
-    if "Connector" in type(cause).__name__ or isinstance(cause, OSError):
-        return f"ConnectError: {_one_line(str(cause))}"
-    return _error_text(cause)
+# What a foreign exception means, most specific class first (as httpx's own transports map
+# httpcore's errors). aiohttp's timeouts are TimeoutErrors and its connector errors OSErrors.
+_TIMEOUTS = (aiohttp.ServerTimeoutError, httpx.TimeoutException, TimeoutError)
+_NO_CONNECTION = (aiohttp.ClientConnectorError, OSError)
+_MALFORMED = (
+    aiohttp.ClientResponseError,  # the answer's status line or headers could not be parsed
+    aiohttp.ClientPayloadError,  # the body ended early or its chunked framing is broken
+    aiohttp.ServerDisconnectedError,  # the connection closed before any answer
+    httpx.RemoteProtocolError,
+)
+_BAD_URLS = (
+    aiohttp.InvalidURL,
+    aiohttp.NonHttpUrlClientError,
+    httpx.InvalidURL,
+    httpx.UnsupportedProtocol,
+)
+
+
+def _translate(exc: Exception) -> FetchError:
+    """The FetchError for an exception from httpx or its transport, with a message naming
+    what really failed.
+
+    The aiohttp transport maps aiohttp's errors onto httpx's loosely (connection refused
+    arrives as httpx.ConnectTimeout, a closed connection too), so for an httpx error its
+    cause, the original exception, is the one that decides. What the transport lets
+    through unmapped (a malformed answer, a bad URL) is named as it is.
+    """
+    cause: BaseException = exc
+    if isinstance(exc, httpx.HTTPError):
+        cause = exc.__cause__ or exc
+        if isinstance(cause, _TIMEOUTS):
+            return FetchTimeout(f"timed out ({type(cause).__name__})")
+        if isinstance(cause, _NO_CONNECTION):
+            return ConnectFailed(f"ConnectError: {_one_line(str(cause))}")
+    text = _error_text(cause)
+    if isinstance(cause, _MALFORMED):
+        return InvalidResponse(text)
+    if isinstance(cause, _BAD_URLS):
+        return InvalidURL(text)
+    return FetchError(text)
 
 
 def _error_text(exc: BaseException) -> str:
     # aiohttp's parser errors carry the server's bytes under a caret, over several lines.
-    message = getattr(exc, "message", None)
-    if type(exc).__name__ == "ClientResponseError" and isinstance(message, str):
-        lines = [line.strip() for line in message.split("\n") if line.strip()]
+    if isinstance(exc, aiohttp.ClientResponseError) and isinstance(exc.message, str):
+        lines = [line.strip() for line in exc.message.split("\n") if line.strip()]
         return "invalid HTTP answer: " + _one_line(" ".join(lines[:2]))
     return f"{type(exc).__name__}: {_one_line(str(exc)) or 'request failed'}"
 
@@ -287,7 +309,7 @@ def _result(
     )
 
 
-def _status_error(resp: httpx.Response) -> FetchError:
+def _status_error(resp: httpx.Response) -> HTTPStatusError:
     status = resp.status_code
     retry = parse_retry_after(resp.headers.get("retry-after")) if status in (429, 503) else None
     reason = resp.reason_phrase or ""
@@ -299,4 +321,4 @@ def _status_error(resp: httpx.Response) -> FetchError:
         429: "the server asks us to slow down",
     }.get(status)
     message = f"HTTP {status} {reason}".rstrip() + (f": {hint}" if hint else "")
-    return FetchError(message, status=status, retry_after_s=retry)
+    return HTTPStatusError(message, status=status, retry_after_s=retry)

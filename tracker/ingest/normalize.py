@@ -12,8 +12,8 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import nh3
 from url_normalize import url_normalize
 
-from tracker.ingest.parse import valid_text
 from tracker.models import Article, Entry
+from tracker.text import valid_text
 
 # Query parameters that only track the click and never select content.
 _TRACKING_EXACT = frozenset(

@@ -13,6 +13,7 @@ import feedparser
 
 from tracker.errors import ParseError
 from tracker.models import Entry, ParsedFeed
+from tracker.text import valid_text
 
 # Never let feedparser fetch anything itself: we only hand it bytes.
 feedparser.RESOLVE_RELATIVE_URIS = 0
@@ -145,16 +146,6 @@ def _str(value: object) -> str | None:
     if value is None or isinstance(value, dict | list):
         return None
     return valid_text(str(value))
-
-
-def valid_text(text: str) -> str:
-    """Text SQLite and every encoder accept: lone surrogates (from hostile JSON or numeric
-    character references) become U+FFFD."""
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return "".join("\ufffd" if 0xD800 <= ord(c) <= 0xDFFF else c for c in text)
-    return text
 
 
 def _iso_dt(value: object) -> datetime | None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -13,16 +12,17 @@ from typing import Protocol
 
 import httpx
 
+from tracker.backoff import feed_backoff
 from tracker.delivery.routing import Router
-from tracker.errors import FetchError, ParseError
-from tracker.ingest import fetch, normalize, parse
+from tracker.errors import FetchError, HTTPStatusError, ParseError
+from tracker.ingest import fetch, items
+from tracker.ingest.items import KeyedFeed
 from tracker.log import event
 from tracker.models import (
     Article,
     Entry,
     FeedSpec,
     FeedState,
-    ParsedFeed,
     PollOutcome,
     PollResult,
 )
@@ -31,10 +31,9 @@ from tracker.topics.match import Matcher
 
 log = logging.getLogger(__name__)
 
-MAX_BACKOFF_S = 24 * 3600.0
-MAX_RETRY_AFTER_S = 7 * 86400.0
 
-
+# What the poller reports to, as protocols: the service layer's Metrics and
+# FeedHealthMonitor implement them, and ingest (a layer below) never imports them.
 class PollMetrics(Protocol):
     """Where polls are counted (service.http.Metrics in the daemon)."""
 
@@ -78,27 +77,12 @@ def next_check(
     retry_after_s: float | None = None,
 ) -> float:
     """When to poll again: interval plus jitter, doubled per consecutive error, never before
-    a server's Retry-After."""
-    delay = interval_s
-    if errors > 0:
-        delay = min(interval_s * 2 ** min(errors - 1, 10), max(interval_s, MAX_BACKOFF_S))
-    if retry_after_s is not None:
-        delay = max(delay, min(retry_after_s, MAX_RETRY_AFTER_S))
-    return now + delay + random.uniform(0, jitter_s)
+    a server's Retry-After (``backoff.feed_backoff``)."""
+    return now + feed_backoff(interval_s, jitter_s).delay(errors, retry_after_s)
 
 
 # New entries stored per transaction, with the event loop free between transactions.
 INGEST_CHUNK = 500
-
-
-def _parse_and_key(body: bytes, headers: dict[str, str], url: str) -> tuple[ParsedFeed, list[str]]:
-    try:
-        parsed = parse.parse_feed(body, headers, url)
-        return parsed, [normalize.entry_key(e) for e in parsed.entries]
-    except ParseError:
-        raise
-    except Exception as exc:  # feedparser itself fails on some hostile documents
-        raise ParseError(f"feed could not be parsed: {type(exc).__name__}: {exc}") from exc
 
 
 class Poller:
@@ -180,17 +164,16 @@ class Poller:
                     baseline_done=state.baseline_done,
                 )  # fmt: skip
                 return PollOutcome(spec.name, ok=True, not_modified=True)
-            parsed, keys = await asyncio.to_thread(
-                _parse_and_key, result.body, result.headers, state.url
+            keyed = await asyncio.to_thread(
+                items.parse_keyed, result.body, result.headers, state.url
             )
-            if parsed.warning:
-                event(log, logging.INFO, "parse.warning", feed=spec.name, error=parsed.warning)
+            if keyed.feed.warning:
+                event(log, logging.INFO, "parse.warning", feed=spec.name, error=keyed.feed.warning)
             # Inside the try: an ingest that fails as a whole (its transaction rolled back)
             # is a failure with backoff too, never a poll retried on every tick.
             return await self._ingest(
-                state, spec, parsed, keys, result.status, result.etag, result.last_modified,
-                body_hash,
-            )  # fmt: skip
+                state, spec, keyed, result.status, result.etag, result.last_modified, body_hash
+            )
         except (FetchError, ParseError) as exc:
             return self._failure(state, spec, exc)
         except Exception as exc:  # a bug must still count as a failure, with backoff
@@ -201,28 +184,28 @@ class Poller:
         self,
         state: FeedState,
         spec: FeedSpec,
-        parsed: ParsedFeed,
-        keys: list[str],
+        keyed: KeyedFeed,
         status: int,
         etag: str | None,
         last_modified: str | None,
         body_hash: str,
     ) -> PollOutcome:
         now = self.clock()
-        known = self.store.known_keys(state.id, keys)
+        known = self.store.known_keys(state.id, keyed.keys)
         # A baseline poll stores what the feed carries today without alerting on any of it.
         may_alert = state.baseline_done or spec.alert_on_first_poll
         outcome = PollOutcome(spec.name, ok=True)
         fresh: dict[str, Entry] = {}
-        for entry, key in zip(parsed.entries, keys, strict=True):
+        for entry, key in keyed.entries():
             if key not in known:
                 fresh.setdefault(key, entry)
-        items = list(fresh.items())
+        new = list(fresh.items())
         # One transaction for a feed's new entries, or one per INGEST_CHUNK of them, with the
         # event loop free in between: 300,000 entries (9.5 MB) held it for 13 s. The feed's
         # own state (validators, body hash, baseline) moves with the last chunk only, so after
         # a crash midway the next poll fetches again and stores the rest.
-        chunks = [items[i : i + INGEST_CHUNK] for i in range(0, len(items), INGEST_CHUNK)] or [[]]
+        chunks = [new[i : i + INGEST_CHUNK] for i in range(0, len(new), INGEST_CHUNK)] or [[]]
+        lang = keyed.lang(spec.lang)
         queued = 0
         for n, chunk in enumerate(chunks, start=1):
             if n > 1:
@@ -233,7 +216,7 @@ class Poller:
                         # A savepoint per entry: one bad item is skipped, the rest is stored.
                         with self.store.transaction():
                             queued += self._ingest_entry(
-                                state, spec, entry, key, parsed.lang, may_alert, outcome
+                                state, spec, entry, key, lang, may_alert, outcome
                             )
                     except Exception as exc:
                         event(
@@ -269,7 +252,7 @@ class Poller:
         spec: FeedSpec,
         entry: Entry,
         key: str,
-        feed_lang: str | None,
+        lang: str | None,
         may_alert: bool,
         outcome: PollOutcome,
     ) -> int:
@@ -280,7 +263,7 @@ class Poller:
         A story alerts at most once per topic (one match row per article and topic).
         """
         now = self.clock()
-        article = normalize.to_article(entry, key, spec.lang or feed_lang, now)
+        article = items.to_item(entry, key, lang, now).article
         article_id, is_new = self.store.add_entry(state.id, article, now)
         outcome.new_entries += 1
         outcome.new_articles += is_new
@@ -343,18 +326,20 @@ class Poller:
         self, state: FeedState, spec: FeedSpec, exc: FetchError | ParseError
     ) -> PollOutcome:
         now = self.clock()
-        status = exc.status if isinstance(exc, FetchError) else None
-        retry_after = exc.retry_after_s if isinstance(exc, FetchError) else None
+        # Only a server's answer has a status, and only a 429 or 503 a Retry-After.
+        status = exc.status if isinstance(exc, HTTPStatusError) else None
+        retry_after = exc.retry_after_s if isinstance(exc, HTTPStatusError) else None
         errors = state.consecutive_errors + 1
+        backoff = feed_backoff(spec.interval_s, self.settings.jitter_s)
+        # The hold makes even `run --once` (which ignores the schedule) wait as asked.
+        hold_until = now + backoff.retry_after_cap(retry_after) if retry_after else None
         self.store.record_failure(
             state.id,
             now=now,
-            next_check_at=next_check(
-                now, spec.interval_s, self.settings.jitter_s, errors, retry_after
-            ),
+            next_check_at=now + backoff.delay(errors, retry_after),
             status=status,
             error=exc.message,
-            hold_until=now + min(retry_after, MAX_RETRY_AFTER_S) if retry_after else None,
+            hold_until=hold_until,
         )
         event(
             log,

@@ -1,18 +1,16 @@
-"""Tuning topics: run the matcher over a feed (URL or file) or over stored articles."""
+"""Tuning topics: run the matcher over a feed's items or over stored articles.
+
+Reading the feed and the store is the caller's part (the CLI): topics imports neither
+ingest (a layer above it) nor the store (its sibling).
+"""
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 
-from tracker.config.schema import DEFAULT_USER_AGENT, default_feed_name
-from tracker.errors import FetchError, TrackerError
-from tracker.ingest import fetch, normalize, parse
-from tracker.models import MatchInput, TopicHit, TopicSpec
-from tracker.store.facade import Store
+from tracker.models import FeedItem, MatchInput, StoredArticle, TopicHit, TopicSpec
 from tracker.topics.match import Matcher
 
 
@@ -47,70 +45,32 @@ def build_matcher(
     return Matcher.from_topics(topics, lists)
 
 
-async def _read_source(
-    source: str, timeout_s: float, max_bytes: int
-) -> tuple[bytes, dict[str, str]]:
-    if source.startswith(("http://", "https://")):
-        client = fetch.make_client(
-            timeout_s=timeout_s, user_agent=DEFAULT_USER_AGENT, concurrency=1
-        )
-        async with client:
-            result = await fetch.fetch(
-                client, source, etag=None, last_modified=None, max_bytes=max_bytes
-            )
-        return result.body or b"", result.headers
-    path = Path(source)
-    try:
-        body = path.read_bytes()
-    except OSError as exc:
-        raise TrackerError(f"cannot read {source}: {exc.strerror or exc}") from exc
-    ctype = "application/feed+json" if path.suffix == ".json" else "application/xml"
-    return body, {"content-type": ctype}
-
-
-def test_source(
-    source: str,
-    matcher: Matcher,
-    feed_names: Mapping[str, str],
-    feed_langs: Mapping[str, str | None],
-    *,
-    timeout_s: float = 30.0,
-    max_bytes: int = 10_000_000,
-) -> list[Tested]:
-    """Every entry of a feed URL or local feed file, with the topics that match it."""
-    try:
-        body, headers = asyncio.run(_read_source(source, timeout_s, max_bytes))
-    except FetchError as exc:
-        raise TrackerError(f"{source}: {exc}") from exc
-    parsed = parse.parse_feed(body, headers, source)
-    is_url = source.startswith(("http://", "https://"))
-    feed = feed_names.get(source) or (default_feed_name(source) if is_url else Path(source).name)
-    fallback_lang = feed_langs.get(source) or parsed.lang
+def test_articles(items: Iterable[FeedItem], matcher: Matcher, feed: str) -> list[Tested]:
+    """Each of a feed's items (``ingest.items``), in order, with the topics that match it;
+    ``feed`` is the feed's name, as topics restricted to feeds see it."""
     out = []
-    for entry in parsed.entries:
-        key = normalize.entry_key(entry)
-        article = normalize.to_article(entry, key, fallback_lang)
-        hits = matcher.match(article.match_input(feed))
+    for item in items:
+        article = item.article
         out.append(
             Tested(
-                id=entry.guid or entry.link or key,
+                id=item.entry.guid or item.entry.link or item.key,
                 link=article.url,
                 title=article.title,
                 feed=feed,
                 published_at=article.published_at,
-                hits=tuple(hits),
+                hits=tuple(matcher.match(article.match_input(feed))),
             )
         )
     return out
 
 
-def backtest(store: Store, matcher: Matcher, since: float) -> Iterator[Tested]:
-    """Stored articles first seen at or after ``since`` that the matcher matches.
+def backtest(articles: Iterable[StoredArticle], matcher: Matcher) -> Iterator[Tested]:
+    """Those stored ``articles`` (``Store.articles_since``) that the matcher matches.
 
     The compiled matcher checks tens of thousands of articles a second, so it is its own
     prefilter (an FTS index would slow every insert for a rarely used command).
     """
-    for row in store.articles_since(since):
+    for row in articles:
         doc = MatchInput(
             title=row.title, summary=row.summary, content=row.content, feed=row.feed, lang=row.lang
         )

@@ -99,7 +99,7 @@ ANSWER_BYTES = 4096
 
 def classify(resp: httpx.Response, text: str) -> SendResult:
     """2xx accepted; 408/425/429/5xx retried (honouring Retry-After); other 4xx permanent."""
-    from tracker.ingest.fetch import parse_retry_after
+    from tracker.backoff import parse_retry_after
 
     answer = f"HTTP {resp.status_code} {text[:300]}".strip()
     if resp.is_success:
