@@ -14,7 +14,7 @@ ALLOWED = {
     "httpx": {"ingest/fetch.py", "ingest/pipeline.py", "delivery/channels/webhook.py"},
     "pydantic": {"config/schema.py"},
     "click": {"cli/main.py"},
-    "ahocorasick": {"topics/match.py", "topics/query.py"},
+    "ahocorasick": {"topics/matcher/runtime.py"},
     "prometheus_client": {"service/http.py"},
     "aiohttp": {"service/http.py"},
     "jinja2": {"delivery/channels/render.py"},

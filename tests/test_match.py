@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from tracker.models import MatchInput, TopicHit, TopicSpec
-from tracker.topics.match import Matcher, check_query, evaluate_reference, fold
-from tracker.topics.query import QuerySyntaxError
+from tracker.topics.matcher import Matcher, check_query, evaluate_reference
+from tracker.topics.query import QuerySyntaxError, fold
 
 LISTS = {"nafta": ["NAFTA", "TLCAN", "USMCA", "T-MEC", "tratado de libre comercio"]}
 STEEL = "(steel OR aluminum OR acero OR aluminio) NEAR/8 (tariff* OR arancel*)"

@@ -13,7 +13,8 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from tracker.models import MatchInput, TopicHit, TopicSpec
-from tracker.topics.match import Matcher, _RefDoc, check_query, evaluate_reference
+from tracker.topics.matcher import Matcher, check_query, evaluate_reference
+from tracker.topics.matcher.runtime import _RefDoc
 from tracker.topics.query import (
     WORD_RE,
     And,

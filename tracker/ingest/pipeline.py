@@ -19,7 +19,7 @@ from tracker.ingest import fetch, normalize, parse
 from tracker.log import event
 from tracker.models import Article, Entry, FeedSpec, FeedState, ParsedFeed, PollOutcome
 from tracker.store.facade import Store
-from tracker.topics.match import Matcher
+from tracker.topics.matcher import Matcher
 
 if TYPE_CHECKING:
     from tracker.service.feedhealth import FeedHealthMonitor

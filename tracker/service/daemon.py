@@ -36,7 +36,7 @@ from tracker.service.reload import ConfigWatcher, describe_changes, needs_restar
 from tracker.service.scheduler import FeedScheduler
 from tracker.service.systemd import InstanceLock
 from tracker.store.facade import DeliveryRow, Store
-from tracker.topics.match import Matcher
+from tracker.topics.matcher import Matcher
 
 log = logging.getLogger(__name__)
 

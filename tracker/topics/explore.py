@@ -13,7 +13,7 @@ from tracker.errors import FetchError, TrackerError
 from tracker.ingest import fetch, normalize, parse
 from tracker.models import MatchInput, TopicHit, TopicSpec
 from tracker.store.facade import Store
-from tracker.topics.match import Matcher
+from tracker.topics.matcher import Matcher
 
 
 @dataclass(frozen=True)
