@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 
 from tracker.models import MatchInput, TopicHit, TopicSpec
+from tracker.text import fold
 from tracker.topics.matcher import Matcher, check_query, evaluate_reference
-from tracker.topics.query import QuerySyntaxError, fold
+from tracker.topics.query import QuerySyntaxError
 
 LISTS = {"nafta": ["NAFTA", "TLCAN", "USMCA", "T-MEC", "tratado de libre comercio"]}
 STEEL = "(steel OR aluminum OR acero OR aluminio) NEAR/8 (tariff* OR arancel*)"

@@ -43,8 +43,8 @@ from typing import Any, cast
 import ahocorasick
 
 from tracker.models import MatchInput, TopicHit, TopicSpec
+from tracker.text import WORD_RE, fold, primary_subtag, split_words, split_words_folded, word_spans
 from tracker.topics.query import (
-    WORD_RE,
     And,
     Lang,
     Near,
@@ -54,13 +54,8 @@ from tracker.topics.query import (
     QuerySyntaxError,
     Term,
     Word,
-    fold,
     iter_terms,
     parse,
-    primary_subtag,
-    split_words,
-    split_words_folded,
-    word_spans,
 )
 
 __all__ = ["Matcher", "QuerySyntaxError", "check_query", "evaluate_reference", "fold"]
