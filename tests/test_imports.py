@@ -1,6 +1,8 @@
 """Each library stays behind its one module, so the data flow stays visible."""
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 from conftest import ROOT
@@ -41,3 +43,14 @@ def test_import_rules() -> None:
             if name not in ALLOWED[lib]:
                 problems.append(f"tracker/{name} imports {lib}")
     assert not problems, problems
+
+
+def test_config_checks_queries_without_the_matcher() -> None:
+    # `tracker check` validates every topic query; the parser alone does that, so the
+    # compiled matcher and its automaton library stay unloaded (and off the start time).
+    code = (
+        "import sys, tracker.config.schema\n"
+        "loaded = {'ahocorasick', 'tracker.topics.matcher'} & set(sys.modules)\n"
+        "assert not loaded, loaded"
+    )
+    subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True)

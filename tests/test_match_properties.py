@@ -14,9 +14,20 @@ from hypothesis import strategies as st
 
 from tracker.models import MatchInput, TopicHit, TopicSpec
 from tracker.text import WORD_RE, fold, primary_subtag, split_words, word_spans
-from tracker.topics.matcher import Matcher, check_query, evaluate_reference
+from tracker.topics.matcher import Matcher, evaluate_reference
 from tracker.topics.matcher.runtime import _RefDoc
-from tracker.topics.query import And, Lang, Near, Node, Not, Or, Term, iter_terms, parse
+from tracker.topics.query import (
+    And,
+    Lang,
+    Near,
+    Node,
+    Not,
+    Or,
+    Term,
+    check_query,
+    iter_terms,
+    parse,
+)
 
 WORDS = [
     "wall", "Wall", "walls", "WALL", "street", "border", "muro", "México", "mexico",

@@ -36,7 +36,7 @@ from pydantic import (
 
 from tracker.errors import ConfigError
 from tracker.models import FeedSpec, TopicSpec
-from tracker.topics import matcher
+from tracker.topics.query import check_query
 from tracker.units import parse_duration, parse_size
 
 Duration = Annotated[float, BeforeValidator(parse_duration)]
@@ -660,7 +660,7 @@ def _semantic_problems(raw: dict[str, Any]) -> Iterator[tuple[str, str]]:
             if isinstance(ref, str) and ref not in channels:
                 yield f"topics.{tname}.notify[{j}]", _no_channel(ref, channels)
         if isinstance(topic.get("query"), str):
-            err = matcher.check_query(topic["query"], good_lists)
+            err = check_query(topic["query"], good_lists)
             if err:
                 yield f"topics.{tname}.query", err
 

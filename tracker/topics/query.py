@@ -68,6 +68,7 @@ __all__ = [
     "Term",
     "Token",
     "Word",
+    "check_query",
     "iter_terms",
     "parse",
     "tokenize",
@@ -300,6 +301,17 @@ def parse(query: str, lists: Lists | None = None) -> Node:
     node = _Parser(query, tokenize(query), lists or {}).parse()
     _require_positive(query, node)
     return node
+
+
+def check_query(query: str, lists: Lists | None = None) -> str | None:
+    """Return a human-readable syntax error for ``query``, or None when it is valid."""
+    # Here rather than in the matcher: config checks queries with the parser alone, so
+    # `tracker check` never loads the matcher's automaton library.
+    try:
+        parse(query, lists)
+    except QuerySyntaxError as err:
+        return str(err)
+    return None
 
 
 class _Parser:

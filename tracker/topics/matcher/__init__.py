@@ -1,5 +1,5 @@
 """The compiled topic matcher: all topics in one pass per article."""
 
-from tracker.topics.matcher.runtime import Matcher, check_query, evaluate_reference
+from tracker.topics.matcher.runtime import Matcher, evaluate_reference
 
-__all__ = ["Matcher", "check_query", "evaluate_reference"]
+__all__ = ["Matcher", "evaluate_reference"]

@@ -51,14 +51,13 @@ from tracker.topics.query import (
     Node,
     Not,
     Or,
-    QuerySyntaxError,
     Term,
     Word,
     iter_terms,
     parse,
 )
 
-__all__ = ["Matcher", "QuerySyntaxError", "check_query", "evaluate_reference", "fold"]
+__all__ = ["Matcher", "evaluate_reference"]
 
 # Positions between fields; larger than any NEAR distance so nothing spans two fields.
 GAP = 1000
@@ -69,15 +68,6 @@ _WORD_CACHE_MAX = 200_000  # distinct folded words remembered (~20 MB); cleared 
 
 Span = tuple[int, int]
 Lists = Mapping[str, Sequence[str]]
-
-
-def check_query(query: str, lists: Lists | None = None) -> str | None:
-    """Return a human-readable syntax error for ``query``, or None when it is valid."""
-    try:
-        parse(query, lists)
-    except QuerySyntaxError as err:
-        return str(err)
-    return None
 
 
 # ---------------------------------------------------------------------------- reference
