@@ -16,7 +16,7 @@ ALLOWED = {
     "httpx": {"ingest/fetch.py", "ingest/pipeline.py", "delivery/channels/webhook.py"},
     "pydantic": {"config/schema.py"},
     "click": {"cli/main.py"},
-    "ahocorasick": {"topics/matcher/runtime.py"},
+    "ahocorasick": {"topics/matcher/scan.py"},
     "prometheus_client": {"service/http.py"},
     "aiohttp": {"service/http.py"},
     "jinja2": {"delivery/channels/render.py"},

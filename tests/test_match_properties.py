@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from tracker.models import MatchInput, TopicHit, TopicSpec
 from tracker.text import WORD_RE, fold, primary_subtag, split_words, word_spans
 from tracker.topics.matcher import Matcher, evaluate_reference
-from tracker.topics.matcher.runtime import _RefDoc
+from tracker.topics.matcher.reference import _RefDoc
 from tracker.topics.query import (
     And,
     Lang,
