@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
-from typing import Any, cast
+from typing import Any, assert_never, cast
 
 from tracker.topics.matcher.article import Doc, Span
 from tracker.topics.matcher.plan import BoolFn, Plan, Planner
@@ -109,7 +109,8 @@ class Compiler(Planner):
                     for c in node.children
                 )
                 return _support_any(children)
-        raise AssertionError(node)  # pragma: no cover
+            case _:
+                assert_never(node)
 
     def check(self, plan: Plan, node: Node, terms: Sequence[Term] | None) -> CheckFn:
         """Compile a topic's ``_check(d, explain)``; ``terms`` None: test only.
@@ -164,7 +165,7 @@ class Compiler(Planner):
             case And() if not under_or:
                 for child in node.children:
                     self._explain_lines(child, local, lines, under_or=False)
-            case _:
+            case Near() | And():  # an AND here is under an OR
                 support = f"_s{len(local)}"
                 local[support] = self.support(node)
                 call = f"{support}(d)"
@@ -172,6 +173,8 @@ class Compiler(Planner):
                     holds = self.name(("holds", node), lambda: self.function(self.plan(node)))
                     call = f"{call} if {holds}(d) else None"
                 lines.append(_EXPLAIN_SUPPORT.format(call=call) + fail)
+            case _:
+                assert_never(node)
 
     def _plain_word(self, node: Node) -> int | None:
         """The key id of a one-word term searched anywhere, else None."""
@@ -192,7 +195,10 @@ class Compiler(Planner):
                 left, right = self.occurrences(node.left), self.occurrences(node.right)
                 n = node.distance
                 return lambda d: near_occurrences(left(d), right(d), n)
-        raise AssertionError(node)  # pragma: no cover
+            case Lang() | Not() | And():  # not positional: parse() keeps them out of NEAR
+                raise AssertionError(node)  # pragma: no cover
+            case _:
+                assert_never(node)
 
 
 def _support_words(pairs: tuple[tuple[Term, int], ...]) -> SupportFn:

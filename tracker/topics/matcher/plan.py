@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, assert_never
 
 from tracker.topics.matcher.article import Doc
 from tracker.topics.matcher.spans import (
@@ -98,7 +98,8 @@ class Planner:
                 if not all(firsts):
                     return []
                 return [frozenset().union(*(first[0] for first in firsts))]
-        raise AssertionError(node)  # pragma: no cover
+            case _:
+                assert_never(node)
 
     def plan(self, node: Node) -> Plan:
         match node:
@@ -115,7 +116,8 @@ class Planner:
                 return self._plan_or([self.plan(child) for child in node.children])
             case Near():
                 return self._plan_near(node)
-        raise AssertionError(node)  # pragma: no cover
+            case _:
+                assert_never(node)
 
     def _plan_term(self, term: Term) -> Plan:
         words, field = term.words, term.field
@@ -177,7 +179,10 @@ class Planner:
             case Near():
                 left, right, n = self.spans(node.left), self.spans(node.right), node.distance
                 return lambda d: near_spans(left(d), right(d), n)
-        raise AssertionError(node)  # pragma: no cover
+            case Lang() | Not() | And():  # not positional: parse() keeps them out of NEAR
+                raise AssertionError(node)  # pragma: no cover
+            case _:
+                assert_never(node)
 
 
 def required_clauses(
