@@ -49,7 +49,10 @@ def test_config_checks_queries_without_the_matcher() -> None:
     # `tracker check` validates every topic query; the parser alone does that, so the
     # compiled matcher and its automaton library stay unloaded (and off the start time).
     code = (
-        "import sys, tracker.config.schema\n"
+        "import importlib, pkgutil, sys, tracker.config\n"
+        "for module in pkgutil.iter_modules(tracker.config.__path__):\n"
+        "    importlib.import_module(f'tracker.config.{module.name}')\n"
+        "assert 'tracker.config.schema' in sys.modules\n"
         "loaded = {'ahocorasick', 'tracker.topics.matcher'} & set(sys.modules)\n"
         "assert not loaded, loaded"
     )
