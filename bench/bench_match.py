@@ -27,8 +27,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from tracker.models import MatchInput, TopicSpec
-from tracker.topics.match import Matcher, fold
-from tracker.topics.query import WORD_RE, And, Near, Node, Not, Or, Term, parse
+from tracker.text import WORD_RE, fold
+from tracker.topics.matcher import Matcher
+from tracker.topics.query import And, Near, Node, Not, Or, Term, parse
 
 SEED = 20240611
 VOCAB_SIZE = 50_000

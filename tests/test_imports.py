@@ -1,6 +1,8 @@
 """Each library stays behind its one module, so the data flow stays visible."""
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 from conftest import ROOT
@@ -19,7 +21,7 @@ ALLOWED = {
     "pydantic": {"config/schema.py", "config/loader.py", "config/reference.py"},
     "yaml": {"config/loader.py"},
     "click": {"cli/main.py"},
-    "ahocorasick": {"topics/match.py", "topics/query.py"},
+    "ahocorasick": {"topics/matcher/scan.py"},
     "prometheus_client": {"service/http.py"},
     "aiohttp": {"service/http.py", "ingest/fetch.py"},  # fetch: its transport's exceptions
     "jinja2": {"delivery/channels/render.py"},
@@ -46,3 +48,17 @@ def test_import_rules() -> None:
             if name not in ALLOWED[lib]:
                 problems.append(f"tracker/{name} imports {lib}")
     assert not problems, problems
+
+
+def test_config_checks_queries_without_the_matcher() -> None:
+    # `tracker check` validates every topic query; the parser alone does that, so the
+    # compiled matcher and its automaton library stay unloaded (and off the start time).
+    code = (
+        "import importlib, pkgutil, sys, tracker.config\n"
+        "for module in pkgutil.iter_modules(tracker.config.__path__):\n"
+        "    importlib.import_module(f'tracker.config.{module.name}')\n"
+        "assert 'tracker.config.schema' in sys.modules\n"
+        "loaded = {'ahocorasick', 'tracker.topics.matcher'} & set(sys.modules)\n"
+        "assert not loaded, loaded"
+    )
+    subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True)

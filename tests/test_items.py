@@ -6,7 +6,7 @@ from tracker.errors import ParseError
 from tracker.ingest import items
 from tracker.models import StoredArticle, TopicSpec
 from tracker.topics import explore
-from tracker.topics.match import Matcher
+from tracker.topics.matcher import Matcher
 
 from rss import Item, rss
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 
 from tracker.models import MatchInput, TopicHit, TopicSpec
-from tracker.topics.match import Matcher, check_query, evaluate_reference, fold
-from tracker.topics.query import QuerySyntaxError
+from tracker.text import fold
+from tracker.topics.matcher import Matcher, evaluate_reference
+from tracker.topics.query import QuerySyntaxError, check_query
 
 LISTS = {"nafta": ["NAFTA", "TLCAN", "USMCA", "T-MEC", "tratado de libre comercio"]}
 STEEL = "(steel OR aluminum OR acero OR aluminio) NEAR/8 (tariff* OR arancel*)"

@@ -14,9 +14,10 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from tracker.models import MatchInput, TopicHit, TopicSpec
-from tracker.topics.match import Matcher, _RefDoc, check_query, evaluate_reference
+from tracker.text import WORD_RE, fold, primary_subtag, split_words, word_spans
+from tracker.topics.matcher import Matcher, evaluate_reference
+from tracker.topics.matcher.reference import _RefDoc
 from tracker.topics.query import (
-    WORD_RE,
     And,
     Lang,
     Near,
@@ -24,12 +25,9 @@ from tracker.topics.query import (
     Not,
     Or,
     Term,
-    fold,
+    check_query,
     iter_terms,
     parse,
-    primary_subtag,
-    split_words,
-    word_spans,
 )
 
 WORDS = [

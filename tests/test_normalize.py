@@ -7,7 +7,6 @@ from tracker.ingest.normalize import (
     canonical_url,
     entry_key,
     html_to_text,
-    primary_lang,
     to_article,
 )
 from tracker.models import Entry
@@ -73,13 +72,6 @@ def test_entry_key_prefers_guid_then_link_then_hash() -> None:
     assert h1.startswith("hash:")
     assert h1 == entry_key(_entry(title="a", summary_html="b"))
     assert h1 != entry_key(_entry(title="a", summary_html="c"))
-
-
-def test_primary_lang() -> None:
-    assert primary_lang("es-MX") == "es"
-    assert primary_lang("EN_us") == "en"
-    assert primary_lang("") is None
-    assert primary_lang("12") is None
 
 
 def test_to_article() -> None:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import re
-
 import pytest
 
 from tracker.topics.query import (
@@ -16,14 +14,9 @@ from tracker.topics.query import (
     Or,
     QuerySyntaxError,
     Term,
-    fold,
     iter_terms,
     parse,
-    split_words,
-    split_words_folded,
     tokenize,
-    word_bytes,
-    word_spans,
 )
 
 LISTS = {
@@ -345,74 +338,3 @@ def test_near_chains_and_nesting_within_the_limit_parse() -> None:
     assert parsed(deep) == "a"
     with pytest.raises(QuerySyntaxError, match="nested more than"):
         parse(" NEAR/2 ".join(f"w{i}" for i in range(MAX_DEPTH + 2)))
-
-
-# ---------------------------------------------------------------------------- folding
-
-
-@pytest.mark.parametrize(
-    ("text", "folded"),
-    [
-        ("México", "mexico"),
-        ("PEÑA NIETO", "pena nieto"),
-        ("Straße", "strasse"),
-        ("ÆRØ Łódź", "aero lodz"),
-        ("ﬁnance", "finance"),
-        ("İstanbul", "istanbul"),
-        ("ΟΔΟΣ", "οδοσ"),
-        ("e\u0301", "e"),
-        ("plain ascii 123", "plain ascii 123"),
-    ],
-)
-def test_fold(text: str, folded: str) -> None:
-    assert fold(text) == folded
-
-
-def test_split_words_is_fold_then_letter_digit_runs() -> None:
-    assert split_words("U.S.–Mexico: 25% tariff on T-MEC, O'Brien's “call”") == [
-        "u",
-        "s",
-        "mexico",
-        "25",
-        "tariff",
-        "on",
-        "t",
-        "mec",
-        "o",
-        "brien",
-        "s",
-        "call",
-    ]
-    assert split_words("snake_case") == ["snake", "case"]
-    assert split_words("") == []
-
-
-# Windows-1252 covers the quotes, dashes and ellipsis of news text; the chars after it
-# fold to several chars, to nothing, or to a word char outside ASCII.
-CP1252 = [bytes([b]).decode("cp1252", "ignore") for b in range(256)]
-TRICKY = ["…", "’", "“", "—", "\xa0", "ß", "Æ", "œ", "™", "¼", "µ", "ƒ", "\u0303", "ﬁ", "İ", "Ω"]
-
-
-@pytest.mark.parametrize("char", [c for c in CP1252 + TRICKY if c])
-def test_word_bytes_folds_every_char_as_split_words_and_word_spans_do(char: str) -> None:
-    for text in (f"ab{char}cd", f"Él {char} dijo", char, f"{char}x y", f"x y{char}", "a?b" + char):
-        folded = word_bytes(text)
-        words, folded_text = split_words_folded(text)
-        assert words == split_words(text)
-        if folded is None:
-            assert folded_text is None
-            continue
-        assert len(folded) == len(text) and folded.decode("ascii") == folded_text
-        # The folded words sit at word_spans' offsets, one byte per char of the text.
-        runs = [(m.start(), m.end()) for m in re.finditer(rb"[^ ]+", folded)]
-        assert runs == word_spans(text)
-        assert folded.split() == [w.encode() for w in words]
-
-
-def test_word_bytes_falls_back_for_chars_that_do_not_fold_one_to_one() -> None:
-    assert word_bytes("Peña “dijo” … ¿qué?") == b"pena  dijo     que "
-    assert word_bytes("Straße") is None  # ß -> ss
-    assert word_bytes("Pen\u0303a") is None  # a combining accent folds to nothing
-    assert word_bytes("Ωmega") is None  # folds to a non-ASCII letter
-    assert word_bytes("™") is None  # a symbol that folds to letters
-    assert split_words("Straße Pen\u0303a Ωmega") == ["strasse", "pena", "ωmega"]

@@ -9,7 +9,7 @@ import yaml
 
 from tracker.config import loader as config_mod
 from tracker.models import MatchInput
-from tracker.topics.match import Matcher
+from tracker.topics.matcher import Matcher
 
 from conftest import DATA, ROOT
 

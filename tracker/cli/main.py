@@ -25,7 +25,7 @@ from tracker.models import DeliveryStatus, HealthStatus
 from tracker.service.daemon import run_forever, run_once
 from tracker.store.facade import FeedRow, Store
 from tracker.topics import explore
-from tracker.topics.match import Matcher
+from tracker.topics.matcher import Matcher
 from tracker.topics.query import QuerySyntaxError
 from tracker.units import format_duration
 

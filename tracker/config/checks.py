@@ -12,7 +12,7 @@ from importlib.util import find_spec
 from typing import Any
 
 from tracker.config.schema import CHANNEL_KINDS, default_feed_name
-from tracker.topics import match
+from tracker.topics.query import check_query
 
 
 def cross_key_problems(raw: dict[str, Any]) -> Iterator[tuple[str, str]]:
@@ -68,7 +68,7 @@ def _semantic_problems(raw: dict[str, Any]) -> Iterator[tuple[str, str]]:
             if isinstance(ref, str) and ref not in channels:
                 yield f"topics.{tname}.notify[{j}]", _no_channel(ref, channels)
         if isinstance(topic.get("query"), str):
-            err = match.check_query(topic["query"], good_lists)
+            err = check_query(topic["query"], good_lists)
             if err:
                 yield f"topics.{tname}.query", err
 

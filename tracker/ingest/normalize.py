@@ -13,7 +13,7 @@ import nh3
 from url_normalize import url_normalize
 
 from tracker.models import Article, Entry
-from tracker.text import valid_text
+from tracker.text import primary_lang, valid_text
 
 # Query parameters that only track the click and never select content.
 _TRACKING_EXACT = frozenset(
@@ -151,14 +151,6 @@ def article_link(link: str | None) -> str | None:
     if "@" in parts.netloc:
         link = urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
     return link
-
-
-def primary_lang(tag: str | None) -> str | None:
-    """``es-MX`` → ``es``; None for empty or nonsense values."""
-    if not tag:
-        return None
-    primary = re.split(r"[-_]", tag.strip().lower(), maxsplit=1)[0]
-    return primary if primary.isalpha() and 2 <= len(primary) <= 3 else None
 
 
 # Longest text kept per field, in characters. A 10 MB title cost 612 MB of memory; no

@@ -27,7 +27,7 @@ from tracker.models import (
     PollResult,
 )
 from tracker.store.facade import Store
-from tracker.topics.match import Matcher
+from tracker.topics.matcher import Matcher
 
 log = logging.getLogger(__name__)
 

@@ -40,7 +40,7 @@ from tracker.service.systemd import InstanceLock
 from tracker.settings import Settings
 from tracker.store.facade import DeliveryRow, Store
 from tracker.store.sqlite.probe import database_writable
-from tracker.topics.match import Matcher
+from tracker.topics.matcher import Matcher
 from tracker.units import parse_listen_address
 
 log = logging.getLogger(__name__)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from tracker.models import FeedItem, MatchInput, StoredArticle, TopicHit, TopicSpec
-from tracker.topics.match import Matcher
+from tracker.topics.matcher import Matcher
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,48 @@
+"""One article as the compiled topics read it: key hits by word position, fields apart."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # snippets read the article too; the type is all this module needs
+    from tracker.topics.matcher.snippets import Text
+
+# Positions between fields; larger than any NEAR distance so nothing spans two fields.
+GAP = 1000
+
+Span = tuple[int, int]  # first and last word position of an occurrence
+Hits = dict[int, list[int]]  # key id -> word positions, fields GAP apart
+
+
+class Doc:
+    """Everything a compiled topic looks at for one article (flat: read in hot code)."""
+
+    __slots__ = (
+        "body_pos", "feed", "feed_hits", "folded", "hits", "lang", "segments", "snippets",
+        "texts",
+    )  # fmt: skip
+
+    def __init__(
+        self,
+        hits: Hits,
+        segments: Sequence[list[str]],
+        folded: Sequence[str | None],
+        feed: str,
+        feed_hits: Hits,
+        lang: str,
+    ) -> None:
+        self.hits = hits
+        self.segments = segments  # words of the title, the summary and the content
+        self.body_pos = len(segments[0]) + GAP  # position of the first body word
+        self.folded = folded  # each segment as split_words_folded gives it
+        self.feed = feed
+        self.feed_hits = feed_hits
+        self.lang = lang
+        self.texts: dict[int, Text] = {}  # the segments snippets are taken from
+        # Snippets by the set of spans they highlight: topics that hit the same words of
+        # an article share one (the snippet depends on nothing else).
+        self.snippets: dict[object, str] = {}
+
+
+NO_HITS: Hits = {}

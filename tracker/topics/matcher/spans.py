@@ -1,0 +1,87 @@
+"""Occurrence spans over an article's hits: words, phrases, NEAR pairs."""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from collections.abc import Callable
+
+from tracker.topics.matcher.article import Doc, Span
+from tracker.topics.query import Term
+
+SpanFn = Callable[[Doc], list[Span]]
+Support = list[tuple[Term, Span]]  # term occurrences that make a node true
+OccurrenceFn = Callable[[Doc], list[tuple[Span, Support]]]
+
+
+def near_any(left: list[Span], right: list[Span], distance: int) -> bool:
+    """Some left and right spans are disjoint with a gap of at most ``distance``."""
+    return _follows_within(left, right, distance) or _follows_within(right, left, distance)
+
+
+def _follows_within(first: list[Span], second: list[Span], distance: int) -> bool:
+    if not first or not second:
+        return False
+    starts = sorted(start for start, _ in second)
+    for _, end in first:
+        i = bisect_right(starts, end)  # the earliest ``second`` span starting after ``end``
+        if i < len(starts) and starts[i] <= end + distance:
+            return True
+    return False
+
+
+def _is_near(a: Span, b: Span, distance: int) -> bool:
+    return 1 <= b[0] - a[1] <= distance or 1 <= a[0] - b[1] <= distance
+
+
+def near_spans(left: list[Span], right: list[Span], distance: int) -> list[Span]:
+    return [
+        (min(a[0], b[0]), max(a[1], b[1])) for a in left for b in right if _is_near(a, b, distance)
+    ]
+
+
+def near_occurrences(
+    left: list[tuple[Span, Support]], right: list[tuple[Span, Support]], distance: int
+) -> list[tuple[Span, Support]]:
+    return [
+        ((min(a[0], b[0]), max(a[1], b[1])), a_terms + b_terms)
+        for a, a_terms in left
+        for b, b_terms in right
+        if _is_near(a, b, distance)
+    ]
+
+
+def _in_field(d: Doc, position: int, field: str) -> bool:
+    if field == "title":
+        return position < d.body_pos
+    if field == "body":
+        return position >= d.body_pos
+    return True
+
+
+def one_word_spans(kid: int, field: str) -> SpanFn:
+    if field == "any":
+        return lambda d: [(p, p) for p in d.hits.get(kid, ())]
+    if field == "feed":
+        return lambda d: [(p, p) for p in d.feed_hits.get(kid, ())]
+    if field == "title":
+        return lambda d: [(p, p) for p in d.hits.get(kid, ()) if p < d.body_pos]
+    return lambda d: [(p, p) for p in d.hits.get(kid, ()) if p >= d.body_pos]
+
+
+def phrase_spans(kids: tuple[int, ...], field: str) -> SpanFn:
+    """Spans where the phrase's words sit at consecutive positions."""
+    last = len(kids) - 1
+
+    def spans(d: Doc) -> list[Span]:
+        hits = d.feed_hits if field == "feed" else d.hits
+        found = [hits.get(kid) for kid in kids]
+        if not all(found):
+            return []
+        later = [set(positions or ()) for positions in found[1:]]
+        return [
+            (p, p + last)
+            for p in found[0] or ()
+            if all(p + i in s for i, s in enumerate(later, 1)) and _in_field(d, p, field)
+        ]
+
+    return spans
