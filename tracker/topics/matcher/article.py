@@ -3,10 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:  # snippets read the article too; the type is all this module needs
-    from tracker.topics.matcher.snippets import Text
 
 # Positions between fields; larger than any NEAR distance so nothing spans two fields.
 GAP = 1000
@@ -39,7 +35,9 @@ class Doc:
         self.feed = feed
         self.feed_hits = feed_hits
         self.lang = lang
-        self.texts: dict[int, Text] = {}  # the segments snippets are taken from
+        # The segments snippets are taken from (snippets.Text, made there on first use;
+        # typed loosely so that this module, which snippets imports, imports nothing back).
+        self.texts: dict[int, object] = {}
         # Snippets by the set of spans they highlight: topics that hit the same words of
         # an article share one (the snippet depends on nothing else).
         self.snippets: dict[object, str] = {}

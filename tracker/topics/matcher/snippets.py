@@ -31,7 +31,7 @@ def make_snippet(doc: MatchInput, ctx: Doc, spans: list[Span]) -> str:
     else:
         segment, base = 2, body + len(ctx.segments[1]) + GAP
     text = ctx.texts.get(segment)
-    if text is None:
+    if not isinstance(text, Text):
         text = ctx.texts[segment] = Text(doc, ctx, segment)
     if len(spans) == 1:
         return text.snippet(first - base, last - base)
