@@ -26,6 +26,7 @@ lint: $(VENV)/.installed-test
 	$(BIN)/ruff check tracker tests bench
 	$(BIN)/ruff format --check tracker tests bench
 	$(BIN)/mypy tracker
+	$(BIN)/lint-imports --no-logo
 
 test: $(VENV)/.installed-test lint
 	$(BIN)/python -m pytest

@@ -1,53 +1,58 @@
-"""Each library stays behind its one module, so the data flow stays visible."""
+"""The architecture is enforced by import-linter's contracts (pyproject.toml): the stages
+are layered, no package has an import cycle, and each library stays behind its module."""
 
-import ast
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from conftest import ROOT
 
-PACKAGE = ROOT / "tracker"
-ALLOWED = {
-    "sqlite_utils": {
-        "store/facade.py",
-        "store/sqlite/base.py",
-        "store/sqlite/migrations.py",
-    },
-    "feedparser": {"ingest/parse.py"},
-    "apscheduler": {"service/scheduler.py", "delivery/routing.py"},  # routing: digest times
-    # pipeline only passes the shared client through, as a type; webhooks are HTTP too
-    "httpx": {"ingest/fetch.py", "ingest/pipeline.py", "delivery/channels/webhook.py"},
-    "pydantic": {"config/schema.py", "config/loader.py", "config/reference.py"},
-    "yaml": {"config/loader.py"},
-    "click": {"cli/main.py"},
-    "ahocorasick": {"topics/matcher/scan.py"},
-    "prometheus_client": {"service/http.py"},
-    "aiohttp": {"service/http.py", "ingest/fetch.py"},  # fetch: its transport's exceptions
-    "jinja2": {"delivery/channels/render.py"},
-    "smtplib": {"delivery/channels/email.py"},
-    "apprise": {"delivery/channels/apprise.py", "config/schema.py"},  # config checks apprise URLs
-}
+LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
 
 
-def _imports(path: Path) -> set[str]:
-    found = set()
-    for node in ast.walk(ast.parse(path.read_text())):
-        if isinstance(node, ast.Import):
-            found |= {a.name.split(".")[0] for a in node.names}
-        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
-            found.add(node.module.split(".")[0])
-    return found
+def _lint_imports(root: Path) -> subprocess.CompletedProcess[str]:
+    """Run the contracts on the package under ``root`` (PYTHONPATH puts it first)."""
+    return subprocess.run(
+        [str(LINT_IMPORTS), "--no-cache", "--no-logo", "--config", str(root / "pyproject.toml")],
+        cwd=root,
+        env={"PYTHONPATH": str(root), "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
-def test_import_rules() -> None:
-    problems = []
-    for path in sorted(PACKAGE.rglob("*.py")):
-        name = path.relative_to(PACKAGE).as_posix()
-        for lib in _imports(path) & set(ALLOWED):
-            if name not in ALLOWED[lib]:
-                problems.append(f"tracker/{name} imports {lib}")
-    assert not problems, problems
+def test_the_tree_keeps_every_contract() -> None:
+    result = _lint_imports(ROOT)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert " 0 broken" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("module", "line", "contract"),
+    [
+        # A backward edge: the store may not know the service that drives it.
+        ("store/sqlite/feeds.py", "from tracker.service import daemon", "Stages are layered"),
+        # A library outside its module: only the store talks to SQLite.
+        ("topics/query.py", "import sqlite3", "Only the store talks to SQLite"),
+        # Siblings of one layer stay independent: ingest and config.
+        ("config/checks.py", "from tracker.ingest import fetch", "Stages are layered"),
+    ],
+)
+def test_a_forbidden_import_breaks_a_contract(
+    tmp_path: Path, module: str, line: str, contract: str
+) -> None:
+    shutil.copytree(ROOT / "tracker", tmp_path / "tracker")
+    shutil.copy(ROOT / "pyproject.toml", tmp_path)
+    target = tmp_path / "tracker" / module
+    target.write_text(target.read_text() + f"\n{line}  # noqa\n")
+    result = _lint_imports(tmp_path)
+    assert result.returncode == 1, result.stdout
+    broken = result.stdout.partition("Broken contracts")[2]
+    assert contract in broken and f"tracker.{module[:-3].replace('/', '.')}" in broken
 
 
 def test_config_checks_queries_without_the_matcher() -> None:
