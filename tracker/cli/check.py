@@ -1,0 +1,40 @@
+"""`tracker check`: validate the config and print what it sets up."""
+
+from __future__ import annotations
+
+import click
+
+from tracker.cli.common import (
+    config_option,
+    echo,
+    handle_errors,
+    load,
+)
+from tracker.units import format_duration
+
+
+@click.command()
+@config_option
+@click.pass_context
+@handle_errors
+def check(ctx: click.Context) -> None:
+    """Validate the config and print what it sets up."""
+    config = load(ctx)
+    path = ctx.obj["config_path"]
+    echo(f"{path}: OK")
+    echo(f"  database: {config.database_path}")
+    echo(f"  feeds: {len(config.feeds)}")
+    for spec in config.feed_specs():
+        echo(f"    - {spec.name}  every {format_duration(spec.interval_s)}  {spec.url}")
+    echo(f"  topics: {len(config.topics)}")
+    for name, topic in config.topics.items():
+        echo(f"    - {name}: {' '.join(topic.query.split())}")
+    if not config.channels:
+        echo("  channels: 0 (alerts are kept in the database and written to the log)")
+    else:
+        echo(f"  channels: {len(config.channels)}")
+        for name, ch in config.channels.items():
+            routed = [t for t in config.topics if name in config.routes(t)]
+            echo(f"    - {name}: {ch.kind()}, {ch.mode}, topics: {', '.join(routed) or '-'}")
+        if config.delivery.admin:
+            echo(f"  admin notices: {config.delivery.admin}")

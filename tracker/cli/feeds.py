@@ -1,0 +1,59 @@
+"""`tracker feeds`: every feed's status, last success, last error and articles."""
+
+from __future__ import annotations
+
+import time
+
+import click
+
+from tracker.cli.common import (
+    ago,
+    config_option,
+    existing_store,
+    handle_errors,
+    load,
+    print_table,
+)
+from tracker.models import HealthStatus
+from tracker.store.facade import FeedRow
+
+
+def _status(row: FeedRow) -> str:
+    if not row.active:
+        return "removed"
+    if row.last_checked_at is None:
+        return "new"
+    if row.consecutive_errors:
+        return f"failing×{row.consecutive_errors}"
+    if row.health is HealthStatus.SILENT:
+        return "silent"
+    return "ok"
+
+
+@click.command()
+@config_option
+@click.pass_context
+@handle_errors
+def feeds(ctx: click.Context) -> None:
+    """Show every feed: status, last success, last error, articles."""
+    store = existing_store(load(ctx))
+    if store is None:
+        return
+    try:
+        rows = store.feeds()
+    finally:
+        store.close()
+    now = time.time()
+    table = [("FEED", "STATUS", "LAST SUCCESS", "NEXT CHECK", "ARTICLES", "LAST ERROR")]
+    for r in rows:
+        table.append(
+            (
+                r.name,
+                _status(r),
+                ago(r.last_success_at, now),
+                ago(r.next_check_at, now) if r.active else "-",
+                str(r.articles),
+                (r.last_error or "")[:80],
+            )
+        )
+    print_table(table)
