@@ -299,12 +299,7 @@ def _mean_words(articles: Sequence[MatchInput]) -> float:
 
 def _mean_candidates(matcher: Matcher, articles: Sequence[MatchInput]) -> float:
     """How many topics the anchor index hands to evaluation, per article."""
-    total = 0
-    for article in articles:
-        segments = (WORD_RE.findall(fold(article.title)), WORD_RE.findall(fold(article.summary)))
-        hits = matcher._scan(segments)
-        total += len(set().union(*(matcher._by_text[kid] for kid in hits)))
-    return total / len(articles)
+    return sum(matcher.candidate_count(a) for a in articles) / len(articles)
 
 
 def _disagreements(matcher: Matcher, naive: NaiveMatcher, articles: Sequence[MatchInput]) -> int:

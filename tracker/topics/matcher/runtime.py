@@ -117,6 +117,17 @@ class Matcher:
             found.append(self._explain(index, ctx, doc, cast(Explanation, why)))
         return found
 
+    def candidate_count(self, doc: MatchInput) -> int:
+        """How many topics the anchor index hands to evaluation for ``doc``'s title and
+        summary (for benchmarks: the matcher's work per article, whatever the topic count)."""
+        segments: tuple[list[str], ...] = (
+            split_words_folded(doc.title)[0],
+            split_words_folded(doc.summary)[0],
+            [],
+        )
+        hits = self._scanner.scan(segments)
+        return len(set(chain.from_iterable(map(self._by_text.__getitem__, hits))))
+
     def _compile(self, index: int, *, explained: bool) -> CheckFn:
         topic = self._topics[index]
         check = self._compiler.check(topic.plan, topic.node, topic.terms if explained else None)
