@@ -136,3 +136,14 @@ def test_shipped_config_keys_are_documented() -> None:
     for key in data:
         assert f"`{key}`" in README
     assert Path(ROOT / "systemd" / "tracker.service").exists()
+
+
+def test_architecture_shows_the_contracts_layers() -> None:
+    """The layer diagram in docs/ARCHITECTURE.md is the import-linter contract's, in order."""
+    import tomllib
+
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["importlinter"]
+    (layers,) = [c["layers"] for c in config["contracts"] if c["type"] == "layers"]
+    block = ARCHITECTURE.partition("layers (pyproject.toml [tool.importlinter], highest first):")[2]
+    shown = [line.strip() for line in block.partition("```")[0].splitlines() if line.strip()]
+    assert shown == layers
