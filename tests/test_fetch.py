@@ -95,7 +95,7 @@ def test_compression_bombs_stop_at_max_bytes(feed_server: FeedServer) -> None:
 
 
 def test_inflating_does_not_depend_on_how_the_body_is_cut() -> None:
-    from tracker.ingest.fetch import _Inflater
+    from tracker.ingest.fetch import Inflater
 
     body = b"<rss>" + b"deflated " * 1000 + b"</rss>"
     raw = zlib.compressobj(wbits=-zlib.MAX_WBITS)
@@ -105,12 +105,12 @@ def test_inflating_does_not_depend_on_how_the_body_is_cut() -> None:
         ("gzip", gzip.compress(body)),
     ]:
         for size in (1, 2, 7, 4096):
-            inflater = _Inflater.for_encoding(coding)
+            inflater = Inflater.for_encoding(coding)
             assert inflater is not None
             parts = [inflater.feed(data[i : i + size], 10**6) for i in range(0, len(data), size)]
             assert b"".join(parts) + inflater.finish(10**6) == body, (coding, size)
     # Labels some servers send without compressing anything are no encoding at all.
-    assert _Inflater.for_encoding("utf-8") is None and _Inflater.for_encoding("none") is None
+    assert Inflater.for_encoding("utf-8") is None and Inflater.for_encoding("none") is None
 
 
 def test_deflate_with_and_without_its_zlib_header(feed_server: FeedServer) -> None:
@@ -239,17 +239,17 @@ def test_cross_origin_redirect_drops_feed_headers(feed_server: FeedServer) -> No
 
 
 def test_https_never_downgrades() -> None:
-    from tracker.ingest.fetch import _next_url
+    from tracker.ingest.fetch import redirect_target
 
     with pytest.raises(RedirectRefused, match="refusing redirect from https to http"):
-        _next_url("https://a.example/feed", "http://a.example/feed")
+        redirect_target("https://a.example/feed", "http://a.example/feed")
     with pytest.raises(RedirectRefused, match="non-HTTP"):
-        _next_url("http://a.example/feed", "file:///etc/passwd")
-    assert _next_url("http://a.example/x/feed", "../y") == "http://a.example/y"
+        redirect_target("http://a.example/feed", "file:///etc/passwd")
+    assert redirect_target("http://a.example/x/feed", "../y") == "http://a.example/y"
     with pytest.raises(RedirectRefused, match="non-HTTP URL: javascript:alert"):
-        _next_url("http://a.example/feed", " javascript:alert(1)")
+        redirect_target("http://a.example/feed", " javascript:alert(1)")
     with pytest.raises(RedirectRefused, match=r"with credentials \(host b.example\)") as caught:
-        _next_url("http://a.example/feed", "http://u:secret@b.example/feed")
+        redirect_target("http://a.example/feed", "http://u:secret@b.example/feed")
     assert "secret" not in str(caught.value)
     with pytest.raises(RedirectRefused, match="bad redirect Location"):
-        _next_url("http://a.example/feed", "http://[::1/feed")
+        redirect_target("http://a.example/feed", "http://[::1/feed")

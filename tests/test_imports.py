@@ -67,3 +67,20 @@ def test_config_checks_queries_without_the_matcher() -> None:
         "assert not loaded, loaded"
     )
     subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True)
+
+
+def test_tests_use_public_names_only() -> None:
+    """Tests import what tracker exports, not its private helpers (``_name``): a refactor
+    that keeps behaviour may then rename anything private without touching a test."""
+    import ast
+
+    found = []
+    for path in sorted((ROOT / "tests").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("tracker"):
+                found += [
+                    f"{path.name}: {node.module}.{a.name}"
+                    for a in node.names
+                    if a.name.startswith("_")
+                ]
+    assert not found, found

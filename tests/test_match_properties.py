@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from tracker.models import MatchInput, TopicHit, TopicSpec
 from tracker.text import WORD_RE, fold, primary_subtag, split_words, word_spans
 from tracker.topics.matcher import Matcher, evaluate_reference
-from tracker.topics.matcher.reference import _RefDoc
+from tracker.topics.matcher.reference import RefDoc
 from tracker.topics.query import (
     And,
     Lang,
@@ -184,7 +184,7 @@ _RefSpan = tuple[int, int, int]  # (segment, first word, last word)
 _Support = list[tuple[Term, _RefSpan]]
 
 
-def _support(ref: _RefDoc, node: Node) -> _Support | None:
+def _support(ref: RefDoc, node: Node) -> _Support | None:
     """The term occurrences that make ``node`` true; None when it does not hold."""
     match node:
         case Term(field="feed") | Lang() | Not():
@@ -202,7 +202,7 @@ def _support(ref: _RefDoc, node: Node) -> _Support | None:
     raise AssertionError(node)
 
 
-def _occurrences(ref: _RefDoc, node: Node) -> list[tuple[_RefSpan, _Support]]:
+def _occurrences(ref: RefDoc, node: Node) -> list[tuple[_RefSpan, _Support]]:
     match node:
         case Term():
             return [(span, [(node, span)]) for span in ref.term_spans(node)]
@@ -221,7 +221,7 @@ def _occurrences(ref: _RefDoc, node: Node) -> list[tuple[_RefSpan, _Support]]:
 
 def _explained(topic: TopicSpec, article: MatchInput) -> TopicHit:
     node = parse(topic.query, LISTS)
-    support = _support(_RefDoc(article), node) or []
+    support = _support(RefDoc(article), node) or []
     hit = {id(term) for term, _ in support}
     terms = [t.raw for t, negated in iter_terms(node) if not negated and id(t) in hit]
     return TopicHit(topic.name, tuple(dict.fromkeys(terms)), _snippet(article, support))

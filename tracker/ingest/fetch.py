@@ -109,7 +109,7 @@ async def _fetch(
                 follow_redirects=False,
             ) as resp:
                 if resp.status_code in REDIRECTS and "location" in resp.headers:
-                    url = _next_url(url, resp.headers["location"])
+                    url = redirect_target(url, resp.headers["location"])
                     continue
                 return await _read(url, resp, started, etag, last_modified, max_bytes)
         raise RedirectRefused(f"too many redirects (more than {max_redirects})")
@@ -136,7 +136,7 @@ async def _read(
         raise ResponseTooLarge(f"response too large: {declared} bytes (max_bytes {max_bytes})")
     # The raw bytes, decoded here: httpx's decoders expand each chunk without a bound, so a
     # few KB of "Content-Encoding: gzip, gzip" became gigabytes before any size check.
-    inflater = _Inflater.for_encoding(resp.headers.get("content-encoding", ""))
+    inflater = Inflater.for_encoding(resp.headers.get("content-encoding", ""))
     chunks: list[bytes] = []
     size = 0
     async for raw in resp.aiter_raw():
@@ -152,7 +152,7 @@ async def _read(
     return _result(url, resp, b"".join(chunks), started, etag, last_modified)
 
 
-class _Inflater:
+class Inflater:
     """A gzip or deflate body, decoded with a cap on what comes out, not only what goes in."""
 
     # What some servers send as Content-Encoding without compressing anything: ignored, as
@@ -168,7 +168,7 @@ class _Inflater:
         self._head = b"" if coding == "deflate" else None
 
     @classmethod
-    def for_encoding(cls, header: str) -> _Inflater | None:
+    def for_encoding(cls, header: str) -> Inflater | None:
         codings = [c.strip().lower() for c in header.split(",")]
         codings = [c for c in codings if c and c not in cls._NOT_CODINGS]
         if not codings:
@@ -210,7 +210,9 @@ def _origin(url: str) -> tuple[str, str]:
     return parts.scheme.lower(), parts.netloc.lower()
 
 
-def _next_url(current: str, location: str) -> str:
+def redirect_target(current: str, location: str) -> str:
+    """Where a redirect from ``current`` to ``location`` goes; RedirectRefused for a target
+    tracker will not follow (a downgrade to http, another scheme, credentials in the URL)."""
     try:
         target = urljoin(current, location.strip())
         scheme, netloc = urlsplit(target)[:2]

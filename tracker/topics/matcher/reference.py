@@ -14,7 +14,7 @@ from tracker.topics.query import And, Lang, Lists, Near, Node, Not, Or, Term, Wo
 
 def evaluate_reference(query: str, doc: MatchInput, lists: Lists | None = None) -> bool:
     """Whether ``query`` matches ``doc``, by a direct walk over the AST (slow, simple)."""
-    return _RefDoc(doc).holds(parse(query, lists))
+    return RefDoc(doc).holds(parse(query, lists))
 
 
 _RefSpan = tuple[int, int, int]  # (segment, first word, last word)
@@ -25,7 +25,7 @@ def _ref_words(text: str) -> list[str]:
     return WORD_RE.findall(fold(text))
 
 
-class _RefDoc:
+class RefDoc:
     """The document as word lists per segment, checked node by node."""
 
     def __init__(self, doc: MatchInput) -> None:
