@@ -10,6 +10,7 @@ from tracker.config import loader as config_mod
 from tracker.config.settings import to_settings
 from tracker.delivery.routing import Router, next_digest_at, quiet_until
 from tracker.models import Article, FeedSpec, Route, TopicHit
+from tracker.settings import DeliveryMode
 from tracker.store.facade import Store
 
 MX = ZoneInfo("America/Mexico_City")
@@ -19,12 +20,15 @@ def _ts(text: str, tz: ZoneInfo = MX) -> float:
     return datetime.fromisoformat(text).replace(tzinfo=tz).timestamp()
 
 
+DAILY, HOURLY, MX = DeliveryMode.DAILY, DeliveryMode.HOURLY, "America/Mexico_City"
+
+
 def test_next_digest_times() -> None:
     now = _ts("2026-11-28 07:30")
-    assert next_digest_at("daily", "08:00", "America/Mexico_City", now) == _ts("2026-11-28 08:00")
+    assert next_digest_at(DAILY, "08:00", MX, now) == _ts("2026-11-28 08:00")
     later = _ts("2026-11-28 08:00:01")
-    assert next_digest_at("daily", "08:00", "America/Mexico_City", later) == _ts("2026-11-29 08:00")
-    assert next_digest_at("hourly", "08:00", "America/Mexico_City", now) == _ts("2026-11-28 08:00")
+    assert next_digest_at(DAILY, "08:00", MX, later) == _ts("2026-11-29 08:00")
+    assert next_digest_at(HOURLY, "08:00", MX, now) == _ts("2026-11-28 08:00")
 
 
 def test_quiet_hours_across_midnight() -> None:

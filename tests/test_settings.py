@@ -134,3 +134,19 @@ def test_optional_kinds_are_imported_only_when_configured(tmp_path: Path) -> Non
         "assert 'tracker.delivery.channels.apprise' not in sys.modules\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, cwd=tmp_path)
+
+
+def test_a_reload_names_only_topics_whose_own_entry_changed(tmp_path: Path) -> None:
+    from tracker.service.reload import describe_changes
+
+    base = "feeds: [{url: 'https://a.example/rss'}]\n"
+    channel = "channels: {hook: {type: webhook, url: 'https://h.example/x'}}\n"
+    topics = "topics: {t: {query: wall}, u: {query: steel}}\n"
+    old = to_settings(config_mod.parse(base + topics, tmp_path))
+    # A new channel changes where t and u go, not what they are.
+    with_channel = to_settings(config_mod.parse(base + topics + channel, tmp_path))
+    assert "topics_changed" not in describe_changes(old, with_channel)
+    edited = to_settings(
+        config_mod.parse(base + "topics: {t: {query: wall}, u: {query: acero}}\n", tmp_path)
+    )
+    assert describe_changes(old, edited)["topics_changed"] == "u"

@@ -149,6 +149,13 @@ class TopicSettings:
     spec: TopicSpec
     routes: tuple[str, ...]  # channel names: its notify list, else delivery.notify, else all
     rate_limit: RateLimit | None
+    # The topic's own notify list as configured (None: the default routes). ``routes`` is
+    # derived from it and the channels, so a reload compares this one to say what changed.
+    notify: tuple[str, ...] | None = None
+
+    def configured(self) -> tuple[object, ...]:
+        """What the topic itself sets (not what it inherits): equal when its entry is."""
+        return (self.spec, self.notify, self.rate_limit)
 
 
 @dataclass(frozen=True)

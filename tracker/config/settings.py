@@ -26,7 +26,8 @@ def to_settings(config: Config) -> Settings:
     topics = {}
     for name, topic in config.topics.items():
         rate = RateLimit(*parse_rate(topic.rate_limit)) if topic.rate_limit else None
-        topics[name] = TopicSettings(specs[name], tuple(config.routes(name)), rate)
+        notify = tuple(topic.notify) if topic.notify is not None else None
+        topics[name] = TopicSettings(specs[name], tuple(config.routes(name)), rate, notify)
     return Settings(
         database=config.database_path,
         log_level=config.log_level,

@@ -4,6 +4,7 @@ later when its topic is over its rate limit. Nothing is ever dropped, only moved
 from __future__ import annotations
 
 from datetime import datetime, time, timedelta
+from typing import assert_never
 from zoneinfo import ZoneInfo
 
 from apscheduler.triggers.cron import CronTrigger
@@ -31,19 +32,23 @@ def quiet_until(quiet_hours: str | None, timezone: str, now: float) -> float | N
     return end_dt.timestamp()
 
 
-def next_digest_at(mode: str, digest_at: str, timezone: str, now: float) -> float:
+def next_digest_at(mode: DeliveryMode, digest_at: str, timezone: str, now: float) -> float:
     """When the next hourly or daily digest of a channel goes out (UNIX seconds).
 
     APScheduler's cron trigger does the calendar arithmetic (DST included); the time is
     stored on each delivery, so a digest due while the daemon was down goes out at start.
     """
     tz = ZoneInfo(timezone)
-    hour, minute = (int(p) for p in digest_at.split(":"))
-    trigger = (
-        CronTrigger(minute=0, timezone=tz)
-        if mode == "hourly"
-        else CronTrigger(hour=hour, minute=minute, timezone=tz)
-    )
+    match mode:
+        case DeliveryMode.HOURLY:
+            trigger = CronTrigger(minute=0, timezone=tz)
+        case DeliveryMode.DAILY:
+            hour, minute = (int(p) for p in digest_at.split(":"))
+            trigger = CronTrigger(hour=hour, minute=minute, timezone=tz)
+        case DeliveryMode.IMMEDIATE:
+            return now
+        case _:
+            assert_never(mode)
     fire = trigger.get_next_fire_time(None, datetime.fromtimestamp(now, tz))
     assert fire is not None  # a cron trigger without an end date always fires again
     return float(fire.timestamp())

@@ -366,15 +366,17 @@ class Daemon:
         store, sched = parts.store, parts.sched
         settings = poll_settings(new)
         health = _health_monitor(new, store)
+        for key in needs_restart(old, new):
+            event(log, logging.WARNING, "config.needs_restart", key=key)
+        # Before any part that holds a connection is built: a store that refuses the sync
+        # (a locked database) rejects the reload with nothing left open.
+        store.sync_feeds(new.feeds, time.time())
         dispatcher = sched.dispatcher
         if new.channels != old.channels or new.delivery != old.delivery:
             dispatcher = make_dispatcher(new, store, self.metrics) if new.channels else None
         # Last: nothing after this can fail and leave a new client unclosed.
         client = _client(new) if new.fetch != old.fetch else parts.client
         poller = _poller(settings, store, client, health, parts.waker, self.metrics)
-        for key in needs_restart(old, new):
-            event(log, logging.WARNING, "config.needs_restart", key=key)
-        store.sync_feeds(new.feeds, time.time())
         if client is not parts.client:
             # Polls in flight keep their poller and its client: close it once they are done.
             _close_when_idle(list(sched.in_flight.values()), parts.client)

@@ -51,7 +51,11 @@ def describe_changes(old: Settings, new: Settings) -> dict[str, str]:
         added, removed = len(after - before), len(before - after)
         if added or removed:
             out[label] = f"+{added}/-{removed}"
-    changed = [t for t in set(old.topics) & set(new.topics) if old.topics[t] != new.topics[t]]
+    changed = [
+        t
+        for t in set(old.topics) & set(new.topics)
+        if old.topics[t].configured() != new.topics[t].configured()
+    ]
     if changed:
         out["topics_changed"] = ",".join(sorted(changed))
     return out

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 
 import sqlite_utils
 from sqlite_utils.migrations import Migrations
@@ -154,10 +155,24 @@ def _v4(db: sqlite_utils.Database) -> None:
 
 # Append only: a migration that shipped is never edited. Each is recorded by its name (v1…).
 STEPS = (_v1, _v2, _v3, _v4)
-MIGRATIONS = Migrations("tracker")
-for _step in STEPS:
-    MIGRATIONS(name=_step.__name__.lstrip("_"))(_step)
 NAMES = tuple(step.__name__.lstrip("_") for step in STEPS)
+
+
+def _leveled(level: int, step: Callable[[sqlite_utils.Database], None]) -> Callable[..., None]:
+    """``step``, then ``PRAGMA user_version = level`` in the same transaction, so an older
+    tracker (which reads only that) sees exactly the steps that were applied."""
+
+    def run(db: sqlite_utils.Database) -> None:
+        step(db)
+        db.execute(f"PRAGMA user_version = {level}")
+
+    run.__name__ = step.__name__
+    return run
+
+
+MIGRATIONS = Migrations("tracker")
+for _level, (_name, _step) in enumerate(zip(NAMES, STEPS, strict=True), start=1):
+    MIGRATIONS(name=_name)(_leveled(_level, _step))
 
 
 def migrate(db: sqlite_utils.Database, where: object) -> None:
@@ -183,4 +198,3 @@ def migrate(db: sqlite_utils.Database, where: object) -> None:
                 for name in NAMES[:level]
             )
     MIGRATIONS.apply(db)
-    db.execute(f"PRAGMA user_version = {len(NAMES)}")

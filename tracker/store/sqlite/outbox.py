@@ -204,9 +204,10 @@ class OutboxTables(Tables):
             for r in rows
         ]
 
-    def delivery_counts(self) -> dict[str, int]:
+    def delivery_counts(self) -> dict[DeliveryStatus, int]:
+        """How many deliveries are in each status."""
         rows = self.db.execute("SELECT status, COUNT(*) FROM deliveries GROUP BY status")
-        return {r[0]: r[1] for r in rows}
+        return {DeliveryStatus(r[0]): r[1] for r in rows}
 
 
 # A delivery carries a match (topic alert) or a notice (admin); both render as an Alert.
