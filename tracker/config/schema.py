@@ -31,6 +31,7 @@ from pydantic import (
 
 from tracker.config.paths import config_relative, resolve_secret_path
 from tracker.models import FeedSpec, TopicSpec
+from tracker.redact import SECRET_PARAM
 from tracker.settings import (
     AppriseSettings,
     ChannelSettings,
@@ -100,7 +101,7 @@ Timezone = Annotated[str, BeforeValidator(_check_timezone)]
 
 
 # Query parameters that carry credentials in feed URLs (private feeds, paid APIs).
-_SECRET_PARAM = re.compile(r"token|key|secret|auth|sig|pass|session|access|credential", re.I)
+_SECRET_PARAM = SECRET_PARAM
 
 
 def _is_loopback(host: str) -> bool:
