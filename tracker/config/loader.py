@@ -21,7 +21,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from tracker.config.checks import cross_key_problems
-from tracker.config.schema import Config
+from tracker.config.schema import Config, url_tokens
 from tracker.errors import ConfigError
 from tracker.redact import SECRET_PARAM
 
@@ -154,6 +154,8 @@ def raw_secrets(data: Any) -> tuple[str, ...]:
             kind = parent.get("type") if parent is not None else None
             if _SECRET_KEY.search(key) or (key == "url" and kind == "apprise"):
                 found.append(node)
+                if key == "url":
+                    found.extend(url_tokens(node))
             elif key == "url" and kind == "webhook" and len(path := _path(node)) >= 12:
                 found.append(path)
             elif parent is not None and len(node) >= 12 and _is_header(parent, key):

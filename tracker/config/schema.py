@@ -490,6 +490,12 @@ class AppriseChannel(_Channel):
                 raise ValueError("apprise does not understand this url (see its wiki)")
         return model
 
+    def url_tokens(self) -> list[str]:
+        """The parts of the apprise URL a service may echo on their own: its password, and
+        path segments and query values long enough to be tokens (``tgram://bot-token/…``)."""
+        url = self.url.get_secret_value() if self.url else ""
+        return url_tokens(url)
+
     def settings(self) -> AppriseSettings:
         assert self.url is not None  # _read_url_file refuses a channel without one
         return AppriseSettings(
@@ -654,6 +660,8 @@ class Config(_Model):
         query: list[str] = []
         for ch in self.channels.values():
             plain += ch.plain_secrets()
+            if isinstance(ch, AppriseChannel):
+                query += ch.url_tokens()
         for f in self.feeds:
             plain += f.headers.values()  # API keys travel in headers
             # ... and in query strings: https://example.org/feed?token=…
@@ -690,6 +698,32 @@ def _secret_fields(value: object) -> Iterator[SecretStr]:
     elif isinstance(value, dict):
         for item in value.values():
             yield from _secret_fields(item)
+
+
+def url_tokens(url: str) -> list[str]:
+    """What in a URL may be a token: its password, and path segments, host labels before
+    the first dot and query values of 6 characters or more (apprise puts tokens anywhere)."""
+    try:
+        parts = urlsplit(url)
+        password = parts.password
+        user = parts.username
+    except ValueError:
+        return [url]
+    found = [password] if password else []
+    candidates = [
+        *parts.path.split("/"),
+        *(v for _, _, v in (p.partition("=") for p in parts.query.split("&"))),
+    ]
+    host = (parts.hostname or "").split(".")[0]
+    if user and not password:
+        candidates.append(user)  # apprise's user-only forms (mailgun://key@…) carry keys there
+    candidates.append(host)
+    found += [unquote_plus(c) for c in candidates if len(c) >= 6 and c.lower() not in _PLAIN]
+    return found
+
+
+# Words in apprise URLs that are not tokens.
+_PLAIN = frozenset({"localhost", "127.0.0.1", "webhook", "webhooks", "services", "api", "hook"})
 
 
 def default_feed_name(url: str) -> str:
