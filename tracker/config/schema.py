@@ -343,7 +343,8 @@ class EmailChannel(_Channel):
     username: str | None = None
     """SMTP login. With `security: none` it is refused unless `host` is this machine
     (`localhost`, `127.0.0.1`, `::1`): the password would cross the network in clear.
-    """
+    Non-ASCII user names and passwords work (UTF-8, over AUTH PLAIN or LOGIN, whichever the
+    server offers)."""
     password: SecretStr | None = None
     """SMTP password; prefer `password_file`."""
     password_file: Path | None = None
