@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import email
 import email.policy
 import socket
@@ -75,6 +76,8 @@ class SMTPServer:
         starttls: ssl.SSLContext | None = None,
         implicit_tls: ssl.SSLContext | None = None,
         users: dict[str, str] | None = None,
+        exclude_mechanisms: tuple[str, ...] = (),
+        echo_failed_login: bool = False,
     ) -> None:
         self.port = port or free_port()
         self.handler = Recorder()
@@ -82,6 +85,10 @@ class SMTPServer:
         self._starttls = starttls
         self._implicit_tls = implicit_tls
         self._users = users
+        self._exclude = exclude_mechanisms
+        # A careless server: a refused login's 535 quotes what it got (AUTH PLAIN's base64
+        # and the password), as some do in their logs and answers.
+        self._echo = echo_failed_login
 
     def start(self) -> SMTPServer:
         params: dict[str, Any] = {}
@@ -93,6 +100,7 @@ class SMTPServer:
                 authenticator=self._authenticate,
                 auth_required=True,
                 auth_require_tls=self._implicit_tls is None,
+                auth_exclude_mechanism=list(self._exclude),
             )
         self._controller = Controller(
             self.handler,
@@ -114,6 +122,13 @@ class SMTPServer:
         with self.handler.lock:
             self.handler.logins.append((user, password))
         ok = self._users is not None and self._users.get(user) == password
+        if not ok and self._echo:
+            plain = base64.b64encode(b"\0" + auth_data.login + b"\0" + auth_data.password)
+            return AuthResult(
+                success=False,
+                handled=False,
+                message=f"535 5.7.8 Authentication failed for {plain.decode()} ({password})",
+            )
         return AuthResult(success=ok, handled=False)
 
     def stop(self) -> None:

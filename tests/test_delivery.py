@@ -298,7 +298,7 @@ def test_notify_test_prints_the_server_answer(
     failed = run_cli("--config", str(cfg), "notify", "test", "ops-hook")
     assert failed.returncode == 1 and "HTTP 503" in failed.stdout
     unknown = run_cli("--config", str(cfg), "notify", "test", "nope")
-    assert unknown.returncode == 1 and "no channel named 'nope'" in unknown.stderr
+    assert unknown.returncode == 2 and "no channel named 'nope'" in unknown.stderr
 
 
 def test_apprise_channel_reaches_a_json_endpoint(

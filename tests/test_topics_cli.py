@@ -116,6 +116,6 @@ def test_backtest_over_stored_articles(feed_server: FeedServer, tmp_path: Path) 
     adhoc = run_cli("--config", str(cfg), "topics", "backtest", "--json", "--query", "wall*")
     assert [r["title"] for r in _json_lines(adhoc.stdout)] == ["Wall Street closes higher"]
     unknown = run_cli("--config", str(cfg), "topics", "backtest", "nope")
-    assert unknown.returncode == 1 and "no topic named 'nope'" in unknown.stderr
+    assert unknown.returncode == 2 and "no topic named 'nope'" in unknown.stderr
     neither = run_cli("--config", str(cfg), "topics", "backtest")
     assert neither.returncode == 2 and "TOPIC or --query" in neither.stderr

@@ -36,11 +36,22 @@ class TrackerError(Exception):
 
 
 class ConfigError(TrackerError):
-    """The config file is missing, unreadable or invalid; ``problems`` lists every issue found."""
+    """The config file is missing, unreadable or invalid; ``problems`` lists every issue found.
 
-    def __init__(self, message: str, problems: list[str] | None = None, hint: str | None = None):
+    ``secrets``: what looks like a secret in the rejected file, so that whoever shows the
+    problems (the CLI, a reload's log line and admin notice) can mask it too.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        problems: list[str] | None = None,
+        hint: str | None = None,
+        secrets: tuple[str, ...] = (),
+    ):
         super().__init__(message, hint)
         self.problems = problems or []
+        self.secrets = secrets
 
     def __str__(self) -> str:
         if not self.problems:

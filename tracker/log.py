@@ -7,6 +7,8 @@ import os
 import sys
 from typing import Any
 
+from tracker.redact import Redactor
+
 _KEY_ORDER = ("feed", "url", "topic", "channel", "delivery", "status", "error")
 
 
@@ -40,10 +42,10 @@ class KeyValueFormatter(logging.Formatter):
     (a server echoing it, a URL with credentials) never reaches the log.
     """
 
-    def __init__(self, with_time: bool, secrets: list[str] | None = None) -> None:
+    def __init__(self, with_time: bool, redact: Redactor | None = None) -> None:
         super().__init__()
         self.with_time = with_time
-        self.secrets = sorted(set(secrets or []), key=len, reverse=True)
+        self.redact = redact or Redactor()
 
     def format(self, record: logging.LogRecord) -> str:
         fields: dict[str, Any] = getattr(record, "fields", {})
@@ -52,22 +54,23 @@ class KeyValueFormatter(logging.Formatter):
             key=lambda kv: (_KEY_ORDER.index(kv[0]) if kv[0] in _KEY_ORDER else 99, kv[0]),
         )
         parts = [record.levelname.lower(), record.getMessage()]
-        parts += [f"{k}={_quote(v)}" for k, v in ordered if v is not None]
+        # Each value masked on its own as well: a value cut short (an answer kept to 300
+        # characters) may end in the head of a secret, which only shows at its end.
+        parts += [f"{k}={_quote(self.redact(str(v)))}" for k, v in ordered if v is not None]
         line = " ".join(parts)
         if self.with_time:
             line = f"{self.formatTime(record, '%Y-%m-%dT%H:%M:%S')} {line}"
         if record.exc_info:
             line += "\n" + self.formatException(record.exc_info)
-        for secret in self.secrets:
-            line = line.replace(secret, "***")
-        return line
+        return self.redact(line)
 
 
-def setup(level: str = "info", secrets: list[str] | None = None) -> None:
-    """Send tracker's logs to stderr; journald (JOURNAL_STREAM set) gets no timestamps."""
+def setup(level: str = "info", redact: Redactor | None = None) -> None:
+    """Send tracker's logs to stderr; journald (JOURNAL_STREAM set) gets no timestamps.
+    ``redact`` masks the configured secrets (in every form it knows) in every line."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(
-        KeyValueFormatter(with_time="JOURNAL_STREAM" not in os.environ, secrets=secrets)
+        KeyValueFormatter(with_time="JOURNAL_STREAM" not in os.environ, redact=redact)
     )
     root = logging.getLogger("tracker")
     root.handlers[:] = [handler]

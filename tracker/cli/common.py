@@ -15,6 +15,7 @@ import click
 from tracker.config import loader as config_mod
 from tracker.config.schema import Config
 from tracker.errors import ConfigError, TrackerError
+from tracker.redact import Redactor
 from tracker.store.facade import Store
 from tracker.units import format_duration
 
@@ -32,7 +33,8 @@ def handle_errors(func: F) -> F:
         try:
             return func(*args, **kwargs)
         except ConfigError as exc:
-            echo(f"error: {exc}", err=True)
+            # A file that does not validate: mask what looks like a secret in it.
+            echo(Redactor(exc.secrets)(f"error: {exc}"), err=True)
             sys.exit(EXIT_CONFIG)
         except TrackerError as exc:
             echo(f"error: {exc}", err=True)
@@ -64,7 +66,7 @@ def existing_store(config: Config, required: bool = False) -> Store | None:
     """The database, for commands that only read what a run stored; None (after saying so)
     when no run has created it yet, or an error when the command cannot do without it."""
     if config.database_path.exists():
-        return Store(config.database_path)
+        return Store(config.database_path, Redactor(config.secrets()))
     message = f"no database yet at {config.database_path}: run `tracker run` first"
     if required:
         raise TrackerError(message)
@@ -73,8 +75,11 @@ def existing_store(config: Config, required: bool = False) -> Store | None:
 
 
 def load(ctx: click.Context) -> Config:
+    """The config; from now on everything the command prints masks its secrets."""
     path: Path = ctx.obj["config_path"]
-    return config_mod.load(path)
+    config = config_mod.load(path)
+    ctx.obj["redact"] = Redactor(config.secrets())
+    return config
 
 
 def ago(ts: float | None, now: float) -> str:
@@ -102,5 +107,14 @@ def printable(text: str) -> str:
 
 def echo(text: str, err: bool = False) -> None:
     """click.echo for text that may carry feed or server bytes: no control character but
-    the line breaks reaches the terminal (an ESC could rewrite the screen)."""
+    the line breaks reaches the terminal (an ESC could rewrite the screen), and no secret
+    of the loaded config (nor a credential-like URL parameter) is shown."""
+    ctx = click.get_current_context(silent=True)
+    obj = ctx.find_root().obj if ctx is not None else None
+    redact: Redactor = obj.get("redact", _NO_CONFIG) if isinstance(obj, dict) else _NO_CONFIG
+    text = redact(text)
     click.echo("\n".join(printable(line) for line in text.split("\n")), err=err)
+
+
+# Before a config is loaded there are no configured secrets, but URL credentials are masked.
+_NO_CONFIG = Redactor()

@@ -16,6 +16,7 @@ from tracker.cli.feeds import feeds
 from tracker.cli.notify import notify
 from tracker.cli.run import run
 from tracker.cli.topics import topics
+from tracker.redact import Redactor
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -43,8 +44,11 @@ for command in (run, check, feeds, topics, alerts, notify):
 
 def main() -> None:
     """Console-script entry point."""
+    obj: dict[str, object] = {}
     try:
-        cli(obj={})
-    except Exception as exc:  # last resort: one line, never a traceback
-        echo(f"error: internal error: {type(exc).__name__}: {exc}", err=True)
+        cli(obj=obj)
+    except Exception as exc:  # last resort (a bug): one line, never a traceback or a secret
+        redact = obj.get("redact")
+        mask = redact if isinstance(redact, Redactor) else Redactor()
+        echo(mask(f"error: internal error: {type(exc).__name__}: {exc}"), err=True)
         sys.exit(70)

@@ -15,7 +15,6 @@ from tracker.cli.common import (
     load,
 )
 from tracker.delivery.channels import sample as delivery_test
-from tracker.errors import TrackerError
 
 
 @click.group()
@@ -33,7 +32,10 @@ def notify_test(ctx: click.Context, channel: str) -> None:
     config = load(ctx)
     if channel not in config.channels:
         known = ", ".join(config.channels) or "none configured"
-        raise TrackerError(f"no channel named '{channel}' (channels: {known})")
+        # A name the config does not have is a usage error (exit 2); a refusal is exit 1.
+        raise click.BadParameter(
+            f"no channel named '{channel}' (channels: {known})", param_hint="CHANNEL"
+        )
     result = asyncio.run(delivery_test.send_sample(channel, config.channels[channel].settings()))
     echo(f"{channel}: {'ok' if result.ok else 'FAILED'}: {result.detail}")
     if not result.ok:

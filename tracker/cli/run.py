@@ -14,6 +14,7 @@ from tracker.cli.common import (
     load,
 )
 from tracker.config.settings import to_settings
+from tracker.redact import Redactor
 from tracker.service.daemon import run_forever, run_once
 
 
@@ -25,7 +26,7 @@ from tracker.service.daemon import run_forever, run_once
 def run(ctx: click.Context, once: bool) -> None:
     """Run the daemon (logs to stderr), or one cycle with --once."""
     settings = to_settings(load(ctx))
-    log.setup(settings.log_level, list(settings.secrets))
+    log.setup(settings.log_level, Redactor(settings.secrets))
     if once:
         summary = asyncio.run(run_once(settings))
         echo(summary.render())

@@ -17,7 +17,7 @@ from tracker.cli.common import (
 )
 from tracker.config import loader as config_mod
 from tracker.config.schema import DEFAULT_USER_AGENT, Config, default_feed_name
-from tracker.errors import ConfigError, TrackerError
+from tracker.errors import ConfigError
 from tracker.ingest import source as feed_source
 from tracker.topics import explore
 from tracker.topics.matcher import Matcher
@@ -99,7 +99,10 @@ def topics_backtest(
     config = load(ctx)
     if topic is not None and topic not in config.topics:
         known = ", ".join(config.topics) or "none"
-        raise TrackerError(f"no topic named '{topic}' (configured: {known})")
+        # A name the config does not have is a usage error (exit 2), like a bad --query.
+        raise click.BadParameter(
+            f"no topic named '{topic}' (configured: {known})", param_hint="TOPIC"
+        )
     specs = [t for t in config.topic_specs() if t.name == topic]
     matcher = explore.build_matcher(specs, config.lists, query)
     store = existing_store(config, required=True)

@@ -15,13 +15,15 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import unquote_plus, urlsplit
 
 import yaml
 from pydantic import BaseModel, ValidationError
 
 from tracker.config.checks import cross_key_problems
-from tracker.config.schema import Config
+from tracker.config.schema import Config, url_tokens
 from tracker.errors import ConfigError
+from tracker.redact import SECRET_PARAM
 
 _ENV_REF = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
@@ -130,6 +132,69 @@ def _describe(err: Mapping[str, Any]) -> tuple[str, str]:
     return _format_loc(loc), msg
 
 
+# Keys whose string values are secrets whatever their length (passwords, HMAC keys).
+_SECRET_KEY = re.compile(r"password|secret|token|api_?key", re.I)
+
+
+def raw_secrets(data: Any) -> tuple[str, ...]:
+    """What looks like a secret in config data that may not validate: values of keys named
+    like one, apprise URLs, long header values and webhook URL paths, credential-like
+    URL parameters and URL passwords. ``Config.secrets()`` is exact, but only for a valid
+    file; this is for masking the problems of a rejected one."""
+    found: list[str] = []
+
+    def walk(node: Any, key: str, parent: dict[Any, Any] | None) -> None:
+        if isinstance(node, dict):
+            for k, v in node.items():
+                walk(v, str(k), node)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item, key, parent)
+        elif isinstance(node, str) and node:
+            kind = parent.get("type") if parent is not None else None
+            if _SECRET_KEY.search(key) or (key == "url" and kind == "apprise"):
+                found.append(node)
+                if key == "url":
+                    found.extend(url_tokens(node))
+            elif key == "url" and kind == "webhook" and len(path := _path(node)) >= 12:
+                found.append(path)
+            elif parent is not None and len(node) >= 12 and _is_header(parent, key):
+                found.append(node)
+            found.extend(_url_secrets(node))
+
+    walk(data, "", None)
+    return tuple(dict.fromkeys(found))
+
+
+def _is_header(parent: dict[Any, Any], key: str) -> bool:
+    # Header maps hold header names: letters, digits and dashes, at least one dash or
+    # named like a credential (X-Api-Key, Authorization).
+    return "-" in key or key.lower() in ("authorization", "cookie")
+
+
+def _path(url: str) -> str:
+    try:
+        return urlsplit(url).path
+    except ValueError:
+        return url  # not a URL we can split: all of it may be the token
+
+
+def _url_secrets(text: str) -> list[str]:
+    try:
+        parts = urlsplit(text.strip())
+        password = parts.password
+    except ValueError:
+        return []
+    if not parts.scheme or not parts.netloc:
+        return []
+    found = [password] if password else []
+    for pair in parts.query.split("&"):
+        name, _, raw = pair.partition("=")
+        if raw and SECRET_PARAM.search(unquote_plus(name)):
+            found += [raw, unquote_plus(raw)]
+    return found
+
+
 @dataclass(frozen=True)
 class Problem:
     """One thing wrong in the config."""
@@ -201,6 +266,7 @@ def parse(text: str, base_dir: Path, source: str = "config") -> Config:
         raise ConfigError(
             f"{source}: {count} problem{'s' if count != 1 else ''}",
             [str(p) for p in problems],
+            secrets=raw_secrets(data),
         )
     return config
 

@@ -31,6 +31,7 @@ from pydantic import (
 
 from tracker.config.paths import config_relative, resolve_secret_path
 from tracker.models import FeedSpec, TopicSpec
+from tracker.redact import SECRET_PARAM
 from tracker.settings import (
     AppriseSettings,
     ChannelSettings,
@@ -100,7 +101,7 @@ Timezone = Annotated[str, BeforeValidator(_check_timezone)]
 
 
 # Query parameters that carry credentials in feed URLs (private feeds, paid APIs).
-_SECRET_PARAM = re.compile(r"token|key|secret|auth|sig|pass|session|access|credential", re.I)
+_SECRET_PARAM = SECRET_PARAM
 
 
 def _is_loopback(host: str) -> bool:
@@ -342,7 +343,8 @@ class EmailChannel(_Channel):
     username: str | None = None
     """SMTP login. With `security: none` it is refused unless `host` is this machine
     (`localhost`, `127.0.0.1`, `::1`): the password would cross the network in clear.
-    """
+    Non-ASCII user names and passwords work (UTF-8, over AUTH PLAIN or LOGIN, whichever the
+    server offers)."""
     password: SecretStr | None = None
     """SMTP password; prefer `password_file`."""
     password_file: Path | None = None
@@ -488,6 +490,12 @@ class AppriseChannel(_Channel):
             if not apprise.Apprise().add(model.url.get_secret_value()):
                 raise ValueError("apprise does not understand this url (see its wiki)")
         return model
+
+    def url_tokens(self) -> list[str]:
+        """The parts of the apprise URL a service may echo on their own: its password, and
+        path segments and query values long enough to be tokens (``tgram://bot-token/…``)."""
+        url = self.url.get_secret_value() if self.url else ""
+        return url_tokens(url)
 
     def settings(self) -> AppriseSettings:
         assert self.url is not None  # _read_url_file refuses a channel without one
@@ -653,6 +661,8 @@ class Config(_Model):
         query: list[str] = []
         for ch in self.channels.values():
             plain += ch.plain_secrets()
+            if isinstance(ch, AppriseChannel):
+                query += ch.url_tokens()
         for f in self.feeds:
             plain += f.headers.values()  # API keys travel in headers
             # ... and in query strings: https://example.org/feed?token=…
@@ -689,6 +699,32 @@ def _secret_fields(value: object) -> Iterator[SecretStr]:
     elif isinstance(value, dict):
         for item in value.values():
             yield from _secret_fields(item)
+
+
+def url_tokens(url: str) -> list[str]:
+    """What in a URL may be a token: its password, and path segments, host labels before
+    the first dot and query values of 6 characters or more (apprise puts tokens anywhere)."""
+    try:
+        parts = urlsplit(url)
+        password = parts.password
+        user = parts.username
+    except ValueError:
+        return [url]
+    found = [password] if password else []
+    candidates = [
+        *parts.path.split("/"),
+        *(v for _, _, v in (p.partition("=") for p in parts.query.split("&"))),
+    ]
+    host = (parts.hostname or "").split(".")[0]
+    if user and not password:
+        candidates.append(user)  # apprise's user-only forms (mailgun://key@…) carry keys there
+    candidates.append(host)
+    found += [unquote_plus(c) for c in candidates if len(c) >= 6 and c.lower() not in _PLAIN]
+    return found
+
+
+# Words in apprise URLs that are not tokens.
+_PLAIN = frozenset({"localhost", "127.0.0.1", "webhook", "webhooks", "services", "api", "hook"})
 
 
 def default_feed_name(url: str) -> str:

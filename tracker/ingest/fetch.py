@@ -24,6 +24,7 @@ from tracker.errors import (
     ResponseTooLarge,
 )
 from tracker.models import FetchResult
+from tracker.redact import mask_url
 
 # The shared client's type, for modules that pass it around without knowing HTTP.
 Client = httpx.AsyncClient
@@ -217,11 +218,11 @@ def redirect_target(current: str, location: str) -> str:
         target = urljoin(current, location.strip())
         scheme, netloc = urlsplit(target)[:2]
     except ValueError as exc:
-        raise RedirectRefused(f"bad redirect Location {location[:200]!r}: {exc}") from exc
+        raise RedirectRefused(f"bad redirect Location {mask_url(location)[:200]!r}: {exc}") from exc
     if urlsplit(current).scheme == "https" and scheme != "https":
-        raise RedirectRefused(f"refusing redirect from https to {scheme}: {target[:200]}")
+        raise RedirectRefused(f"refusing redirect from https to {scheme}: {mask_url(target)[:200]}")
     if scheme not in ("http", "https"):
-        raise RedirectRefused(f"refusing redirect to a non-HTTP URL: {target[:200]}")
+        raise RedirectRefused(f"refusing redirect to a non-HTTP URL: {mask_url(target)[:200]}")
     if "@" in netloc:  # credentials go in feeds[].auth, never in a server's redirect
         host = netloc.rpartition("@")[2]
         raise RedirectRefused(f"refusing redirect to a URL with credentials (host {host})")

@@ -7,7 +7,9 @@ settings and swaps them into the scheduler in one call.
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
+import os
 import signal
 import time
 from collections.abc import AsyncIterator, Callable
@@ -22,11 +24,12 @@ from tracker.config.settings import to_settings
 from tracker.delivery import channels as notify
 from tracker.delivery.outbox import Dispatcher, DispatchSummary, RetryPolicy
 from tracker.delivery.routing import Router
-from tracker.errors import ConfigError
+from tracker.errors import ConfigError, TrackerError
 from tracker.ingest import fetch
 from tracker.ingest.pipeline import Poller, PollSettings
 from tracker.log import event
 from tracker.models import DeliveryStatus, PollOutcome
+from tracker.redact import Redactor
 from tracker.service import systemd as service
 from tracker.service.feedhealth import FeedHealthMonitor
 from tracker.service.http import (
@@ -149,10 +152,12 @@ async def _components(
     settings: Settings,
     metrics: Metrics | None = None,
     on_tick: Callable[[], None] | None = None,
+    redact: Callable[[str], str] | None = None,
 ) -> AsyncIterator[Components]:
-    """Take the instance lock, open the store and the shared HTTP client; release all."""
+    """Take the instance lock, open the store and the shared HTTP client; release all.
+    ``redact`` masks secrets in what the store writes (default: these settings' secrets)."""
     with InstanceLock(settings.database):
-        store = Store(settings.database)
+        store = Store(settings.database, redact or Redactor(settings.secrets))
         try:
             store.sync_feeds(settings.feeds, time.time())
             client = _client(settings)
@@ -241,6 +246,9 @@ class Daemon:
         self.metrics = Metrics(topics=settings.topics, channels=settings.channels)
         self.watcher = ConfigWatcher(config_path)
         self.parts: Components | None = None
+        # Every secret of every config this process has read (a reload adds the new ones):
+        # text from before a reload (an old dispatcher's last answer) may carry an old one.
+        self.redactor = Redactor(settings.secrets)
 
     async def run(self) -> None:
         """Run until SIGTERM/SIGINT; SIGHUP or an edit of the config file reloads it."""
@@ -249,13 +257,18 @@ class Daemon:
         loop.add_signal_handler(signal.SIGINT, self.stop.set)
         loop.add_signal_handler(signal.SIGHUP, self.reload_requested.set)
         try:
-            async with _components(self.settings, self.metrics, self._on_tick) as parts:
+            async with _components(
+                self.settings, self.metrics, self._on_tick, self._redact
+            ) as parts:
                 await self._serve(parts)
         finally:
             for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
                 loop.remove_signal_handler(sig)
             self.notifier.close()
         event(log, logging.INFO, "daemon.stopped")
+
+    def _redact(self, text: str) -> str:
+        return self.redactor(text)
 
     def _on_tick(self) -> None:
         self.gate.beat()
@@ -308,7 +321,15 @@ class Daemon:
         server = HealthServer(
             self.metrics, all_of(self.gate.check, lambda: database_writable(path)), host, port
         )
-        await server.start()
+        try:
+            await server.start()
+        except OSError as exc:
+            # A runtime problem of this machine (the port is taken), not a bug: exit 1.
+            reason = os.strerror(exc.errno).lower() if exc.errno else str(exc)
+            hint = None
+            if exc.errno == errno.EADDRINUSE:
+                hint = "another program listens there; choose another port"
+            raise TrackerError(f"metrics.listen {listen}: {reason}", hint=hint) from exc
         event(log, logging.INFO, "metrics.listening", url=f"http://{listen}/metrics")
         return server
 
@@ -342,6 +363,9 @@ class Daemon:
             new = to_settings(config_mod.load(self.config_path))
             await self._apply(new)
         except Exception as exc:  # whatever the edit, the daemon keeps its old config
+            # The rejected file's secrets are not in the running config: mask both.
+            rejected = Redactor(exc.secrets if isinstance(exc, ConfigError) else ())
+            self.redactor = self.redactor | rejected
             problems = (
                 exc.problems
                 if isinstance(exc, ConfigError) and exc.problems
@@ -352,10 +376,12 @@ class Daemon:
                 logging.ERROR,
                 "config.rejected",
                 path=str(self.config_path),
-                error="; ".join(" ".join(p.split()) for p in problems),
+                error=self.redactor("; ".join(" ".join(p.split()) for p in problems)),
             )
             self._notify_admin(
-                "config-rejected", "config rejected: still running the old one", "\n".join(problems)
+                "config-rejected",
+                "config rejected: still running the old one",
+                self.redactor("\n".join(problems)),
             )
         self.notifier.ready(self._status_line())
 
@@ -382,7 +408,8 @@ class Daemon:
             _close_when_idle(list(sched.in_flight.values()), parts.client)
         parts.client, parts.health = client, health
         await sched.replace(poller=poller, dispatcher=dispatcher, concurrency=new.fetch.concurrency)
-        log_mod.setup(new.log_level, list(new.secrets))
+        self.redactor = self.redactor | Redactor(new.secrets)
+        log_mod.setup(new.log_level, self.redactor)
         self.settings = new
         event(log, logging.INFO, "config.reloaded", **describe_changes(old, new))
 

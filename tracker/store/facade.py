@@ -8,13 +8,14 @@ UNIX seconds (REAL) so that "which feeds are due" is one indexed comparison.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import sqlite_utils
 
 from tracker.errors import StoreError
+from tracker.redact import NO_SECRETS
 from tracker.store.sqlite.articles import ArticleTables, NewMatch
 from tracker.store.sqlite.feeds import REBASELINE_AFTER_S, FeedRow, FeedTables
 from tracker.store.sqlite.migrations import NAMES, migrate
@@ -37,8 +38,12 @@ SCHEMA_VERSION = len(NAMES)
 class Store(FeedTables, ArticleTables, OutboxTables):
     """The database: open, migrate, and every query the daemon makes."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, redact: Callable[[str], str] = NO_SECRETS) -> None:
+        """``redact`` masks the configured secrets in every text the store writes (errors,
+        server answers, notices, feed URLs)."""
         self.path = path
+        self.redact = redact
+        self.real_urls = {}
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             # Autocommit at the driver; transactions are explicit (sqlite-utils' atomic()).
@@ -51,7 +56,7 @@ class Store(FeedTables, ArticleTables, OutboxTables):
             row = self.db.execute("SELECT value FROM meta WHERE key = 'instance_id'").fetchone()
             self.instance_id: str = row[0]
         except (sqlite3.Error, OSError) as exc:
-            raise StoreError(f"cannot open database {path}: {exc}") from exc
+            raise StoreError(f"cannot open database {path}: {redact(str(exc))}") from exc
 
     def close(self) -> None:
         self.db.close()

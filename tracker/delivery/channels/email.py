@@ -5,7 +5,9 @@ smtplib is blocking, so each batch runs in a worker thread.
 
 from __future__ import annotations
 
+import base64
 import smtplib
+import socket
 import ssl
 from collections.abc import AsyncGenerator
 from email.message import EmailMessage
@@ -65,12 +67,16 @@ class EmailNotifier:
             for _ in messages:
                 yield failed
             return
-        except (OSError, smtplib.SMTPException, TimeoutError) as exc:
-            hint = ""
-            if isinstance(exc, ssl.SSLCertVerificationError):
-                hint = " (for a server with a private CA, set ca_file)"
+        except ConnectFailed as exc:
+            failed = SendResult(SendKind.TRANSPORT, str(exc))
+            for _ in messages:
+                yield failed
+            return
+        except TimeoutError:
+            # The overall deadline: a server that drips its answers.
             failed = SendResult(
-                SendKind.TRANSPORT, f"SMTP connection failed: {type(exc).__name__}: {exc}{hint}"
+                SendKind.TRANSPORT,
+                f"SMTP connection failed: no session within {self.ch.timeout_s * 4:g}s",
             )
             for _ in messages:
                 yield failed
@@ -109,23 +115,134 @@ class EmailNotifier:
         return None
 
     def _connect(self) -> smtplib.SMTP:
+        """Connect, secure and log in (in a worker thread); a failure that is not a server's
+        answer becomes ConnectFailed, with a hint when the situation tells what is wrong."""
         ch = self.ch
         # A private CA replaces the system's store; verification is never turned off.
         context = ssl.create_default_context(cafile=str(ch.ca_file) if ch.ca_file else None)
-        smtp: smtplib.SMTP
-        match ch.security:
-            case SmtpSecurity.TLS:
-                smtp = smtplib.SMTP_SSL(ch.host, ch.port, timeout=ch.timeout_s, context=context)
-            case SmtpSecurity.STARTTLS:
-                smtp = smtplib.SMTP(ch.host, ch.port, timeout=ch.timeout_s)
+        smtp: smtplib.SMTP | None = None
+        greeted = False  # the server's 220 arrived (over TLS, for security: tls)
+        try:
+            match ch.security:
+                case SmtpSecurity.TLS:
+                    smtp = smtplib.SMTP_SSL(ch.host, ch.port, timeout=ch.timeout_s, context=context)
+                case SmtpSecurity.STARTTLS | SmtpSecurity.NONE:
+                    smtp = smtplib.SMTP(ch.host, ch.port, timeout=ch.timeout_s)
+                case _:
+                    assert_never(ch.security)
+            greeted = True
+            if ch.security is SmtpSecurity.STARTTLS:
                 smtp.starttls(context=context)
-            case SmtpSecurity.NONE:
-                smtp = smtplib.SMTP(ch.host, ch.port, timeout=ch.timeout_s)
-            case _:
-                assert_never(ch.security)
-        if ch.username:
-            smtp.login(ch.username, ch.password or "")
+            if ch.username:
+                login(smtp, ch.username, ch.password or "")
+        except smtplib.SMTPResponseException:
+            if smtp is not None:
+                smtp.close()
+            raise  # the server's own answer (a refused login): the caller reports its code
+        except (OSError, smtplib.SMTPException) as exc:
+            if smtp is not None:
+                smtp.close()
+            hint = self._hint(exc, greeted)
+            raise ConnectFailed(
+                f"SMTP connection failed: {type(exc).__name__}: {exc}"
+                + (f" ({hint})" if hint else "")
+            ) from exc
         return smtp
+
+    def _hint(self, exc: BaseException, greeted: bool) -> str | None:
+        """What to change, decided on the error's class and what the server does, never on
+        the message text."""
+        ch = self.ch
+        if isinstance(exc, ssl.SSLCertVerificationError):
+            if exc.verify_code == _X509_HOSTNAME_MISMATCH:
+                return f"the server's certificate is not valid for the host name {ch.host}"
+            if ch.ca_file is not None:
+                return (
+                    f"the server's certificate is not signed by the CA in ca_file {ch.ca_file}:"
+                    " check that it is the CA that issued this server's certificate"
+                )
+            return "for a server with a private CA, set ca_file"
+        if (
+            ch.security is SmtpSecurity.TLS
+            and isinstance(exc, ssl.SSLError)
+            and _speaks_plain_smtp(ch.host, ch.port, ch.timeout_s)
+        ):
+            return "the server speaks plain SMTP first: use security: starttls"
+        if (
+            ch.security is not SmtpSecurity.TLS
+            and not greeted
+            and isinstance(exc, TimeoutError | smtplib.SMTPServerDisconnected | ConnectionError)
+            and _speaks_tls(ch.host, ch.port, ch.timeout_s)
+        ):
+            return "the server expects TLS from the first byte (port 465 style): use security: tls"
+        return None
+
+
+class ConnectFailed(Exception):
+    """No usable SMTP session: the connection, TLS or the login failed (not an SMTP answer)."""
+
+
+# OpenSSL's X509_V_ERR_HOSTNAME_MISMATCH: the certificate is for another name.
+_X509_HOSTNAME_MISMATCH = 62
+
+
+def login(smtp: smtplib.SMTP, user: str, password: str) -> None:
+    """Log in with UTF-8 credentials (smtplib encodes them as ASCII, and its error would
+    carry the password): AUTH PLAIN (RFC 4616) or AUTH LOGIN, whichever the server offers,
+    else smtplib's own login (CRAM-MD5) for ASCII credentials."""
+    smtp.ehlo_or_helo_if_needed()
+    if not smtp.has_extn("auth"):
+        raise smtplib.SMTPNotSupportedError("SMTP AUTH extension not supported by server.")
+    offered = smtp.esmtp_features["auth"].upper().split()
+    if "PLAIN" in offered:
+        token = _b64("\0" + user + "\0" + password)
+        code, resp = smtp.docmd("AUTH", "PLAIN " + token)
+    elif "LOGIN" in offered:
+        code, resp = smtp.docmd("AUTH", "LOGIN")
+        if code == 334:
+            code, resp = smtp.docmd(_b64(user))
+        if code == 334:
+            code, resp = smtp.docmd(_b64(password))
+    elif user.isascii() and password.isascii():
+        smtp.login(user, password)
+        return
+    else:
+        raise smtplib.SMTPException(
+            f"the server offers only {', '.join(offered) or 'no'} AUTH mechanisms, which"
+            " cannot carry non-ASCII credentials (PLAIN or LOGIN can)"
+        )
+    if code not in (235, 503):  # 503: already authenticated
+        raise smtplib.SMTPAuthenticationError(code, resp)
+
+
+def _b64(text: str) -> str:
+    return base64.b64encode(text.encode("utf-8")).decode("ascii")
+
+
+def _speaks_plain_smtp(host: str, port: int, timeout_s: float) -> bool:
+    """Does the server greet in clear (``220``), as a STARTTLS or plain port does?"""
+    try:
+        with socket.create_connection((host, port), timeout=timeout_s) as sock:
+            greeting = sock.recv(4)
+    except OSError:
+        return False
+    return len(greeting) == 4 and greeting[:3].isdigit() and greeting[3:4] in (b" ", b"-")
+
+
+def _speaks_tls(host: str, port: int, timeout_s: float) -> bool:
+    """Does the server answer a TLS handshake, as an implicit-TLS port does? Only the
+    handshake: nothing is sent over it, so not verifying this certificate costs nothing."""
+    probe = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    probe.check_hostname = False
+    probe.verify_mode = ssl.CERT_NONE
+    try:
+        with (
+            socket.create_connection((host, port), timeout=timeout_s) as sock,
+            probe.wrap_socket(sock, server_hostname=host),
+        ):
+            return True
+    except OSError:
+        return False
 
 
 def _quit(smtp: smtplib.SMTP) -> None:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import hashlib
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import sqlite_utils
@@ -14,6 +15,27 @@ class Tables:
     db: sqlite_utils.Database
     # A random id per database, mixed into idempotency keys (migration v4).
     instance_id: str
+    # Masks secrets in text written to the database (errors, server answers, notices):
+    # every such write goes through it, so no stored text carries a configured secret.
+    redact: Callable[[str], str]
+    # A feed URL as stored -> as configured, for URLs stored with their secrets masked.
+    real_urls: dict[str, str]
+
+    def stored_url(self, url: str) -> str:
+        """A feed URL as the database keeps it: its secrets masked, and when that changed
+        it, a hash of the whole URL after a ``#`` (never sent), so that two feeds differing
+        only in their token stay two rows. The configured URL is kept in memory only."""
+        masked = self.redact(url)
+        if masked == url:
+            return url
+        digest = hashlib.sha256(f"{self.instance_id}:{url}".encode()).hexdigest()[:12]
+        stored = f"{masked.partition('#')[0]}#redacted-{digest}"
+        self.real_urls[stored] = url
+        return stored
+
+    def real_url(self, stored: str) -> str:
+        """The configured URL of a feed row (as stored when this process never saw it)."""
+        return self.real_urls.get(stored, stored)
 
     @contextmanager
     def transaction(self) -> Iterator[None]:

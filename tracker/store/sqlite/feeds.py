@@ -36,9 +36,15 @@ class FeedTables(Tables):
 
     def sync_feeds(self, specs: Sequence[FeedSpec], now: float) -> None:
         """Make the feeds table match the config: add new feeds (due now), retire removed ones."""
-        urls = {s.url for s in specs}
+        urls = {self.stored_url(s.url) for s in specs}
         with self.transaction():
             for spec in specs:
+                url = self.stored_url(spec.url)
+                if url != spec.url:
+                    # A database from before secrets were masked: the row keeps its history.
+                    self.db.execute(
+                        "UPDATE OR IGNORE feeds SET url = ? WHERE url = ?", [url, spec.url]
+                    )
                 # A feed back in the config after a while out of it starts with a silent
                 # baseline again: what it published meanwhile is not news to alert on. One
                 # back within the hour (an edit undone) resumes where it stopped.
@@ -48,7 +54,7 @@ class FeedTables(Tables):
                     " baseline_done = CASE WHEN feeds.active = 0"
                     " AND COALESCE(feeds.retired_at, 0) < ? THEN 0"
                     " ELSE feeds.baseline_done END",
-                    [spec.url, spec.name, now, now, now - REBASELINE_AFTER_S],
+                    [url, spec.name, now, now, now - REBASELINE_AFTER_S],
                 )
                 # A shortened interval takes effect now, not after the old, longer wait;
                 # a feed backing off from errors keeps its later time.
@@ -56,7 +62,7 @@ class FeedTables(Tables):
                     "UPDATE feeds SET next_check_at = last_checked_at + ? WHERE url = ?"
                     " AND consecutive_errors = 0 AND last_checked_at IS NOT NULL"
                     " AND next_check_at > last_checked_at + ?",
-                    [spec.interval_s, spec.url, spec.interval_s],
+                    [spec.interval_s, url, spec.interval_s],
                 )
             for (url,) in self.db.execute("SELECT url FROM feeds WHERE active = 1").fetchall():
                 if url not in urls:
@@ -72,7 +78,7 @@ class FeedTables(Tables):
             " ORDER BY next_check_at LIMIT ?",
             [now, limit + len(skip)],
         ).fetchall()
-        states = [_feed_state(r) for r in rows if r[0] not in skip]
+        states = [self._feed_state(r) for r in rows if r[0] not in skip]
         return states[:limit]
 
     def pollable_feeds(self, now: float) -> list[FeedState]:
@@ -82,11 +88,13 @@ class FeedTables(Tables):
             " AND (hold_until IS NULL OR hold_until <= ?) ORDER BY id",
             [now],
         ).fetchall()
-        return [_feed_state(r) for r in rows]
+        return [self._feed_state(r) for r in rows]
 
     def feed_state(self, url: str) -> FeedState | None:
-        row = self.db.execute(f"SELECT {_STATE_COLUMNS} FROM feeds WHERE url = ?", [url]).fetchone()
-        return _feed_state(row) if row else None
+        row = self.db.execute(
+            f"SELECT {_STATE_COLUMNS} FROM feeds WHERE url = ?", [self.stored_url(url)]
+        ).fetchone()
+        return self._feed_state(row) if row else None
 
     def next_due_at(self) -> float | None:
         row = self.db.execute("SELECT MIN(next_check_at) FROM feeds WHERE active = 1").fetchone()
@@ -136,7 +144,7 @@ class FeedTables(Tables):
             "UPDATE feeds SET last_status = ?, last_error = ?,"
             " consecutive_errors = consecutive_errors + 1, last_checked_at = ?, next_check_at = ?,"
             " hold_until = ? WHERE id = ?",
-            [status, error, now, next_check_at, hold_until, feed_id],
+            [status, self.redact(error), now, next_check_at, hold_until, feed_id],
         )
 
     def feeds(self) -> list[FeedRow]:
@@ -191,18 +199,17 @@ class FeedTables(Tables):
     def active_feeds(self) -> int:
         return int(self.db.execute("SELECT COUNT(*) FROM feeds WHERE active = 1").fetchone()[0])
 
+    def _feed_state(self, row: Sequence[Any]) -> FeedState:
+        return FeedState(
+            id=row[0],
+            url=self.real_url(row[1]),
+            name=row[2],
+            etag=row[3],
+            last_modified=row[4],
+            body_hash=row[5],
+            baseline_done=bool(row[6]),
+            consecutive_errors=row[7],
+        )
+
 
 _STATE_COLUMNS = "id, url, name, etag, last_modified, body_hash, baseline_done, consecutive_errors"
-
-
-def _feed_state(row: Sequence[Any]) -> FeedState:
-    return FeedState(
-        id=row[0],
-        url=row[1],
-        name=row[2],
-        etag=row[3],
-        last_modified=row[4],
-        body_hash=row[5],
-        baseline_done=bool(row[6]),
-        consecutive_errors=row[7],
-    )

@@ -66,7 +66,7 @@ class OutboxTables(Tables):
         with self.transaction():
             cur = self.db.execute(
                 "INSERT INTO notices (kind, subject, body, created_at) VALUES (?, ?, ?, ?)",
-                [kind, subject, body, now],
+                [kind, self.redact(subject), self.redact(body), now],
             )
             notice_id = int(cur.lastrowid or 0)
             self.db.execute(
@@ -141,7 +141,7 @@ class OutboxTables(Tables):
                     self.db.execute(
                         "UPDATE deliveries SET status = 'sent', sent_at = ?, response = ?,"
                         " last_error = NULL WHERE id = ?",
-                        [now, o.detail, o.delivery_id],
+                        [now, self.redact(o.detail), o.delivery_id],
                     )
                 else:
                     self.db.execute(
@@ -150,8 +150,8 @@ class OutboxTables(Tables):
                         [
                             o.status,
                             o.next_attempt_at or now,
-                            o.detail,
-                            o.detail,
+                            self.redact(o.detail),
+                            self.redact(o.detail),
                             o.hold_until,
                             o.delivery_id,
                         ],
