@@ -64,7 +64,7 @@ class Daemon:
 def hook() -> Iterator[Receiver]:
     receiver = start_receiver()
     yield receiver
-    receiver.http.stop()
+    receiver.stop()
 
 
 def _write(cfg: Path, body: str) -> Path:

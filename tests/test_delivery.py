@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import hmac
 import re
 import sqlite3
@@ -33,7 +34,7 @@ def smtp() -> Iterator[SMTPServer]:
 def hook() -> Iterator[Receiver]:
     receiver = start_receiver()
     yield receiver
-    receiver.http.stop()
+    receiver.stop()
 
 
 def _config(tmp_path: Path, feed_url: str, channels: str, extra: str = "") -> Path:
@@ -219,7 +220,9 @@ def test_webhook_permanent_4xx_is_dead_lettered_and_retryable(
     assert retry.returncode == 0 and "1 delivery queued again" in retry.stdout
     again = run_cli("--config", str(cfg), "run", "--once")
     assert "deliveries: 1 sent" in again.stdout
-    assert hook.accepted()[0].json == {"text": "[wall] Border wall <https://n.example/d>"}
+    message = hook.accepted()[0].json
+    assert message["text"] == "wall: Border wall"
+    assert "*<https://n.example/d|Border wall>*" in json.dumps(message["blocks"])
 
 
 def test_run_once_honours_retry_after_instead_of_spending_attempts(

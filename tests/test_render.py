@@ -60,5 +60,6 @@ def test_a_slack_link_cannot_carry_a_label_chosen_by_the_feed() -> None:
     from tracker.delivery.channels.webhook import payload
 
     alert = replace(_alert("wall", "Border wall"), url="https://evil.example/x|Click for your bank")
-    text = payload("slack", [alert], "k", False)["text"]
-    assert text == "[wall] Border wall <https://evil.example/x%7CClick for your bank>"
+    blocks = payload("slack", [alert], "k", False)["blocks"]
+    headline = blocks[1]["text"]["text"].split("\n")[0]
+    assert headline == "*<https://evil.example/x%7CClick for your bank|Border wall>*"
