@@ -57,7 +57,9 @@ class Receiver:
     def stop(self) -> None:
         """Stop the server; fail if any payload broke the documented schema."""
         self.http.stop()
-        assert not self.invalid, f"payloads outside docs/webhook-payload.schema.json: {self.invalid}"
+        assert not self.invalid, (
+            f"payloads outside docs/webhook-payload.schema.json: {self.invalid}"
+        )
 
     def accepted(self) -> list[Received]:
         with self.lock:
