@@ -297,3 +297,13 @@ def test_chat_presets_carry_headline_outlet_snippet_reason_and_link() -> None:
     assert discord["allowed_mentions"] == {"parse": []}
     hostile_discord = payload("discord", [hostile], "k", False)["embeds"][0]["description"]
     assert "\\@here" in hostile_discord
+
+
+def test_a_long_subject_prefix_is_not_left_alone_on_the_subject_line() -> None:
+    prefix = "[tracker-alerts-for-the-newsroom-team-in-mexico-city-and-los-angeles]"
+    # Python's folder leaves "Subject:" bare when the rest fits on the next line.
+    short = _real(title="x", snippet="")
+    msg = build_message(_replace(EXAMPLE_CHANNEL, subject_prefix=prefix), [short], "k")
+    raw = msg.as_bytes().decode("utf-8")
+    (line,) = [x for x in raw.split("\n") if x.startswith("Subject:")]
+    assert line.startswith(f"Subject: {prefix}"), line
