@@ -29,7 +29,10 @@ lint: $(VENV)/.installed-test
 	$(BIN)/lint-imports --no-logo
 
 test: $(VENV)/.installed-test lint
-	$(BIN)/python -m pytest
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
+	  echo "make test: no chromium/chromedriver: tests/test_browser.py is SKIPPED" \
+	    "(apt-get install -y chromium chromium-driver, or run .ci/run)"
+	$(BIN)/python -m pytest -rs
 
 # The quick loop while editing: lint and every test not marked slow (no subprocesses).
 test-fast: $(VENV)/.installed-test lint

@@ -225,3 +225,22 @@ def test_tokens_in_feed_query_strings_are_secrets(tmp_path: Path) -> None:
     )
     # As the URL is written (log lines) and decoded (what a server may echo).
     assert {"Zm9vYmFy%2Bc2VjcmV0%3D%3D", "Zm9vYmFy+c2VjcmV0=="} <= set(encoded.secrets())
+
+
+@pytest.mark.parametrize("name", ["admin", "Admin"])
+def test_a_topic_cannot_take_the_name_admin_notices_carry(write_config, name: str) -> None:  # type: ignore[no-untyped-def]
+    # A notice would be filed with that topic's alerts (List-Id, X-Tracker-Topic, payloads).
+    path = write_config(
+        f"""
+        feeds:
+          - url: https://a.example/feed
+        topics:
+          {name}:
+            query: wall
+        """
+    )
+    with pytest.raises(ConfigError) as info:
+        config.load(path)
+    assert f"topics.{name}: '{name}' is the name admin notices carry" in str(info.value)
+    check = run_cli("--config", str(path), "check")
+    assert check.returncode == 2 and "rename it" in check.stdout + check.stderr

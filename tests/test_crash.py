@@ -68,7 +68,7 @@ def test_sigkill_during_delivery_loses_nothing(feed_server: FeedServer, tmp_path
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=15)
     finally:
-        hook.http.stop()
+        hook.stop()
 
     conn = sqlite3.connect(tmp_path / "t.db")
     expected = {k for (k,) in conn.execute("SELECT idempotency_key FROM deliveries")}

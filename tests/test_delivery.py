@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import re
 import sqlite3
 from collections.abc import Iterator
@@ -33,7 +34,7 @@ def smtp() -> Iterator[SMTPServer]:
 def hook() -> Iterator[Receiver]:
     receiver = start_receiver()
     yield receiver
-    receiver.http.stop()
+    receiver.stop()
 
 
 def _config(tmp_path: Path, feed_url: str, channels: str, extra: str = "") -> Path:
@@ -121,10 +122,15 @@ def test_email_alert_is_safe_multipart_and_idempotent(
     assert str(spanish["Subject"]) == "[tracker] wall: México: el muro fronterizo costará más"
     assert "Peña Nieto" in spanish.get_body(("plain",)).get_content()  # type: ignore[union-attr]
     html = spanish.get_body(("html",)).get_content()  # type: ignore[union-attr]
-    assert "<mark>muro fronterizo</mark>" in html
-    # Message-IDs are the stable idempotency keys.
+    assert re.search(r"<mark style=\"[^\"]*\">muro fronterizo</mark>", html)
+    # Message-IDs are the stable idempotency keys, in the From address's domain.
     ids = [str(m["Message-ID"]) for m in smtp.handler.messages]
-    assert all(re.fullmatch(r"<trk-[0-9a-f]{24}@tracker\.invalid>", i) for i in ids)
+    assert all(re.fullmatch(r"<trk-[0-9a-f]{24}@example\.org>", i) for i in ids)
+    # A mail rule can file by topic; the message says it was sent by a machine.
+    assert str(spanish["List-Id"]) == '"tracker: wall" <wall.topic.tracker.example.org>'
+    assert str(spanish["X-Tracker-Topic"]) == "wall"
+    assert str(spanish["Auto-Submitted"]) == "auto-generated"
+    assert not spanish.defects and all(not p.defects for p in spanish.walk())
     assert len(set(ids)) == 2
     again = run_cli("--config", str(cfg), "run", "--once")
     assert "deliveries: 0 sent" in again.stdout and len(smtp.handler.messages) == 2
@@ -214,7 +220,9 @@ def test_webhook_permanent_4xx_is_dead_lettered_and_retryable(
     assert retry.returncode == 0 and "1 delivery queued again" in retry.stdout
     again = run_cli("--config", str(cfg), "run", "--once")
     assert "deliveries: 1 sent" in again.stdout
-    assert hook.accepted()[0].json == {"text": "[wall] Border wall <https://n.example/d>"}
+    message = hook.accepted()[0].json
+    assert message["text"] == "wall: Border wall"
+    assert "*<https://n.example/d|Border wall>*" in json.dumps(message["blocks"])
 
 
 def test_run_once_honours_retry_after_instead_of_spending_attempts(

@@ -195,3 +195,20 @@ def test_idempotency_keys_differ_between_databases_and_hold_across_restarts(
     assert again.instance_id == instance
     assert delivery_key(again.instance_id, 1, "hook") == key_a  # a resend keeps its key
     again.close()
+
+
+def test_a_queued_notice_comes_back_as_a_notice_with_its_kind(tmp_path: Path) -> None:
+    from tracker.models import NOTICE_TOPIC, NoticeKind
+
+    store = Store(tmp_path / "t.db")
+    store.add_notice("feed-failing", "feed failing: A", "A failed 5 polls", "ops", now=1)
+    store.add_notice("feed-ok", "feed recovered: A", "A works again", "ops", now=2)
+    store.add_notice("config-rejected", "config rejected", "line 3: …", "ops", now=3)
+    alerts = store.due_alerts(10, ignore_backoff=True)
+    assert [a.notice for a in alerts] == [
+        NoticeKind.FEED_FAILING,
+        NoticeKind.FEED_RECOVERED,
+        NoticeKind.CONFIG_REJECTED,
+    ]
+    assert {a.topic for a in alerts} == {NOTICE_TOPIC}
+    assert alerts[0].title == "feed failing: A" and alerts[0].summary == "A failed 5 polls"

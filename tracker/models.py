@@ -197,6 +197,34 @@ class Alert:
     created_at: float
     attempts: int = 0
     batch: str | None = None  # the digest it was first attempted in (see store._v3)
+    content: str = ""  # the article's text beyond its summary: a snippet when there is none
+    canonical_url: str | None = None  # the link without tracking parameters
+    notice: NoticeKind | None = None  # set for an admin notice (topic NOTICE_TOPIC)
+    # The stories issue adds the story's id and every outlet that carried it here.
+
+
+# The topic name admin notices carry; `tracker check` refuses a user topic of that name.
+NOTICE_TOPIC = "admin"
+
+
+class NoticeKind(StrEnum):
+    """What an admin notice is about; the values are the webhook payload's ``kind``."""
+
+    FEED_FAILING = "feed_failing"
+    FEED_SILENT = "feed_silent"
+    FEED_RECOVERED = "feed_recovered"
+    CONFIG_REJECTED = "config_rejected"
+    OTHER = "other"  # a kind this version does not know (a newer tracker wrote it)
+
+    @classmethod
+    def from_stored(cls, kind: str) -> NoticeKind:
+        """The kind ``notices.kind`` holds (``feed-failing``, ``feed-ok``, …) as a NoticeKind."""
+        if kind == "feed-ok":  # feedhealth names the transition by the new health
+            return cls.FEED_RECOVERED
+        try:
+            return cls(kind.replace("-", "_"))
+        except ValueError:
+            return cls.OTHER
 
 
 class SendKind(StrEnum):

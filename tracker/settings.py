@@ -72,6 +72,7 @@ class EmailSettings(ChannelSettings):
     subject_prefix: str
     timeout_s: float
     ca_file: Path | None  # a private CA to verify the server against
+    message_id_domain: str | None = None  # else the From address's domain
 
 
 WebhookFormat = Literal["json", "slack", "discord"]

@@ -12,6 +12,7 @@ from importlib.util import find_spec
 from typing import Any
 
 from tracker.config.schema import CHANNEL_KINDS, default_feed_name
+from tracker.models import NOTICE_TOPIC
 from tracker.topics.query import check_query
 
 
@@ -57,6 +58,12 @@ def _semantic_problems(raw: dict[str, Any]) -> Iterator[tuple[str, str]]:
     lists = _typed(raw.get("lists"), dict)
     good_lists = {k: v for k, v in lists.items() if isinstance(v, list)}
     for tname, topic in topics.items():
+        if str(tname).strip().casefold() == NOTICE_TOPIC:
+            yield (
+                f"topics.{tname}",
+                f"'{tname}' is the name admin notices carry (feed failing, config rejected):"
+                " a topic of that name could not be told from them; rename it",
+            )
         if not isinstance(topic, dict):
             continue
         refs = _typed(topic.get("feeds"), list)

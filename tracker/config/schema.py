@@ -362,6 +362,15 @@ class EmailChannel(_Channel):
     instead of the system's CAs; relative to the config's folder. Checked when the config
     loads.
     """
+    message_id_domain: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*$",
+    )
+    """Domain of the Message-ID and List-Id headers: `<key@DOMAIN>`,
+    `<TOPIC.topic.tracker.DOMAIN>`.
+
+    Default: the domain of `from`
+    """
 
     @field_validator("sender", "to")
     @classmethod
@@ -412,6 +421,7 @@ class EmailChannel(_Channel):
             subject_prefix=self.subject_prefix,
             timeout_s=self.timeout,
             ca_file=self.ca_file,
+            message_id_domain=self.message_id_domain,
         )
 
 

@@ -29,7 +29,8 @@ class AppriseNotifier:
     async def send(self, alerts: list[Alert], digest: bool) -> AsyncGenerator[SendResult, None]:
         for batch in [alerts] if digest else [[a] for a in alerts]:
             title = subject(batch)
-            body = render_text(batch, digest_key(batch) if digest else batch[0].key, title)
+            key = digest_key(batch) if digest else batch[0].key
+            body = render_text(batch, key, title, self.ch.timezone)
             try:
                 notify = functools.partial(self._apprise.notify, title=title, body=body)
                 ok = await run_blocking(notify, self.ch.timeout_s, "apprise")

@@ -6,12 +6,15 @@ smtplib is blocking, so each batch runs in a worker thread.
 from __future__ import annotations
 
 import base64
+import hashlib
+import re
 import smtplib
 import socket
 import ssl
 from collections.abc import AsyncGenerator
 from email.message import EmailMessage
-from email.utils import formatdate
+from email.policy import EmailPolicy
+from email.utils import formatdate, parseaddr
 from typing import assert_never
 
 from tracker.delivery.channels import digest_key, register
@@ -19,22 +22,137 @@ from tracker.delivery.channels.blocking import run_blocking
 from tracker.delivery.channels.render import clean_header, render_html, render_text, subject
 from tracker.models import Alert, SendKind, SendResult
 from tracker.settings import EmailSettings, SmtpSecurity
+from tracker.text import fold
+
+
+class _Policy(EmailPolicy):
+    """The default policy, but Subject folded by ``fold_subject`` (see there why)."""
+
+    def fold(self, name: str, value: str) -> str:
+        if name.lower() == "subject":
+            return fold_subject(str(value), self.linesep, self.max_line_length or 78)
+        folded: str = super().fold(name, value)
+        return folded
+
+    def fold_binary(self, name: str, value: str) -> bytes:
+        if name.lower() == "subject":
+            folded = fold_subject(str(value), self.linesep, self.max_line_length or 78)
+            return folded.encode("ascii")
+        return super().fold_binary(name, value)
+
+
+_POLICY = _Policy(max_line_length=78)
+_ENCODED_WORD_MAX = 75  # RFC 2047: an encoded word is at most 75 characters
+
+
+def _encoded_words(text: str) -> list[str]:
+    """``text`` as RFC 2047 Q encoded words, each at most 75 characters, split between chars."""
+    words: list[str] = []
+    current = ""
+    for ch in text:
+        if ch == " ":
+            piece = "_"
+        elif ch.isascii() and (ch.isalnum() or ch in "!*+-/"):
+            piece = ch
+        else:
+            piece = "".join(f"={b:02X}" for b in ch.encode("utf-8"))
+        if len("=?utf-8?q?" + current + piece + "?=") > _ENCODED_WORD_MAX:
+            words.append(f"=?utf-8?q?{current}?=")
+            current = ""
+        current += piece
+    if current:
+        words.append(f"=?utf-8?q?{current}?=")
+    return words
+
+
+def fold_subject(subject: str, linesep: str = "\n", width: int = 78) -> str:
+    """``Subject: …`` folded at spaces to ``width`` columns, the first words on the first line.
+
+    Python's folder moves a first word that does not fit (a long ``subject_prefix`` or
+    topic) to a line of its own, leaving ``Subject:`` bare. Here ASCII words stay as they
+    are, runs of non-ASCII words become Q encoded words (the space before a run goes inside
+    it, as whitespace between encoded words is not text), and a line breaks only between
+    tokens, never before the first.
+    """
+    # Between two encoded words whitespace (a space or a fold) is not text, so any two
+    # tokens may be joined by either; the space of the text sits inside the encoded word.
+    tokens: list[str] = []
+    previous_encoded = False
+    for word in subject.split(" "):
+        if not word:
+            continue
+        if word.isascii() and not word.startswith("=?"):
+            tokens.append(word)
+            previous_encoded = False
+        else:
+            tokens.extend(_encoded_words((" " if previous_encoded else "") + word))
+            previous_encoded = True
+    lines = ["Subject:"]
+    for token in tokens:
+        if lines[-1] == "Subject:" or len(lines[-1]) + 1 + len(token) <= width:
+            lines[-1] += " " + token
+        else:
+            lines.append(" " + token)
+    return linesep.join(lines) + linesep
+
+
+def mail_domain(ch: EmailSettings) -> str:
+    """The Message-ID and List-Id domain: configured, else the From address's, IDNA-encoded."""
+    if ch.message_id_domain:
+        return ch.message_id_domain.lower()
+    domain = parseaddr(ch.sender)[1].rpartition("@")[2].strip().rstrip(".")
+    try:
+        domain = domain.encode("idna").decode("ascii").lower()
+    except UnicodeError:
+        return "tracker.invalid"
+    return domain if _DOMAIN.fullmatch(domain) else "tracker.invalid"
+
+
+_DOMAIN = re.compile(r"[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*")
+
+
+def list_label(topic: str) -> str:
+    """A topic as a List-Id label (RFC 2919 dot-atom): lower-case letters, digits, dashes."""
+    label = re.sub(r"[^a-z0-9]+", "-", fold(topic)).strip("-")[:50].strip("-")
+    if label:
+        return label
+    return "t" + hashlib.sha256(topic.encode()).hexdigest()[:12]
+
+
+def list_id(alerts: list[Alert], domain: str) -> str:
+    """RFC 2919 ``List-Id``: one per topic, so a mail rule can file each topic."""
+    topics = list(dict.fromkeys(a.topic for a in alerts))
+    if any(a.notice is not None for a in alerts):
+        return f"tracker notices <notices.tracker.{domain}>"
+    if len(topics) == 1:
+        name = clean_header(topics[0], 80).replace("\\", "").replace('"', "'")
+        return f'"tracker: {name}" <{list_label(topics[0])}.topic.tracker.{domain}>'
+    return f"tracker digest <digest.tracker.{domain}>"
 
 
 def build_message(ch: EmailSettings, alerts: list[Alert], key: str) -> EmailMessage:
-    """One email for ``alerts`` (one alert, or a digest), identified by ``key``."""
+    """One email for ``alerts`` (one alert, a digest, or a notice), identified by ``key``."""
     subj = subject(alerts, ch.subject_prefix)
-    msg = EmailMessage()
+    domain = mail_domain(ch)
+    msg = EmailMessage(policy=_POLICY)
     msg["Subject"] = subj
     msg["From"] = ch.sender
     msg["To"] = ", ".join(ch.to)
     msg["Date"] = formatdate(localtime=False, usegmt=True)
     # Stable per delivery: a resend after a crash carries the same Message-ID.
-    msg["Message-ID"] = f"<{key}@tracker.invalid>"
+    msg["Message-ID"] = f"<{key}@{domain}>"
+    msg["List-Id"] = list_id(alerts, domain)
+    notice = alerts[0].notice if len(alerts) == 1 else None
+    if notice is not None:
+        msg["X-Tracker-Notice"] = str(notice)
+    else:
+        topics = dict.fromkeys(a.topic for a in alerts)
+        msg["X-Tracker-Topic"] = clean_header(", ".join(topics), 900)
+    # X-Tracker-Story (the story's id, for threading) comes with the stories issue.
     msg["X-Tracker-Idempotency-Key"] = clean_header(key)
     msg["Auto-Submitted"] = "auto-generated"
-    msg.set_content(render_text(alerts, key, subj))
-    msg.add_alternative(render_html(alerts, key, subj), subtype="html")
+    msg.set_content(render_text(alerts, key, subj, ch.timezone))
+    msg.add_alternative(render_html(alerts, key, subj, ch.timezone), subtype="html")
     return msg
 
 

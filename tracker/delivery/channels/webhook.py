@@ -1,4 +1,4 @@
-"""Webhook delivery: a versioned JSON payload (or a Slack/Discord message), HMAC-signed.
+"""Webhook delivery: a versioned JSON payload (or a Slack/Discord message, ``chat``), HMAC-signed.
 
 Signature: ``X-Tracker-Signature: sha256=<hex>``, the HMAC-SHA256 with the channel's secret
 of ``<X-Tracker-Timestamp>.<raw body>``; README.md gives the verification recipe.
@@ -17,8 +17,8 @@ from typing import Any
 
 import httpx
 
-from tracker.delivery.channels import digest_key, register
-from tracker.delivery.channels.render import subject
+from tracker.delivery.channels import chat, digest_key, register
+from tracker.delivery.channels.render import view
 from tracker.models import Alert, SendKind, SendResult
 from tracker.settings import WebhookSettings
 
@@ -31,43 +31,60 @@ def _iso(ts: float | None) -> str | None:
 
 
 def alert_json(a: Alert) -> dict[str, Any]:
-    """One alert in the documented payload shape (version 1)."""
+    """One alert in the documented payload shape (version 1, docs/webhook-payload.schema.json)."""
+    v = view(a)
     return {
         "topic": a.topic,
         "article": {
             "title": a.title,
             "url": a.url,
+            "canonical_url": v.link,
             "feed": a.feed,
             "published_at": _iso(a.published_at),
             "lang": a.lang,
             "summary": a.summary,
         },
-        "match": {"terms": list(a.terms), "snippet": a.snippet},
+        "match": {
+            "terms": list(a.terms),
+            "snippet": a.snippet,
+            "words": list(v.words),
+            "reason": v.reason,
+        },
         "idempotency_key": a.key,
         "created_at": _iso(a.created_at),
     }
 
 
-def payload(fmt: str, alerts: list[Alert], key: str, digest: bool) -> dict[str, Any]:
-    """The body for ``json``, ``slack`` or ``discord``."""
-    if fmt == "json":
-        body: dict[str, Any] = {"version": PAYLOAD_VERSION, "idempotency_key": key}
-        if digest:
-            body |= {"type": "digest", "alerts": [alert_json(a) for a in alerts]}
-        else:
-            body |= {"type": "alert", **alert_json(alerts[0])}
-        return body
-    lines = [_chat_escape(fmt, subject(alerts))] if digest else []
-    for a in alerts:
-        # A "|" would end a Slack link's URL and start a label the feed chose.
-        url = a.url.replace("|", "%7C") if a.url else None
-        link = f" <{_chat_escape(fmt, url)}>" if url else ""
-        lines.append(f"[{_chat_escape(fmt, a.topic)}] {_chat_escape(fmt, a.title)}{link}")
-    text = "\n".join(lines)
-    if fmt == "slack":
-        return {"text": text}
-    # Discord caps content at 2000 characters; no feed text may ping @everyone or a role.
-    return {"content": text[:2000], "allowed_mentions": {"parse": []}}
+def notice_json(a: Alert) -> dict[str, Any]:
+    """An admin notice: its own type, with the kind of event it reports."""
+    assert a.notice is not None
+    return {
+        "type": "notice",
+        "kind": str(a.notice),
+        "subject": a.title,
+        "body": a.summary,
+        "idempotency_key": a.key,
+        "created_at": _iso(a.created_at),
+    }
+
+
+def payload(
+    fmt: str, alerts: list[Alert], key: str, digest: bool, tz: str = "UTC"
+) -> dict[str, Any]:
+    """The body for ``json``, ``slack`` (Block Kit) or ``discord`` (embeds)."""
+    match fmt:
+        case "json":
+            body: dict[str, Any] = {"version": PAYLOAD_VERSION, "idempotency_key": key}
+            if digest:
+                return body | {"type": "digest", "alerts": [alert_json(a) for a in alerts]}
+            if alerts[0].notice is not None:
+                return body | notice_json(alerts[0])
+            return body | {"type": "alert", **alert_json(alerts[0])}
+        case "slack":
+            return chat.slack(alerts, digest, tz)
+        case "discord":
+            return chat.discord(alerts, digest, tz)
+    raise ValueError(f"unknown webhook format {fmt!r}")
 
 
 def _answer_text(resp: httpx.Response, raw: bytes) -> str:
@@ -77,13 +94,6 @@ def _answer_text(resp: httpx.Response, raw: bytes) -> str:
         return raw.decode(resp.charset_encoding or "utf-8", "replace")
     except LookupError:  # a charset Python does not know
         return raw.decode("utf-8", "replace")
-
-
-def _chat_escape(fmt: str, text: str) -> str:
-    """Feed text as plain text in chat markup: no Slack links or mentions (<!channel>)."""
-    if fmt == "slack":
-        return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    return text
 
 
 def sign(secret: str, timestamp: str, body: bytes) -> str:
@@ -125,10 +135,13 @@ class WebhookNotifier:
     async def send(self, alerts: list[Alert], digest: bool) -> AsyncGenerator[SendResult, None]:
         if digest:
             key = digest_key(alerts)
-            yield await self._post(payload(self.ch.format, alerts, key, True), key)
+            yield await self._post(
+                payload(self.ch.format, alerts, key, True, self.ch.timezone), key
+            )
             return
         for i, a in enumerate(alerts):
-            result = await self._post(payload(self.ch.format, [a], a.key, False), a.key)
+            body = payload(self.ch.format, [a], a.key, False, self.ch.timezone)
+            result = await self._post(body, a.key)
             yield result
             if result.kind is SendKind.TRANSPORT:
                 # The endpoint is unreachable: the rest of the batch would wait just as long.

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from tracker.models import Alert, DeliveryStatus, Route
+from tracker.models import Alert, DeliveryStatus, NoticeKind, Route
 from tracker.store.sqlite.base import Tables
 
 
@@ -215,7 +215,8 @@ _ALERT_COLUMNS = (
     "d.id, d.idempotency_key, d.channel, d.digest, COALESCE(m.topic, 'admin'),"
     " COALESCE(a.title, n.subject), a.url, COALESCE(a.summary, n.body),"
     " COALESCE(f.name, 'tracker'), a.published_at, a.lang, COALESCE(m.terms, '[]'),"
-    " COALESCE(m.snippet, ''), d.created_at, d.attempts, d.batch"
+    " COALESCE(m.snippet, ''), d.created_at, d.attempts, d.batch,"
+    " COALESCE(a.content, ''), a.canonical_url, n.kind"
 )
 _ALERT_JOINS = (
     "FROM deliveries d LEFT JOIN matches m ON m.id = d.match_id"
@@ -242,4 +243,7 @@ def _alert(r: Sequence[Any]) -> Alert:
         created_at=r[13],
         attempts=r[14],
         batch=r[15],
+        content=r[16],
+        canonical_url=r[17],
+        notice=NoticeKind.from_stored(r[18]) if r[18] is not None else None,
     )
