@@ -21,25 +21,6 @@ USER = "tracker"
 PASSWORDS = {"ascii": "s3cret-Pa55", "non-ascii": "contraseña-ñ"}
 
 
-@pytest.fixture(scope="module")
-def ca() -> trustme.CA:
-    return trustme.CA()
-
-
-@pytest.fixture(scope="module")
-def server_tls(ca: trustme.CA) -> ssl.SSLContext:
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    ca.issue_cert("127.0.0.1", "localhost").configure_cert(context)
-    return context
-
-
-@pytest.fixture
-def ca_file(ca: trustme.CA, tmp_path: Path) -> Path:
-    path = tmp_path / "private-ca.pem"
-    ca.cert_pem.write_to_path(str(path))
-    return path
-
-
 def _config(
     tmp_path: Path, port: int, security: str, password: str, ca_file: Path | None, timeout: str
 ) -> Path:

@@ -11,7 +11,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import trustme
 
 from conftest import run_cli
 from smtpserver import SMTPServer
@@ -20,25 +19,6 @@ from smtpserver import SMTPServer
 pytestmark = pytest.mark.slow
 
 USER, PASSWORD = "tracker", "s3cret-Pa55"
-
-
-@pytest.fixture(scope="module")
-def ca() -> trustme.CA:
-    return trustme.CA()
-
-
-@pytest.fixture(scope="module")
-def server_tls(ca: trustme.CA) -> ssl.SSLContext:
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    ca.issue_cert("127.0.0.1", "localhost").configure_cert(context)
-    return context
-
-
-@pytest.fixture
-def ca_file(ca: trustme.CA, tmp_path: Path) -> Path:
-    path = tmp_path / "private-ca.pem"
-    ca.cert_pem.write_to_path(str(path))
-    return path
 
 
 def _config(tmp_path: Path, port: int, security: str, extra: str = "") -> Path:

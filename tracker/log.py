@@ -53,16 +53,17 @@ class KeyValueFormatter(logging.Formatter):
             fields.items(),
             key=lambda kv: (_KEY_ORDER.index(kv[0]) if kv[0] in _KEY_ORDER else 99, kv[0]),
         )
-        parts = [record.levelname.lower(), record.getMessage()]
-        # Each value masked on its own as well: a value cut short (an answer kept to 300
-        # characters) may end in the head of a secret, which only shows at its end.
-        parts += [f"{k}={_quote(self.redact(str(v)))}" for k, v in ordered if v is not None]
+        redact = self.redact
+        # Each part masked once, on its own: a value cut short (an answer kept to 300
+        # characters) may end in the head of a secret, which shows only at its end.
+        parts = [record.levelname.lower(), redact(record.getMessage())]
+        parts += [f"{k}={_quote(redact(str(v)))}" for k, v in ordered if v is not None]
         line = " ".join(parts)
         if self.with_time:
             line = f"{self.formatTime(record, '%Y-%m-%dT%H:%M:%S')} {line}"
         if record.exc_info:
-            line += "\n" + self.formatException(record.exc_info)
-        return self.redact(line)
+            line += "\n" + redact(self.formatException(record.exc_info))
+        return line
 
 
 def setup(level: str = "info", redact: Redactor | None = None) -> None:

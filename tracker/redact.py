@@ -148,9 +148,9 @@ def _mask_param(m: re.Match[str]) -> str:
     return m["head"] + MASK
 
 
+NO_SECRETS = Redactor()
+
+
 def mask_url(url: str) -> str:
     """A URL fit to show: credential-like query values and a userinfo password masked."""
-    return Redactor()(url)
-
-
-NO_SECRETS = Redactor()
+    return NO_SECRETS(url)

@@ -144,14 +144,15 @@ class OutboxTables(Tables):
                         [now, self.redact(o.detail), o.delivery_id],
                     )
                 else:
+                    detail = self.redact(o.detail)
                     self.db.execute(
                         "UPDATE deliveries SET status = ?, next_attempt_at = ?, last_error = ?,"
                         " response = ?, not_before = MAX(not_before, COALESCE(?, 0)) WHERE id = ?",
                         [
                             o.status,
                             o.next_attempt_at or now,
-                            self.redact(o.detail),
-                            self.redact(o.detail),
+                            detail,
+                            detail,
                             o.hold_until,
                             o.delivery_id,
                         ],
