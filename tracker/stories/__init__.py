@@ -1,0 +1,1 @@
+"""Stories: which stored articles report the same event, within and across languages."""
