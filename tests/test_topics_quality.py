@@ -61,7 +61,7 @@ def test_the_set_is_big_bilingual_and_hard() -> None:
 def test_precision_and_recall_floors(topic: str) -> None:
     precision, recall, *_ = scores()[topic]
     assert precision >= 0.95, (topic, precision)
-    assert recall >= 0.9, (topic, recall)
+    assert recall >= 0.95, (topic, recall)
 
 
 @pytest.mark.parametrize("lang", ["en", "es"])
@@ -78,6 +78,19 @@ def test_floors_hold_in_each_language(topic: str, lang: str) -> None:
         ("Trump to impose 25% tariff on steel, 10% on aluminum", "steel-tariffs"),
         ("Concluye la séptima ronda de renegociación del TLCAN", "nafta-rounds"),
         ("Peña Nieto reitera que México no pagará el muro fronterizo", "border-wall"),
+        # the vocabulary review: full names, paraphrases, milestones, instruments, press usage
+        (
+            "Seade, Lighthizer y Freeland firman el protocolo modificatorio del T-MEC",
+            "nafta-rounds",
+        ),
+        ("Pláticas del Tratado de Libre Comercio de Norteamérica se reanudan", "nafta-rounds"),
+        ("House passes the United States-Mexico-Canada Agreement", "nafta-rounds"),
+        ("Canada wants a 16-year extension of CUSMA without reopening it", "nafta-rounds"),
+        ("Commerce opens Section 232 probe; aluminum imports at issue", "steel-tariffs"),
+        ("Canada imposes surtaxes on U.S. steel products", "steel-tariffs"),
+        ("Mexico exempt from new steel levies for now", "steel-tariffs"),
+        ("Texas installs buoy barrier in the Rio Grande", "border-wall"),
+        ("Trump dice que el muro 'ya se está pagando' por México", "border-wall"),
     ],
 )
 def test_reference_headlines_match(headline: str, topic: str) -> None:
@@ -92,6 +105,14 @@ def test_reference_headlines_match(headline: str, topic: str) -> None:
         "Steelers beat Ravens",
         "Brexit talks: fifth round ends in deadlock",
         "U.S. imposes tariffs on solar panels",
+        # passing mentions and other walls the review keeps out
+        "El T-MEC, que reemplazó al TLCAN en 2020, impulsa exportaciones récord",
+        "Trump to extend tariff exemption for USMCA-compliant goods",
+        "Former NAFTA negotiator joins consulting firm",
+        "Nucor to invest $232 million in Arizona mill",
+        "Poland finishes steel border wall with Belarus",
+        "Mexico's peso hits a wall as Trump talks tariffs",
+        "Se derrumba muro en obra de construcción en Monterrey",
     ],
 )
 def test_reference_negatives_do_not_match(headline: str) -> None:
