@@ -149,3 +149,12 @@ def test_quality_script_never_prints_heldout_items() -> None:
     assert done.returncode == 0, done.stderr
     assert "| heldout |" in done.stdout
     assert "h-en-" not in done.stdout and "h-es-" not in done.stdout
+
+
+def test_shipped_border_wall_reads_only_the_lead() -> None:
+    lead = "The senator toured a factory, spoke with workers about wages and trade"
+    filler = " and then took questions from reporters about the economy for an hour" * 2
+    passing = f"{lead}{filler}, saying he still backs Trump's border wall."
+    assert "border-wall" not in _topics("Vance tours Ohio factory", passing, "en")
+    early = f"He still backs Trump's border wall. {lead}{filler}."
+    assert "border-wall" in _topics("Vance tours Ohio factory", early, "en")
