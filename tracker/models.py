@@ -124,12 +124,19 @@ class StoredArticle:
 
 @dataclass(frozen=True)
 class TopicSpec:
-    """A topic as configured: a query plus optional feed and language restrictions."""
+    """A topic as configured: a query plus optional feed and language restrictions.
+
+    ``focus`` names the parts of an article the query reads (``title``, ``summary``,
+    ``content``; empty: all), and ``focus_words`` keeps only the first N words of the
+    body parts among them, so a passing mention deep in the text does not count.
+    """
 
     name: str
     query: str
     feeds: tuple[str, ...] = ()
     langs: tuple[str, ...] = ()
+    focus: tuple[str, ...] = ()
+    focus_words: int | None = None
 
 
 @dataclass(frozen=True)

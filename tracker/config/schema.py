@@ -253,6 +253,18 @@ class Topic(_Model):
 
     Default: all languages
     """
+    focus: list[Literal["title", "summary", "content"]] = []
+    """Where the query looks, e.g. `[title, summary]`: a story that names the subject only
+    deep in its full text (`content`) then does not match. NOT reads the same parts.
+
+    Default: title, summary and content
+    """
+    focus_words: int | None = Field(default=None, ge=1)
+    """Only the first N words of the body (the summary, then the content, as far as
+    `focus` names them) count, e.g. `40`: the lead, not a mention further down.
+
+    Default: the whole body
+    """
     notify: list[str] | None = None
     """The channels this topic's alerts go to, e.g. `[team-email, ops-hook]`.
 
@@ -658,6 +670,8 @@ class Config(_Model):
                 query=t.query,
                 feeds=tuple(by_url.get(ref, ref) for ref in t.feeds),
                 langs=tuple(lang.lower() for lang in t.lang),
+                focus=tuple(dict.fromkeys(t.focus)),
+                focus_words=t.focus_words,
             )
             for name, t in self.topics.items()
         ]

@@ -16,7 +16,7 @@ class Doc:
 
     __slots__ = (
         "body_pos", "feed", "feed_hits", "folded", "hits", "lang", "segments", "snippets",
-        "texts",
+        "texts", "views",
     )  # fmt: skip
 
     def __init__(
@@ -41,6 +41,9 @@ class Doc:
         # Snippets by the set of spans they highlight: topics that hit the same words of
         # an article share one (the snippet depends on nothing else).
         self.snippets: dict[object, str] = {}
+        # The article as topics with a ``focus`` read it, by focus (runtime.focus_view);
+        # None until such a topic is a candidate, so other articles allocate nothing.
+        self.views: dict[object, Doc] | None = None
 
 
 NO_HITS: Hits = {}

@@ -16,7 +16,7 @@ from typing import cast
 
 from tracker.models import MatchInput, TopicHit, TopicSpec
 from tracker.text import fold, primary_subtag, split_words_folded
-from tracker.topics.matcher.article import NO_HITS, Doc
+from tracker.topics.matcher.article import GAP, NO_HITS, Doc, Hits
 from tracker.topics.matcher.codegen import CheckFn, Compiler, Explanation
 from tracker.topics.matcher.plan import Anchor, Plan, anchor_table, required_clauses
 from tracker.topics.matcher.scan import Scanner
@@ -32,6 +32,7 @@ class _Topic:
     terms: tuple[Term, ...]  # positive terms in query order, for TopicHit.terms
     feeds: frozenset[str]
     langs: frozenset[str]
+    focus: Focus | None
 
 
 class Matcher:
@@ -131,6 +132,8 @@ class Matcher:
     def _compile(self, index: int, *, explained: bool) -> CheckFn:
         topic = self._topics[index]
         check = self._compiler.check(topic.plan, topic.node, topic.terms if explained else None)
+        if topic.focus is not None:
+            check = _focused(check, topic.focus)
         if topic.feeds or topic.langs:
             check = _restricted(check, topic.feeds, topic.langs)
         self._checks[index] = check
@@ -167,6 +170,72 @@ def _restricted(check: CheckFn, feeds: frozenset[str], langs: frozenset[str]) ->
     return restricted
 
 
+PARTS = ("title", "summary", "content")
+
+
+@dataclass(frozen=True, slots=True)
+class Focus:
+    """The parts of an article a topic reads, and how many body words (None: all)."""
+
+    title: bool
+    summary: bool
+    content: bool
+    words: int | None
+
+    @classmethod
+    def of(cls, spec: TopicSpec) -> Focus | None:
+        """``spec``'s focus, or None when it reads the whole article."""
+        parts = set(spec.focus or PARTS)
+        if unknown := parts - set(PARTS):
+            raise ValueError(f"topic {spec.name}: unknown focus {sorted(unknown)}")
+        if parts == set(PARTS) and spec.focus_words is None:
+            return None
+        words = spec.focus_words
+        return cls("title" in parts, "summary" in parts, "content" in parts, words)
+
+
+def focus_view(d: Doc, focus: Focus) -> Doc:
+    """``d`` with only the hits inside ``focus``: same positions, so spans, NEAR and
+    snippets work unchanged; made once per article and focus."""
+    views = d.views
+    if views is None:
+        views = d.views = {}
+    view = views.get(focus)
+    if view is not None:
+        return view
+    summary_end = d.body_pos + len(d.segments[1])
+    content_pos = summary_end + GAP
+    # Body words before the content that count toward ``words``.
+    before_content = len(d.segments[1]) if focus.summary else 0
+    limit = focus.words
+
+    def keep(p: int) -> bool:
+        if p < d.body_pos:
+            return focus.title
+        if p < summary_end:
+            return focus.summary and (limit is None or p - d.body_pos < limit)
+        return focus.content and (limit is None or before_content + p - content_pos < limit)
+
+    hits: Hits = {}
+    for kid, positions in d.hits.items():
+        kept = [p for p in positions if keep(p)]
+        if kept:
+            hits[kid] = kept
+    view = Doc(hits, d.segments, d.folded, d.feed, d.feed_hits, d.lang)
+    view.texts, view.snippets = d.texts, d.snippets  # same words, same positions
+    views[focus] = view
+    return view
+
+
+def _focused(check: CheckFn, focus: Focus) -> CheckFn:
+    """``check`` reading only the parts of the article ``focus`` names."""
+
+    def focused(d: Doc, explain: bool) -> Explanation | bool | None:
+        return check(focus_view(d, focus), explain)
+
+    return focused
+
+
 @functools.lru_cache(maxsize=1024)
 def _feed_key(feed: str) -> str:
     return fold(feed).strip()
@@ -181,7 +250,7 @@ def _compile_topic(spec: TopicSpec, node: Node, plan: Plan) -> _Topic:
     terms = tuple(term for term, negated in iter_terms(node) if not negated)
     feeds = frozenset(_feed_key(f) for f in spec.feeds)
     langs = frozenset(primary_subtag(lang) for lang in spec.langs)
-    return _Topic(spec, node, plan, terms, feeds, langs)
+    return _Topic(spec, node, plan, terms, feeds, langs, Focus.of(spec))
 
 
 class _Terms:

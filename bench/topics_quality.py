@@ -1,0 +1,173 @@
+"""Precision and recall of the configured topics on the labelled sets, per topic and language.
+
+    .venv/bin/python bench/topics_quality.py                 # both sets, config.yaml
+    .venv/bin/python bench/topics_quality.py --config old.yaml --json
+    .venv/bin/python bench/topics_quality.py --misses        # the tuning set's misses
+
+Needs only the runtime install (``make run``'s venv), not pytest. Two sets:
+
+- ``tuning``: tests/data/topics_labelled.yaml, the set the queries are tuned on;
+- ``heldout``: tests/data/topics_heldout.yaml (see topics_heldout.md), for measuring only.
+  Its misses are never printed, so that tuning on it cannot happen by accident.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from tracker.config import loader
+from tracker.models import MatchInput
+from tracker.topics.matcher import Matcher
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = ROOT / "tests" / "data"
+SETS = {"tuning": DATA / "topics_labelled.yaml", "heldout": DATA / "topics_heldout.yaml"}
+LANGS = ("en", "es", "all")
+
+
+@dataclass(frozen=True)
+class Score:
+    """One topic on one set and language: counts, and the ratios they give."""
+
+    tp: int
+    fp: int
+    fn: int
+
+    @property
+    def precision(self) -> float:
+        return self.tp / (self.tp + self.fp) if self.tp + self.fp else 1.0
+
+    @property
+    def recall(self) -> float:
+        return self.tp / (self.tp + self.fn) if self.tp + self.fn else 1.0
+
+
+@dataclass(frozen=True)
+class Miss:
+    """An item the topic got wrong: ``kind`` is ``fp`` (matched, not labelled) or ``fn``."""
+
+    topic: str
+    kind: str
+    id: str
+    lang: str
+    title: str
+    summary: str
+
+
+def load_items(path: Path) -> list[dict[str, Any]]:
+    """A labelled set: a YAML list of items with lang, title, summary and topics."""
+    items = yaml.safe_load(path.read_text("utf-8"))
+    assert isinstance(items, list)
+    return items
+
+
+def predict(matcher: Matcher, items: Iterable[Mapping[str, Any]]) -> list[set[str]]:
+    """The topics each item matches, as the daemon would see it (title and summary)."""
+    out = []
+    for item in items:
+        doc = MatchInput(title=item["title"], summary=item["summary"], lang=item["lang"])
+        out.append({hit.topic for hit in matcher.match(doc, explain=False)})
+    return out
+
+
+def score(
+    topics: Sequence[str], items: Sequence[Mapping[str, Any]], got: Sequence[set[str]]
+) -> dict[str, dict[str, Score]]:
+    """topic → language (en, es, all) → Score."""
+    out: dict[str, dict[str, Score]] = {}
+    for topic in topics:
+        out[topic] = {}
+        for lang in LANGS:
+            tp = fp = fn = 0
+            for item, matched in zip(items, got, strict=True):
+                if lang != "all" and item["lang"] != lang:
+                    continue
+                hit, want = topic in matched, topic in item["topics"]
+                tp += hit and want
+                fp += hit and not want
+                fn += want and not hit
+            out[topic][lang] = Score(tp, fp, fn)
+    return out
+
+
+def misses(
+    topics: Sequence[str], items: Sequence[Mapping[str, Any]], got: Sequence[set[str]]
+) -> list[Miss]:
+    """Every false positive and false negative, topic by topic."""
+    out = []
+    for topic in topics:
+        for item, matched in zip(items, got, strict=True):
+            hit, want = topic in matched, topic in item["topics"]
+            if hit != want:
+                kind = "fp" if hit else "fn"
+                fields = (item["id"], item["lang"], item["title"], item["summary"])
+                out.append(Miss(topic, kind, *fields))
+    return out
+
+
+def measure(config: Path, sets: Sequence[str]) -> dict[str, dict[str, dict[str, Score]]]:
+    """set name → topic → language → Score, for the topics of ``config``."""
+    cfg = loader.load(config)
+    matcher = Matcher.from_topics(cfg.topic_specs(), cfg.lists)
+    topics = list(cfg.topics)
+    out = {}
+    for name in sets:
+        items = load_items(SETS[name])
+        out[name] = score(topics, items, predict(matcher, items))
+    return out
+
+
+def table(results: Mapping[str, Mapping[str, Mapping[str, Score]]]) -> str:
+    """A Markdown table: one row per set and topic, P/R per language."""
+    head = "| set | topic | " + " | ".join(f"P {x} | R {x}" for x in LANGS) + " | tp/fp/fn (all) |"
+    lines = [head, "|" + "---|" * (3 + 2 * len(LANGS))]
+    for set_name, by_topic in results.items():
+        for topic, by_lang in by_topic.items():
+            cells = " | ".join(
+                f"{by_lang[x].precision:.2f} | {by_lang[x].recall:.2f}" for x in LANGS
+            )
+            a = by_lang["all"]
+            lines.append(f"| {set_name} | {topic} | {cells} | {a.tp}/{a.fp}/{a.fn} |")
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--config", type=Path, default=ROOT / "config.yaml")
+    parser.add_argument("--set", choices=[*SETS, "both"], default="both")
+    parser.add_argument("--json", action="store_true", help="scores as JSON")
+    parser.add_argument(
+        "--misses", action="store_true", help="list the tuning set's misses (never the held-out)"
+    )
+    args = parser.parse_args(argv)
+    sets = list(SETS) if args.set == "both" else [args.set]
+    results = measure(args.config, sets)
+    if args.json:
+        plain = {
+            s: {t: {x: {**asdict(sc), "precision": sc.precision, "recall": sc.recall}
+                    for x, sc in by_lang.items()} for t, by_lang in by_topic.items()}
+            for s, by_topic in results.items()
+        }  # fmt: skip
+        print(json.dumps(plain, indent=1))
+    else:
+        print(table(results))
+    if args.misses:
+        cfg = loader.load(args.config)
+        items = load_items(SETS["tuning"])
+        got = predict(Matcher.from_topics(cfg.topic_specs(), cfg.lists), items)
+        for miss in misses(list(cfg.topics), items, got):
+            print(f"\n{miss.kind} {miss.topic} {miss.id} ({miss.lang}): {miss.title}")
+            print(f"    {miss.summary}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
