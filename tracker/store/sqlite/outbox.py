@@ -168,6 +168,18 @@ class OutboxTables(Tables):
                     [until, hold_until, i],
                 )
 
+    def delivery_statuses(self, ids: Sequence[int]) -> dict[int, DeliveryStatus]:
+        """The status of each of ``ids`` that exists (for `alerts retry` to name the rest)."""
+        out: dict[int, DeliveryStatus] = {}
+        for start in range(0, len(ids), 500):  # under SQLite's limit of bound parameters
+            chunk = list(ids[start : start + 500])
+            rows = self.db.execute(
+                f"SELECT id, status FROM deliveries WHERE id IN ({','.join('?' * len(chunk))})",
+                chunk,
+            ).fetchall()
+            out.update((int(i), DeliveryStatus(status)) for i, status in rows)
+        return out
+
     def retry_deliveries(
         self, ids: Sequence[int] = (), all_dead: bool = False, now: float = 0.0
     ) -> int:
