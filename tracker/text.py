@@ -16,7 +16,9 @@ import re
 import unicodedata
 
 __all__ = [
+    "UNSAFE_CONTROLS",
     "WORD_RE",
+    "clean_text",
     "fold",
     "fold_with_origin",
     "primary_lang",
@@ -304,3 +306,17 @@ def valid_text(text: str) -> str:
     except UnicodeEncodeError:
         return "".join("\ufffd" if 0xD800 <= ord(c) <= 0xDFFF else c for c in text)
     return text
+
+
+# NUL and the bidirectional controls: embeddings and overrides (U+202A–U+202E), isolates
+# (U+2066–U+2069), the LRM/RLM marks and the Arabic letter mark. A NUL cuts C strings (and
+# some terminals) short; an override makes "gpj.exe" read as "exe.jpg" and reorders what a
+# title or an error seems to say. Feeds and servers have no business sending either.
+UNSAFE_CONTROLS = re.compile("[\x00\u202a-\u202e\u2066-\u2069\u200e\u200f\u061c]")
+
+
+def clean_text(text: str) -> str:
+    """``valid_text`` without NUL and the bidirectional controls: what tracker stores of a
+    feed's or a server's text, and what it prints."""
+    text = valid_text(text)
+    return UNSAFE_CONTROLS.sub("", text) if UNSAFE_CONTROLS.search(text) else text

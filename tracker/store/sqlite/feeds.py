@@ -146,7 +146,7 @@ class FeedTables(Tables):
             "UPDATE feeds SET last_status = ?, last_error = ?,"
             " consecutive_errors = consecutive_errors + 1, last_checked_at = ?, next_check_at = ?,"
             " hold_until = ? WHERE id = ?",
-            [status, self.redact(error), now, next_check_at, hold_until, feed_id],
+            [status, self.stored_text(error), now, next_check_at, hold_until, feed_id],
         )
 
     def feeds(self) -> list[FeedRow]:

@@ -66,7 +66,7 @@ class OutboxTables(Tables):
         with self.transaction():
             cur = self.db.execute(
                 "INSERT INTO notices (kind, subject, body, created_at) VALUES (?, ?, ?, ?)",
-                [kind, self.redact(subject), self.redact(body), now],
+                [kind, self.stored_text(subject), self.stored_text(body), now],
             )
             notice_id = int(cur.lastrowid or 0)
             self.db.execute(
@@ -141,10 +141,10 @@ class OutboxTables(Tables):
                     self.db.execute(
                         "UPDATE deliveries SET status = 'sent', sent_at = ?, response = ?,"
                         " last_error = NULL WHERE id = ?",
-                        [now, self.redact(o.detail), o.delivery_id],
+                        [now, self.stored_text(o.detail), o.delivery_id],
                     )
                 else:
-                    detail = self.redact(o.detail)
+                    detail = self.stored_text(o.detail)
                     self.db.execute(
                         "UPDATE deliveries SET status = ?, next_attempt_at = ?, last_error = ?,"
                         " response = ?, not_before = MAX(not_before, COALESCE(?, 0)) WHERE id = ?",
