@@ -72,6 +72,7 @@ def poll_settings(settings: Settings) -> PollSettings:
         default_interval_s=d.interval_s,
         max_redirects=f.max_redirects,
         deadline_s=f.deadline_s,
+        redirects=fetch.RedirectGuard(allow=f.allow_private_redirects),
         auth=settings.feed_auth,
         router=Router(settings) if settings.channels else None,
     )
