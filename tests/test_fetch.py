@@ -1,16 +1,20 @@
 import asyncio
+import dataclasses
 import gzip
 import socket
 import time
 import zlib
 from collections.abc import Awaitable, Callable, Iterator
 from ipaddress import ip_address
+from pathlib import Path
 from typing import TypeVar
 
 import pytest
 from pytest_httpserver import HTTPServer
 from rawserver import DripServer, GarbledServer, RawServer
 
+from tracker.config import loader as config_mod
+from tracker.config.settings import to_settings
 from tracker.errors import (
     ConnectFailed,
     DecodeFailed,
@@ -23,9 +27,13 @@ from tracker.errors import (
     ResponseTooLarge,
 )
 from tracker.ingest.fetch import RedirectGuard, fetch, internal_address, make_client
+from tracker.ingest.pipeline import Poller
 from tracker.models import FetchResult
+from tracker.service.daemon import poll_settings
+from tracker.store.facade import Store
 
 from feedserver import FeedServer
+from rss import Item, rss
 
 T = TypeVar("T")
 
@@ -339,3 +347,40 @@ def test_a_permanent_redirect_says_where_the_feed_moved(feed_server: FeedServer)
     assert _get(feed_server.url("/a.xml")).moved_to == feed_server.url("/c.xml")
     assert _get(feed_server.url("/c.xml")).moved_to is None
     assert _get(final).moved_to is None
+
+
+def test_a_public_feed_redirected_inside_stores_nothing_and_fails(
+    public_server: HTTPServer, feed_server: FeedServer, tmp_path: Path
+) -> None:
+    # The SSRF reproduction through a whole poll: the internal document must not be stored.
+    inside = feed_server.add(
+        "/inside.xml", rss([Item("Steel tariffs (internal)", "https://intra.example/1", "1")])
+    )
+    public_server.expect_request("/feed.xml").respond_with_data(
+        "", status=301, headers={"Location": inside}
+    )
+    url = public_server.url_for("/feed.xml")
+    config = config_mod.parse(
+        f"database: t.db\nfeeds:\n  - url: {url}\ntopics:\n  steel:\n    query: steel\n",
+        tmp_path,
+    )
+    settings = dataclasses.replace(
+        poll_settings(to_settings(config)), redirects=_public_alias_guard()
+    )
+
+    async def go() -> None:
+        store = Store(config.database_path)
+        try:
+            store.sync_feeds(config.feed_specs(), time.time())
+            async with make_client(timeout_s=5, user_agent="t", concurrency=2) as client:
+                (state,) = store.pollable_feeds(time.time())
+                outcome = await Poller(client, store, settings).poll(state)
+            assert not outcome.ok and "to the loopback address 127.0.0.1" in (outcome.error or "")
+            (row,) = store.feeds()
+            assert row.consecutive_errors == 1 and "refusing redirect" in (row.last_error or "")
+            assert store.query("SELECT COUNT(*) FROM articles") == [(0,)]
+        finally:
+            store.close()
+
+    asyncio.run(go())
+    assert feed_server.requests_for("/inside.xml") == []

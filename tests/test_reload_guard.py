@@ -95,3 +95,10 @@ def test_emptying_or_halving_edits_are_refused_unless_confirmed(
     assert "maximum number of running instances" not in daemon.log
     gone = run_cli(*c, "reload")
     assert gone.returncode == 1 and "no tracker is running on" in gone.stderr
+    # Nor does a start with a truncated file retire every feed the database polls.
+    cfg.write_text(f"database: {tmp_path / 't.db'}\n")
+    for args in (("run", "--once"), ("run",)):
+        refused = run_cli(*c, *args, timeout=30)
+        assert refused.returncode == 2, refused.stderr
+        assert "no feeds and no topics, but" in refused.stderr
+        assert "has 1 active feed: not started" in refused.stderr
