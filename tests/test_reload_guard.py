@@ -102,3 +102,20 @@ def test_emptying_or_halving_edits_are_refused_unless_confirmed(
         assert refused.returncode == 2, refused.stderr
         assert "no feeds and no topics, but" in refused.stderr
         assert "has 1 active feed: not started" in refused.stderr
+
+
+def test_check_compares_with_the_feeds_the_database_has_even_masked_ones(
+    feed_server: FeedServer, tmp_path: Path
+) -> None:
+    urls = [feed_server.add(f"/m{i}.xml", rss([])) + f"?token=tok-secret-{i}" for i in range(3)]
+    cfg = tmp_path / "config.yaml"
+    cfg.write_text(_config(tmp_path, urls, ["steel"]))
+    c = ("--config", str(cfg))
+    assert run_cli(*c, "run", "--once").returncode == 0  # stores the URLs with tokens masked
+    same = run_cli(*c, "check")
+    assert same.returncode == 0 and "warning" not in same.stderr, same.stderr
+    cfg.write_text(_config(tmp_path, urls[:1], ["steel"]))
+    fewer = run_cli(*c, "check")
+    assert fewer.returncode == 0
+    assert "warning: feeds: removes 2 of 3 feeds (more than half)" in fewer.stderr
+    assert "tok-secret" not in fewer.stdout + fewer.stderr

@@ -55,9 +55,9 @@ def shrink_warnings(config: Config) -> list[Shrink]:
     topic list only counts as a loss next to feeds; no database is a first start."""
     stored = active_feed_urls(config.database_path) or []
     redact = Redactor(config.secrets())
-    configured = {_comparable(redact(spec.url)) for spec in config.feed_specs()}
+    configured = {_as_stored(spec.url, redact(spec.url)) for spec in config.feed_specs()}
     problems = shrink_problems(
-        {_comparable(url) for url in stored}, (), configured, set(config.topics)
+        {url.partition("#redacted-")[0] for url in stored}, (), configured, set(config.topics)
     )
     if not config.feeds and not config.topics and not problems:
         problems.append(
@@ -66,6 +66,7 @@ def shrink_warnings(config: Config) -> list[Shrink]:
     return problems
 
 
-def _comparable(url: str) -> str:
-    """A feed URL as stored and as configured, the same: a masked URL's hash suffix dropped."""
-    return url.partition("#redacted-")[0] if "#redacted-" in url else url
+def _as_stored(url: str, masked: str) -> str:
+    """A configured feed URL as the store keeps it (store.sqlite.base.stored_url), without
+    the hash suffix of a masked one (the stored side drops it too)."""
+    return url if masked == url else masked.partition("#")[0]
