@@ -244,3 +244,21 @@ def test_a_topic_cannot_take_the_name_admin_notices_carry(write_config, name: st
     assert f"topics.{name}: '{name}' is the name admin notices carry" in str(info.value)
     check = run_cli("--config", str(path), "check")
     assert check.returncode == 2 and "rename it" in check.stdout + check.stderr
+
+
+def test_shrink_problems_empty_all_gone_more_than_half() -> None:
+    from tracker.config.checks import has_shrink_marker, shrink_problems
+
+    four, two = {"a", "b", "c", "d"}, {"t1", "t2"}
+    assert shrink_problems(four, two, {"a", "b"}, two) == []  # half is an edit
+    assert shrink_problems({"a"}, two, {"z"}, two) == []  # the one feed replaced
+    (halved,) = shrink_problems(four, two, {"a"}, two)
+    assert (halved.key, halved.confirmable) == ("feeds", True)
+    assert halved.message == "removes 3 of 4 feeds (more than half)"
+    (no_topics,) = shrink_problems(four, two, four, set())
+    assert no_topics.message == "no topics left (the running config has 2)"
+    (empty,) = shrink_problems(four, two, set(), set())
+    assert (empty.key, empty.confirmable) == ("config", False)
+    assert shrink_problems(set(), set(), set(), set()) == []  # nothing was running
+    assert has_shrink_marker("feeds: []\n  #  tracker: allow-shrink \n")
+    assert not has_shrink_marker("feeds: [] # tracker: allow-shrink\n")

@@ -222,6 +222,16 @@ def test_webhook_permanent_4xx_is_dead_lettered_and_retryable(
     assert "deliveries: 1 sent" in again.stdout
     message = hook.accepted()[0].json
     assert message["text"] == "wall: Border wall"
+    # IDs that name nothing to retry are refused by name, all or nothing; one too large for
+    # SQLite is a usage error (it used to exit 70).
+    conn = sqlite3.connect(tmp_path / "t.db")
+    ((sent_id,),) = conn.execute("SELECT id FROM deliveries").fetchall()
+    conn.close()
+    bad = run_cli("--config", str(cfg), "alerts", "retry", str(sent_id), "999999")
+    assert bad.returncode == 1, bad.stderr
+    assert f"no delivery 999999; already sent: {sent_id}: nothing queued" in bad.stderr
+    huge = run_cli("--config", str(cfg), "alerts", "retry", str(2**64))
+    assert huge.returncode == 2 and "is not in the range" in huge.stderr, huge.stderr
     assert "*<https://n.example/d|Border wall>*" in json.dumps(message["blocks"])
 
 

@@ -1,14 +1,20 @@
 import asyncio
+import dataclasses
 import gzip
 import socket
 import time
 import zlib
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from ipaddress import ip_address
+from pathlib import Path
 from typing import TypeVar
 
 import pytest
+from pytest_httpserver import HTTPServer
 from rawserver import DripServer, GarbledServer, RawServer
 
+from tracker.config import loader as config_mod
+from tracker.config.settings import to_settings
 from tracker.errors import (
     ConnectFailed,
     DecodeFailed,
@@ -20,10 +26,14 @@ from tracker.errors import (
     RedirectRefused,
     ResponseTooLarge,
 )
-from tracker.ingest.fetch import fetch, make_client
+from tracker.ingest.fetch import RedirectGuard, fetch, internal_address, make_client
+from tracker.ingest.pipeline import Poller
 from tracker.models import FetchResult
+from tracker.service.daemon import poll_settings
+from tracker.store.facade import Store
 
 from feedserver import FeedServer
+from rss import Item, rss
 
 T = TypeVar("T")
 
@@ -253,3 +263,124 @@ def test_https_never_downgrades() -> None:
     assert "secret" not in str(caught.value)
     with pytest.raises(RedirectRefused, match="bad redirect Location"):
         redirect_target("http://a.example/feed", "http://[::1/feed")
+
+
+# ------------------------------------------------------------- redirects into this network
+
+
+def _public_alias_guard(allow: bool = False) -> RedirectGuard:
+    """Every address is judged as in production, except 127.0.0.2: the tests' "public" host
+    (all of 127/8 is loopback on Linux, so a real server can listen there)."""
+    alias = ip_address("127.0.0.2")
+    return RedirectGuard(allow, internal=lambda ip: ip != alias and internal_address(ip))
+
+
+@pytest.fixture
+def public_server() -> Iterator[HTTPServer]:
+    server = HTTPServer(host="127.0.0.2", port=0)
+    server.start()
+    yield server
+    server.clear()
+    server.stop()
+
+
+def _fetch_guarded(url: str, guard: RedirectGuard) -> FetchResult:
+    return _run(
+        lambda c: fetch(c, url, etag=None, last_modified=None, max_bytes=10_000, redirects=guard)
+    )
+
+
+def test_addresses_inside_this_network_are_internal() -> None:
+    internal = "127.0.0.1 10.1.2.3 172.16.0.9 192.168.1.1 169.254.169.254 100.64.0.1 0.0.0.0"
+    for text in [*internal.split(), "::1", "fe80::1", "fd00::5", "::ffff:127.0.0.1"]:
+        assert internal_address(ip_address(text)), text
+    for text in ("93.184.216.34", "8.8.8.8", "2606:4700::1111"):
+        assert not internal_address(ip_address(text)), text
+
+
+def test_a_public_feed_redirecting_into_this_network_is_refused(
+    public_server: HTTPServer, feed_server: FeedServer
+) -> None:
+    secret = feed_server.add("/admin.xml", b"<rss>internal</rss>")
+    by_name = secret.replace("127.0.0.1", "localhost")  # the spelling hides a loopback address
+    for i, target in enumerate((secret, by_name)):
+        public_server.expect_request(f"/feed{i}").respond_with_data(
+            "", status=302, headers={"Location": target}
+        )
+        with pytest.raises(RedirectRefused) as refused:
+            _fetch_guarded(public_server.url_for(f"/feed{i}"), _public_alias_guard())
+        assert "refusing redirect from a public address to the loopback address" in str(
+            refused.value
+        )
+        assert "fetch.allow_private_redirects" in str(refused.value)
+    assert feed_server.seen == []  # the internal server was never asked
+    # Allowed by the option; and a public feed may redirect to another public address.
+    public_server.expect_request("/feed2").respond_with_data(
+        "", status=302, headers={"Location": secret}
+    )
+    assert _fetch_guarded(public_server.url_for("/feed2"), _public_alias_guard(True)).body == (
+        b"<rss>internal</rss>"
+    )
+    public_server.expect_request("/feed3").respond_with_data(
+        "", status=307, headers={"Location": public_server.url_for("/there")}
+    )
+    public_server.expect_request("/there").respond_with_data("<rss>public</rss>")
+    assert _fetch_guarded(public_server.url_for("/feed3"), _public_alias_guard()).body == (
+        b"<rss>public</rss>"
+    )
+
+
+def test_a_feed_configured_on_an_internal_address_may_redirect_within_it(
+    feed_server: FeedServer,
+) -> None:
+    target = feed_server.add("/in.xml", b"<rss/>").replace("127.0.0.1", "localhost")
+    feed_server.fail("/intranet.xml", 302, {"Location": target})
+    result = _fetch_guarded(feed_server.url("/intranet.xml"), RedirectGuard())
+    assert result.status == 200 and result.url == target
+
+
+def test_a_permanent_redirect_says_where_the_feed_moved(feed_server: FeedServer) -> None:
+    final = feed_server.add("/final.xml", b"<rss/>")
+    feed_server.fail("/a.xml", 301, {"Location": feed_server.url("/b.xml")})
+    feed_server.fail("/b.xml", 308, {"Location": feed_server.url("/c.xml")})
+    feed_server.fail("/c.xml", 302, {"Location": final})  # temporary: not part of the move
+    assert _get(feed_server.url("/a.xml")).moved_to == feed_server.url("/c.xml")
+    assert _get(feed_server.url("/c.xml")).moved_to is None
+    assert _get(final).moved_to is None
+
+
+def test_a_public_feed_redirected_inside_stores_nothing_and_fails(
+    public_server: HTTPServer, feed_server: FeedServer, tmp_path: Path
+) -> None:
+    # The SSRF reproduction through a whole poll: the internal document must not be stored.
+    inside = feed_server.add(
+        "/inside.xml", rss([Item("Steel tariffs (internal)", "https://intra.example/1", "1")])
+    )
+    public_server.expect_request("/feed.xml").respond_with_data(
+        "", status=301, headers={"Location": inside}
+    )
+    url = public_server.url_for("/feed.xml")
+    config = config_mod.parse(
+        f"database: t.db\nfeeds:\n  - url: {url}\ntopics:\n  steel:\n    query: steel\n",
+        tmp_path,
+    )
+    settings = dataclasses.replace(
+        poll_settings(to_settings(config)), redirects=_public_alias_guard()
+    )
+
+    async def go() -> None:
+        store = Store(config.database_path)
+        try:
+            store.sync_feeds(config.feed_specs(), time.time())
+            async with make_client(timeout_s=5, user_agent="t", concurrency=2) as client:
+                (state,) = store.pollable_feeds(time.time())
+                outcome = await Poller(client, store, settings).poll(state)
+            assert not outcome.ok and "to the loopback address 127.0.0.1" in (outcome.error or "")
+            (row,) = store.feeds()
+            assert row.consecutive_errors == 1 and "refusing redirect" in (row.last_error or "")
+            assert store.query("SELECT COUNT(*) FROM articles") == [(0,)]
+        finally:
+            store.close()
+
+    asyncio.run(go())
+    assert feed_server.requests_for("/inside.xml") == []

@@ -1,6 +1,9 @@
 import asyncio
+import logging
 import time
 from pathlib import Path
+
+import pytest
 
 from tracker.models import FeedSpec, FeedState, PollOutcome
 from tracker.service.scheduler import FeedScheduler
@@ -91,3 +94,42 @@ def test_replace_swaps_in_a_reloads_parts(tmp_path: Path) -> None:
     asyncio.run(go())
     assert (old.polls, new.polls) == (1, 1)  # the poll in flight kept its poller
     assert first.closed and sched.dispatcher is second and sched.concurrency == 2
+
+
+class CountingDispatcher(FakeDispatcher):
+    """Counts outbox passes (the daemon's tick calls run_due without waiting)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.passes = 0
+
+    async def run_due(self, wait: bool = True) -> None:
+        self.passes += 1
+
+
+def test_wakes_as_polls_finish_start_passes_without_apscheduler_warnings(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Polls finishing together each woke the outbox job by moving its next run time, and
+    # APScheduler logged "maximum number of running instances reached" for all but one.
+    store = Store(tmp_path / "t.db")
+    dispatcher = CountingDispatcher()
+    sched = FeedScheduler(RecordingPoller(0), store, 2, dispatcher=dispatcher)  # type: ignore[arg-type]
+
+    async def go() -> int:
+        sched.start()
+        await asyncio.sleep(0.05)  # the first ticks
+        before = dispatcher.passes
+        for _ in range(20):  # as polls finish: one wake per turn of the event loop
+            sched.wake_outbox()
+            await asyncio.sleep(0)
+        await asyncio.sleep(0.05)
+        woken = dispatcher.passes - before
+        await sched.stop()
+        sched.wake_outbox()  # after the stop: nothing
+        return woken
+
+    with caplog.at_level(logging.WARNING, logger="apscheduler"):
+        woken = asyncio.run(go())
+    assert woken >= 1
+    assert not [r for r in caplog.records if "maximum number" in r.getMessage()]

@@ -8,7 +8,8 @@ TrackerError
  │    ├── ConnectFailed      (no connection: refused, DNS, TLS; or the socket failed)
  │    ├── HTTPStatusError    (an answer other than 200 or 304: status, retry_after_s)
  │    ├── ResponseTooLarge   (declared or decoded body over max_bytes)
- │    ├── RedirectRefused    (too many, https → http, non-HTTP, credentials, bad Location)
+ │    ├── RedirectRefused    (too many, https → http, non-HTTP, credentials, bad Location,
+ │    │                       a public feed to an internal address)
  │    ├── DecodeFailed       (unsupported or corrupt Content-Encoding)
  │    ├── InvalidResponse    (a malformed or cut-short HTTP answer)
  │    └── InvalidURL         (the URL itself cannot be requested)

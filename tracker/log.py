@@ -19,12 +19,14 @@ def event(logger: logging.Logger, level: int, name: str, **fields: Any) -> None:
 
 
 # Control characters from feeds and servers (ESC, NUL, line breaks) must not reach a
-# terminal or a log viewer raw: each becomes a visible escape.
-_CONTROL = {c: f"\\x{c:02x}" for c in (*range(0x20), *range(0x7F, 0xA0))} | {
-    ord("\n"): "\\n",
-    ord("\r"): "\\r",
-    ord("\t"): "\\t",
-}
+# terminal or a log viewer raw: each becomes a visible escape, as do the bidirectional
+# controls (text.UNSAFE_CONTROLS: an override would make the line read backwards).
+_BIDI = (*range(0x202A, 0x202F), *range(0x2066, 0x206A), 0x200E, 0x200F, 0x061C)
+_CONTROL = (
+    {c: f"\\x{c:02x}" for c in (*range(0x20), *range(0x7F, 0xA0))}
+    | {c: f"\\u{c:04x}" for c in _BIDI}
+    | {ord("\n"): "\\n", ord("\r"): "\\r", ord("\t"): "\\t"}
+)
 _NEEDS_QUOTES = frozenset(' "=\\') | {chr(c) for c in _CONTROL}
 
 

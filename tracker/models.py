@@ -36,6 +36,8 @@ class FeedState:
     body_hash: str | None
     baseline_done: bool
     consecutive_errors: int
+    # Where the feed's URL permanently redirects, as stored (secrets masked); None: it does not.
+    moved_to: str | None = None
 
 
 @dataclass(frozen=True)
@@ -49,6 +51,9 @@ class FetchResult:
     etag: str | None
     last_modified: str | None
     elapsed_s: float = 0.0
+    # Where a chain of permanent redirects (301, 308) from the feed's URL ended: the
+    # feed moved and its config should say so.
+    moved_to: str | None = None
 
     @property
     def not_modified(self) -> bool:

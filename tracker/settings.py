@@ -121,6 +121,7 @@ class FetchSettings:
     max_bytes: int
     max_redirects: int
     user_agent: str
+    allow_private_redirects: bool = False
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,9 @@ import re
 import unicodedata
 
 __all__ = [
+    "UNSAFE_CONTROLS",
     "WORD_RE",
+    "clean_text",
     "fold",
     "fold_with_origin",
     "primary_lang",
@@ -303,4 +305,27 @@ def valid_text(text: str) -> str:
         text.encode("utf-8")
     except UnicodeEncodeError:
         return "".join("\ufffd" if 0xD800 <= ord(c) <= 0xDFFF else c for c in text)
+    return text
+
+
+# NUL and the bidirectional controls: embeddings and overrides (U+202A–U+202E), isolates
+# (U+2066–U+2069), the LRM/RLM marks and the Arabic letter mark. A NUL cuts C strings (and
+# some terminals) short; an override makes "gpj.exe" read as "exe.jpg" and reorders what a
+# title or an error seems to say. Feeds and servers have no business sending either.
+UNSAFE_CONTROLS = "\x00" + "".join(map(chr, (*range(0x202A, 0x202F), *range(0x2066, 0x206A))))
+UNSAFE_CONTROLS += "\u200e\u200f\u061c"
+_DELETE_UNSAFE = dict.fromkeys(map(ord, UNSAFE_CONTROLS))
+
+
+def clean_text(text: str) -> str:
+    """``valid_text`` without NUL and the bidirectional controls: what tracker stores of a
+    feed's or a server's text, and what it prints."""
+    text = valid_text(text)
+    # Cheap where it matters (20 KB of text: a regex search took 165 µs; this takes 0.4 µs
+    # for ASCII, which can only carry the NUL, and about 100 µs otherwise, one fast scan per
+    # character looked for), and nothing is copied when there is nothing to remove.
+    if text.isascii():
+        return text.replace("\x00", "") if "\x00" in text else text
+    if any(c in text for c in UNSAFE_CONTROLS):
+        return text.translate(_DELETE_UNSAFE)
     return text

@@ -15,6 +15,7 @@ from tracker.cli.common import (
     load,
     print_table,
 )
+from tracker.errors import TrackerError
 from tracker.models import DeliveryStatus
 
 
@@ -61,7 +62,8 @@ def alerts(ctx: click.Context, status: str | None, limit: int) -> None:
 
 @alerts.command("retry")
 @config_option
-@click.argument("ids", nargs=-1, type=int)
+# SQLite's INTEGER range: a larger number is a usage error, not an overflow deep inside.
+@click.argument("ids", nargs=-1, type=click.IntRange(min=1, max=2**63 - 1))
 @click.option("--dead", "all_dead", is_flag=True, help="Every dead-lettered delivery.")
 @click.pass_context
 @handle_errors
@@ -72,6 +74,8 @@ def alerts_retry(ctx: click.Context, ids: tuple[int, ...], all_dead: bool) -> No
     store = existing_store(load(ctx), required=True)
     assert store is not None
     try:
+        if ids:
+            _refuse_unknown(ids, store.delivery_statuses(ids))
         n = store.retry_deliveries(ids, all_dead=all_dead, now=time.time())
     finally:
         store.close()
@@ -79,3 +83,23 @@ def alerts_retry(ctx: click.Context, ids: tuple[int, ...], all_dead: bool) -> No
         f"{n} {'delivery' if n == 1 else 'deliveries'} queued again"
         " (sent by the running daemon, or by the next `tracker run --once`)"
     )
+
+
+def _refuse_unknown(ids: tuple[int, ...], statuses: dict[int, DeliveryStatus]) -> None:
+    """All or nothing: an ID no delivery has (a typo) or one already sent queues none."""
+    missing = sorted({i for i in ids if i not in statuses})
+    sent = sorted({i for i in ids if statuses.get(i) is DeliveryStatus.SENT})
+    parts = []
+    if missing:
+        parts.append(f"no delivery {_ids(missing)}")
+    if sent:
+        parts.append(f"already sent: {_ids(sent)}")
+    if parts:
+        raise TrackerError(
+            "; ".join(parts) + ": nothing queued", hint="`tracker alerts` lists the IDs"
+        )
+
+
+def _ids(ids: list[int]) -> str:
+    shown = ", ".join(map(str, ids[:10]))
+    return shown + (f" and {len(ids) - 10} more" if len(ids) > 10 else "")

@@ -17,6 +17,7 @@ from tracker.config.schema import Config
 from tracker.errors import ConfigError, TrackerError
 from tracker.redact import Redactor
 from tracker.store.facade import Store
+from tracker.text import clean_text
 from tracker.units import format_duration
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -93,7 +94,8 @@ def ago(ts: float | None, now: float) -> str:
 
 def print_table(rows: Sequence[tuple[str, ...]]) -> None:
     """Aligned columns; the last one (an error message) is left ragged. Feed titles and
-    server answers are untrusted: control characters (ANSI escapes) are shown as ``?``."""
+    server answers are untrusted: control characters (ANSI escapes) are shown as ``?``,
+    NUL and bidirectional controls removed."""
     table = [tuple(printable(cell) for cell in row) for row in rows]
     widths = [max(len(row[i]) for row in table) for i in range(len(table[0]) - 1)]
     for row in table:
@@ -102,6 +104,9 @@ def print_table(rows: Sequence[tuple[str, ...]]) -> None:
 
 
 def printable(text: str) -> str:
+    """Text for the terminal: NUL and bidirectional controls removed (an override makes a
+    title or an error read backwards), other control characters shown as ``?``."""
+    text = clean_text(text)
     return "".join("?" if unicodedata.category(c) == "Cc" else c for c in text)
 
 

@@ -30,6 +30,14 @@ def _status(row: FeedRow) -> str:
     return "ok"
 
 
+def _note(row: FeedRow) -> str:
+    """The last column: the last error, and a permanent redirect the config should follow."""
+    notes = [(row.last_error or "")[:80]] if row.last_error else []
+    if row.moved_to and row.active:
+        notes.append(f"moved permanently to {row.moved_to}: update the config")
+    return "; ".join(notes)
+
+
 @click.command()
 @config_option
 @click.pass_context
@@ -53,7 +61,7 @@ def feeds(ctx: click.Context) -> None:
                 ago(r.last_success_at, now),
                 ago(r.next_check_at, now) if r.active else "-",
                 str(r.articles),
-                (r.last_error or "")[:80],
+                _note(r),
             )
         )
     print_table(table)

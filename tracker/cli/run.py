@@ -14,8 +14,10 @@ from tracker.cli.common import (
     load,
 )
 from tracker.config.settings import to_settings
+from tracker.errors import ConfigError
 from tracker.redact import Redactor
 from tracker.service.daemon import run_forever, run_once
+from tracker.store.sqlite.peek import active_feed_urls
 
 
 @click.command()
@@ -25,7 +27,20 @@ from tracker.service.daemon import run_forever, run_once
 @handle_errors
 def run(ctx: click.Context, once: bool) -> None:
     """Run the daemon (logs to stderr), or one cycle with --once."""
-    settings = to_settings(load(ctx))
+    config = load(ctx)
+    if (
+        not config.feeds
+        and not config.topics
+        and (active := active_feed_urls(config.database_path))
+    ):
+        # Starting would retire every feed, and restoring the file later re-baselines them
+        # all: what they published meanwhile would never alert.
+        raise ConfigError(
+            f"{ctx.obj['config_path']}: no feeds and no topics, but {config.database_path}"
+            f" has {len(active)} active feed{'s' if len(active) != 1 else ''}: not started",
+            hint="an empty or truncated file? restore it; to start afresh, use another database",
+        )
+    settings = to_settings(config)
     log.setup(settings.log_level, Redactor(settings.secrets))
     if once:
         summary = asyncio.run(run_once(settings))

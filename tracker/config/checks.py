@@ -6,8 +6,10 @@ problems are reported together with the per-key ones, not only once those are fi
 
 from __future__ import annotations
 
+import re
 import typing
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
+from dataclasses import dataclass
 from importlib.util import find_spec
 from typing import Any
 
@@ -102,3 +104,56 @@ def _delivery_problems(raw: dict[str, Any]) -> Iterator[tuple[str, str]]:
     admin = delivery.get("admin")
     if isinstance(admin, str) and admin not in channels:
         yield "delivery.admin", _no_channel(admin, channels)
+
+
+# A line in config.yaml that confirms a reload removing more than half of the feeds or
+# topics (what `tracker reload --force` confirms once, for edits made without a shell).
+SHRINK_MARKER = "# tracker: allow-shrink"
+_MARKER_RE = re.compile(r"^[ \t]*#[ \t]*tracker:[ \t]*allow-shrink[ \t]*$", re.M)
+
+# Fewer removed than this never asks: replacing the one feed of a small config is an edit.
+SHRINK_MIN_REMOVED = 2
+
+
+@dataclass(frozen=True)
+class Shrink:
+    """A config that would empty or halve what runs: ``confirmable`` ones pass with a
+    confirmation (`tracker reload --force`, or SHRINK_MARKER in the file); the others never."""
+
+    key: str
+    message: str
+    confirmable: bool
+
+
+def has_shrink_marker(text: str) -> bool:
+    """Whether config text carries SHRINK_MARKER on a line of its own."""
+    return _MARKER_RE.search(text) is not None
+
+
+def shrink_problems(
+    old_feeds: Collection[str],
+    old_topics: Collection[str],
+    new_feeds: Collection[str],
+    new_topics: Collection[str],
+) -> list[Shrink]:
+    """What a change from the old feeds and topics (URLs, names) to the new ones would lose,
+    beyond an ordinary edit: everything, all feeds or topics, or more than half of them."""
+    if not new_feeds and not new_topics:
+        if not old_feeds and not old_topics:
+            return []
+        return [
+            Shrink(
+                "config",
+                "no feeds and no topics (an empty or truncated file?): to stop tracking,"
+                " stop the daemon instead",
+                confirmable=False,
+            )
+        ]
+    out = []
+    for key, old, new in (("feeds", old_feeds, new_feeds), ("topics", old_topics, new_topics)):
+        removed = len(set(old) - set(new))
+        if old and not new:
+            out.append(Shrink(key, f"no {key} left (the running config has {len(old)})", True))
+        elif removed >= SHRINK_MIN_REMOVED and removed * 2 > len(old):
+            out.append(Shrink(key, f"removes {removed} of {len(old)} {key} (more than half)", True))
+    return out

@@ -183,6 +183,12 @@ class Fetch(_Model):
     """Redirects followed per request. A redirect to another origin carries no feed headers or
     credentials, and https never redirects to http.
     """
+    allow_private_redirects: bool = False
+    """Follow a redirect from a feed on a public address to a loopback, private or
+    link-local one (judged by the addresses the target's host resolves to). Refused by
+    default: a compromised feed host could otherwise make tracker read this network. A feed
+    configured on such an address may always redirect within it.
+    """
     user_agent: str = DEFAULT_USER_AGENT
     """The `User-Agent` header."""
 

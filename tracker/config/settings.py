@@ -39,6 +39,7 @@ def to_settings(config: Config) -> Settings:
             max_bytes=f.max_bytes,
             max_redirects=f.max_redirects,
             user_agent=f.user_agent,
+            allow_private_redirects=f.allow_private_redirects,
         ),
         feeds=tuple(config.feed_specs()),
         feed_auth=config.feed_auth_map(),

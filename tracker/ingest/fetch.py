@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import socket
 import time
 import zlib
+from collections.abc import Callable
+from ipaddress import IPv4Address, IPv6Address, ip_address
 from urllib.parse import urljoin, urlsplit
 
 import aiohttp
@@ -52,6 +56,81 @@ def make_client(*, timeout_s: float, user_agent: str, concurrency: int) -> httpx
 
 
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
+PERMANENT = frozenset({301, 308})
+
+IPAddress = IPv4Address | IPv6Address
+
+
+def internal_address(ip: IPAddress) -> bool:
+    """Loopback, private, link-local, shared (CGNAT) or otherwise not globally reachable:
+    where a redirect from a public feed must not lead (an SSRF path into this network)."""
+    if isinstance(ip, IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return not ip.is_global
+
+
+def _kind(ip: IPAddress) -> str:
+    if isinstance(ip, IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    if ip.is_loopback:
+        return "loopback"
+    if ip.is_link_local:
+        return "link-local"
+    if ip.is_private:
+        return "private"
+    return "non-public"
+
+
+async def _resolve(url: str) -> list[IPAddress]:
+    """Every address ``url``'s host resolves to (a literal IP is its own)."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    try:
+        return [ip_address(host.split("%", 1)[0])]
+    except ValueError:
+        pass
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except OSError as exc:
+        raise ConnectFailed(f"cannot resolve {host}: {exc.strerror or exc}") from exc
+    return [ip_address(str(info[4][0]).split("%", 1)[0]) for info in infos]
+
+
+class RedirectGuard:
+    """Refuses a redirect from a feed on a public address to an internal one, by the
+    addresses the target's host resolves to (not its spelling: ``localhost``, a name that
+    resolves to 10.0.0.5, ``[::ffff:127.0.0.1]`` all count). A feed configured on an
+    internal address may redirect within it. ``internal`` decides what counts (tests treat
+    one loopback alias as public)."""
+
+    def __init__(
+        self, allow: bool = False, internal: Callable[[IPAddress], bool] = internal_address
+    ) -> None:
+        self.allow = allow
+        self.internal = internal
+
+    async def check(self, feed_url: str, target: str, public_feed: bool | None) -> bool:
+        """Raise RedirectRefused for ``target``; returns whether the feed is public (pass it
+        back in, so that the feed's own host is resolved once per fetch)."""
+        if self.allow:
+            return False
+        if public_feed is None:
+            public_feed = not any(map(self.internal, await _resolve(feed_url)))
+        if not public_feed:
+            return False
+        for ip in await _resolve(target):
+            if self.internal(ip):
+                host = urlsplit(target).hostname
+                raise RedirectRefused(
+                    f"refusing redirect from a public address to the {_kind(ip)} address"
+                    f" {ip} ({host}): {mask_url(target)[:200]}"
+                    " (fetch.allow_private_redirects: true allows it)"
+                )
+        return True
+
+
+NO_GUARD = RedirectGuard(allow=True)
 
 
 async def fetch(
@@ -65,18 +144,23 @@ async def fetch(
     auth: tuple[str, str] | None = None,
     max_redirects: int = 5,
     deadline_s: float = 120.0,
+    redirects: RedirectGuard | None = None,
 ) -> FetchResult:
     """Conditional GET of ``url``; raise a FetchError (errors.py's tree) for anything that is
     not 200 or 304.
 
     Redirects are followed here rather than by httpx, so that a feed's own headers and
-    credentials never travel to another origin and https never downgrades to http. The
-    whole exchange, redirects and body included, must finish within ``deadline_s``.
+    credentials never travel to another origin and https never downgrades to http, and so
+    that ``redirects`` (by default a RedirectGuard refusing internal targets of a public
+    feed) sees each hop. A chain that starts with permanent redirects (301, 308) sets the
+    result's ``moved_to``. The whole exchange, redirects and body included, must finish
+    within ``deadline_s``.
     """
+    guard = redirects if redirects is not None else RedirectGuard()
     try:
         async with asyncio.timeout(deadline_s):
             return await _fetch(
-                client, url, etag, last_modified, max_bytes, headers, auth, max_redirects
+                client, url, etag, last_modified, max_bytes, headers, auth, max_redirects, guard
             )
     except TimeoutError as exc:
         raise FetchTimeout(f"took longer than {deadline_s:g}s in all (fetch.deadline)") from exc
@@ -91,6 +175,7 @@ async def _fetch(
     headers: dict[str, str] | None,
     auth: tuple[str, str] | None,
     max_redirects: int,
+    guard: RedirectGuard,
 ) -> FetchResult:
     req_headers = dict(headers or {})
     if etag:
@@ -98,7 +183,11 @@ async def _fetch(
     if last_modified:
         req_headers["If-Modified-Since"] = last_modified
     started = time.monotonic()
+    feed_url = url
     origin = _origin(url)
+    public_feed: bool | None = None
+    moved_to: str | None = None
+    permanent = True  # so far every hop was a permanent redirect
     try:
         for _ in range(max_redirects + 1):
             same_origin = _origin(url) == origin
@@ -110,9 +199,15 @@ async def _fetch(
                 follow_redirects=False,
             ) as resp:
                 if resp.status_code in REDIRECTS and "location" in resp.headers:
-                    url = redirect_target(url, resp.headers["location"])
+                    target = redirect_target(url, resp.headers["location"])
+                    public_feed = await guard.check(feed_url, target, public_feed)
+                    permanent = permanent and resp.status_code in PERMANENT
+                    if permanent:
+                        moved_to = target
+                    url = target
                     continue
-                return await _read(url, resp, started, etag, last_modified, max_bytes)
+                result = await _read(url, resp, started, etag, last_modified, max_bytes)
+                return dataclasses.replace(result, moved_to=moved_to) if moved_to else result
         raise RedirectRefused(f"too many redirects (more than {max_redirects})")
     except (FetchError, asyncio.CancelledError):
         raise

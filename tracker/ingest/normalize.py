@@ -13,7 +13,7 @@ import nh3
 from url_normalize import url_normalize
 
 from tracker.models import Article, Entry
-from tracker.text import primary_lang, valid_text
+from tracker.text import clean_text, primary_lang
 
 # Query parameters that only track the click and never select content.
 _TRACKING_EXACT = frozenset(
@@ -162,7 +162,7 @@ CONTENT_MAX = 200_000
 
 
 def _text(html: str, limit: int) -> str:
-    text = valid_text(html_to_text(html[: limit * 4]))
+    text = clean_text(html_to_text(html[: limit * 4]))
     if len(text) <= limit:
         return text
     cut = text.rfind(" ", 0, limit)
@@ -193,6 +193,6 @@ def to_article(entry: Entry, key: str, feed_lang: str | None, now: float | None 
         content=content,
         published_at=published,
         lang=primary_lang(entry.lang) or primary_lang(feed_lang),
-        authors=entry.authors,
+        authors=tuple(a for a in map(clean_text, entry.authors) if a),
         guid=entry.guid,
     )

@@ -64,6 +64,8 @@ class PollSettings:
     default_interval_s: float
     max_redirects: int = 5
     deadline_s: float = 120.0
+    # Refuses redirects from a public feed to an internal address (fetch.allow_private_redirects).
+    redirects: fetch.RedirectGuard = field(default_factory=fetch.RedirectGuard)
     auth: dict[str, tuple[str, str]] = field(default_factory=dict)
     # None when no channel is configured: alerts are then only stored and logged.
     router: Router | None = None
@@ -144,8 +146,10 @@ class Poller:
                 auth=s.auth.get(state.url),
                 max_redirects=s.max_redirects,
                 deadline_s=s.deadline_s,
+                redirects=s.redirects,
             )
             now = self.clock()
+            self._note_moved(state, spec, result.moved_to)
             if result.not_modified or result.body is None:
                 # Nothing was stored: a feed not yet read keeps its silent baseline for the
                 # first body (a 304 to an unconditional first request would otherwise let
@@ -298,6 +302,19 @@ class Poller:
             key = delivery_key(self.store.instance_id, match_id, route.channel)
             self.store.add_delivery(match_id, key, route, now)
         return len(routes)
+
+    def _note_moved(self, state: FeedState, spec: FeedSpec, moved_to: str | None) -> None:
+        """Remember a permanent redirect (`tracker feeds` shows it); log it once."""
+        if self.store.record_moved(state, moved_to):
+            event(
+                log,
+                logging.WARNING,
+                "feed.moved",
+                feed=spec.name,
+                url=state.url,
+                moved_to=moved_to,
+                hint="moved permanently: update the config",
+            )
 
     def _success(
         self,

@@ -37,7 +37,13 @@ from tracker.service.http import (
     Metrics,
     all_of,
 )
-from tracker.service.reload import ConfigWatcher, describe_changes, needs_restart
+from tracker.service.reload import (
+    ConfigWatcher,
+    describe_changes,
+    marked_for_shrink,
+    needs_restart,
+    refuse_shrink,
+)
 from tracker.service.scheduler import FeedScheduler, OutboxWaker
 from tracker.service.systemd import InstanceLock
 from tracker.settings import Settings
@@ -66,6 +72,7 @@ def poll_settings(settings: Settings) -> PollSettings:
         default_interval_s=d.interval_s,
         max_redirects=f.max_redirects,
         deadline_s=f.deadline_s,
+        redirects=fetch.RedirectGuard(allow=f.allow_private_redirects),
         auth=settings.feed_auth,
         router=Router(settings) if settings.channels else None,
     )
@@ -241,6 +248,8 @@ class Daemon:
         self.settings = settings
         self.stop = asyncio.Event()
         self.reload_requested = asyncio.Event()
+        # SIGUSR1 (`tracker reload --force`): the next reload may drop most feeds or topics.
+        self.shrink_confirmed = False
         self.notifier = service.Notifier()
         self.gate = service.ProgressGate()
         self.metrics = Metrics(topics=settings.topics, channels=settings.channels)
@@ -256,19 +265,24 @@ class Daemon:
         loop.add_signal_handler(signal.SIGTERM, self.stop.set)
         loop.add_signal_handler(signal.SIGINT, self.stop.set)
         loop.add_signal_handler(signal.SIGHUP, self.reload_requested.set)
+        loop.add_signal_handler(signal.SIGUSR1, self._confirmed_reload)
         try:
             async with _components(
                 self.settings, self.metrics, self._on_tick, self._redact
             ) as parts:
                 await self._serve(parts)
         finally:
-            for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGUSR1):
                 loop.remove_signal_handler(sig)
             self.notifier.close()
         event(log, logging.INFO, "daemon.stopped")
 
     def _redact(self, text: str) -> str:
         return self.redactor(text)
+
+    def _confirmed_reload(self) -> None:
+        self.shrink_confirmed = True
+        self.reload_requested.set()
 
     def _on_tick(self) -> None:
         self.gate.beat()
@@ -359,8 +373,12 @@ class Daemon:
         """Validate the new config first; apply it, or keep running on the old one."""
         assert self.parts is not None
         self.notifier.reloading()
+        confirmed, self.shrink_confirmed = self.shrink_confirmed, False
         try:
             new = to_settings(config_mod.load(self.config_path))
+            confirmed = confirmed or marked_for_shrink(self.config_path)
+            for loss in refuse_shrink(self.settings, new, confirmed=confirmed):
+                event(log, logging.WARNING, "config.shrink_confirmed", change=loss)
             await self._apply(new)
         except Exception as exc:  # whatever the edit, the daemon keeps its old config
             # The rejected file's secrets are not in the running config: mask both.

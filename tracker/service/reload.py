@@ -1,4 +1,5 @@
-"""Live reload: notice edits to config.yaml, and describe what a new config changes."""
+"""Live reload: notice edits to config.yaml, refuse one that would empty or halve what runs
+unless confirmed, and describe what a new config changes."""
 
 from __future__ import annotations
 
@@ -6,7 +7,11 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from tracker.config.checks import SHRINK_MARKER, has_shrink_marker, shrink_problems
+from tracker.errors import ConfigError
 from tracker.settings import Settings
+
+CONFIRM = f"confirm with `tracker reload --force`, or add the line '{SHRINK_MARKER}' to the file"
 
 
 @dataclass(frozen=True)
@@ -69,3 +74,28 @@ def needs_restart(old: Settings, new: Settings) -> list[str]:
     if old.metrics_listen != new.metrics_listen:
         keys.append("metrics")
     return keys
+
+
+def refuse_shrink(old: Settings, new: Settings, *, confirmed: bool) -> list[str]:
+    """Raise ConfigError (the reload is rejected, the old config kept) when ``new`` has no
+    feeds and no topics, or, unless ``confirmed``, drops all or more than half of the feeds
+    or topics; returns the confirmed losses (for a warning)."""
+    problems = shrink_problems(
+        {f.url for f in old.feeds}, set(old.topics), {f.url for f in new.feeds}, set(new.topics)
+    )
+    refused = [p for p in problems if not (p.confirmable and confirmed)]
+    if refused:
+        lines = [
+            f"{p.key}: {p.message}" + (f"; {CONFIRM}" if p.confirmable else "") for p in refused
+        ]
+        raise ConfigError("the new config would stop most tracking", lines)
+    return [f"{p.key}: {p.message}" for p in problems]
+
+
+def marked_for_shrink(path: Path) -> bool:
+    """Whether the config file carries the shrink marker (read apart from the load: a
+    comment is not in the parsed config)."""
+    try:
+        return has_shrink_marker(path.read_text(encoding="utf-8", errors="replace"))
+    except OSError:
+        return False

@@ -32,23 +32,46 @@ OUTBOX_JOB = "outbox-tick"
 
 
 class OutboxWaker:
-    """Runs the outbox job now, so new deliveries go out without waiting for the next tick.
+    """Runs an outbox pass now, so new deliveries go out without waiting for the next tick.
 
     Built first and handed to both the poller (which calls it after queueing deliveries)
-    and the scheduler (which connects it to its job when it starts): neither is rewired
-    after it is built. Before the start, or after the stop, waking does nothing.
+    and the scheduler (which connects it to its outbox pass when it starts): neither is
+    rewired after it is built. Before the start, or after the stop, waking does nothing.
+
+    It starts the pass itself rather than moving the APScheduler job's next run time: a
+    burst of polls finishing together woke the job again before its run (still counted as
+    an instance until its done callback) was over, and APScheduler logged "maximum number
+    of running instances reached" for each. Wakes while a pass is pending or running are
+    coalesced into one more pass after it.
     """
 
     def __init__(self) -> None:
-        self._scheduler: AsyncIOScheduler | None = None
+        self._run: Callable[[], Awaitable[None]] | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._again = False
 
-    def connect(self, scheduler: AsyncIOScheduler) -> None:
-        """Wake ``scheduler``'s outbox job from now on (FeedScheduler.start)."""
-        self._scheduler = scheduler
+    def connect(self, run: Callable[[], Awaitable[None]]) -> None:
+        """Run ``run`` (the scheduler's outbox pass) on each wake from now on."""
+        self._run = run
+
+    def disconnect(self) -> None:
+        """Waking does nothing from now on (the scheduler stopped)."""
+        self._run = None
 
     def __call__(self) -> None:
-        if self._scheduler is not None and self._scheduler.running:
-            self._scheduler.modify_job(OUTBOX_JOB, next_run_time=datetime.now().astimezone())
+        if self._run is None:
+            return
+        if self._task is not None and not self._task.done():
+            self._again = True
+            return
+        self._task = asyncio.get_running_loop().create_task(self._passes(self._run))
+
+    async def _passes(self, run: Callable[[], Awaitable[None]]) -> None:
+        while True:
+            self._again = False
+            await run()
+            if not self._again or self._run is None:
+                return
 
 
 class FeedScheduler:
@@ -169,7 +192,7 @@ class FeedScheduler:
         for job, seconds, name in self._extra_jobs:
             self._add_job(job, seconds, name)
         self._scheduler.start()
-        self.waker.connect(self._scheduler)
+        self.waker.connect(self.outbox_tick)
         event(log, logging.INFO, "scheduler.started", tick_s=TICK_S, concurrency=self.concurrency)
 
     def _add_job(
@@ -196,6 +219,7 @@ class FeedScheduler:
         """Stop ticking; let polls in flight finish for up to ``timeout_s``, then cancel them."""
         if self._scheduler is not None and self._scheduler.running:
             self._scheduler.shutdown(wait=False)
+        self.waker.disconnect()
         tasks: list[asyncio.Task[Any]] = [*self.in_flight.values()]
         if self.dispatcher is not None:
             tasks += self.dispatcher.stop_sending()

@@ -241,6 +241,29 @@ class InstanceLock:
         self.release()
 
 
+def daemon_pid(db_path: str | os.PathLike[str]) -> int | None:
+    """The pid of the daemon holding ``<database>.lock``, or None when none runs (for
+    `tracker reload`). Probing takes a shared lock for an instant, never the file's pid."""
+    db = Path(os.path.abspath(db_path))
+    try:
+        fd = os.open(db.with_name(db.name + ".lock"), os.O_RDONLY | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise TrackerError(f"cannot read the lock file of {db}: {exc.strerror or exc}") from exc
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        pid = _read_pid(fd)
+        if pid is None:
+            raise TrackerError(f"a tracker runs on {db}, but its lock file names no pid") from None
+        return pid
+    else:
+        return None
+    finally:
+        os.close(fd)  # drops the shared lock, if taken
+
+
 def _open_lock_file(path: Path) -> int:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -8,6 +8,8 @@ from contextlib import contextmanager
 
 import sqlite_utils
 
+from tracker.text import clean_text
+
 
 class Tables:
     """Base of the aggregate mixins; the Store facade (store/facade.py) opens ``db``."""
@@ -20,6 +22,11 @@ class Tables:
     redact: Callable[[str], str]
     # A feed URL as stored -> as configured, for URLs stored with their secrets masked.
     real_urls: dict[str, str]
+
+    def stored_text(self, text: str) -> str:
+        """Text from outside (errors, server answers, notices) as stored: secrets masked, no
+        NUL or bidirectional control (``text.clean_text``)."""
+        return self.redact(clean_text(text))
 
     def stored_url(self, url: str) -> str:
         """A feed URL as the database keeps it: its secrets masked, and when that changed

@@ -28,6 +28,7 @@ class FeedRow:
     next_check_at: float
     articles: int
     health: HealthStatus = HealthStatus.OK
+    moved_to: str | None = None
 
 
 @dataclass(frozen=True)
@@ -146,7 +147,7 @@ class FeedTables(Tables):
             "UPDATE feeds SET last_status = ?, last_error = ?,"
             " consecutive_errors = consecutive_errors + 1, last_checked_at = ?, next_check_at = ?,"
             " hold_until = ? WHERE id = ?",
-            [status, self.redact(error), now, next_check_at, hold_until, feed_id],
+            [status, self.stored_text(error), now, next_check_at, hold_until, feed_id],
         )
 
     def feeds(self) -> list[FeedRow]:
@@ -154,13 +155,14 @@ class FeedTables(Tables):
         rows = self.db.execute(
             "SELECT f.url, f.name, f.active, f.last_status, f.last_error, f.consecutive_errors,"
             " f.last_checked_at, f.last_success_at, f.next_check_at,"
-            " (SELECT COUNT(*) FROM entries e WHERE e.feed_id = f.id), f.health"
+            " (SELECT COUNT(*) FROM entries e WHERE e.feed_id = f.id), f.health, f.moved_to"
             " FROM feeds f ORDER BY f.active DESC, f.name"
         ).fetchall()
         return [
             FeedRow(
                 *(r[0], r[1], bool(r[2]), r[3], r[4], r[5], r[6], r[7], r[8], r[9]),
                 HealthStatus(r[10]),
+                r[11],
             )
             for r in rows
         ]
@@ -211,7 +213,19 @@ class FeedTables(Tables):
             body_hash=row[5],
             baseline_done=bool(row[6]),
             consecutive_errors=row[7],
+            moved_to=row[8],
         )
 
+    def record_moved(self, state: FeedState, moved_to: str | None) -> bool:
+        """Store where the feed permanently redirects (None: no longer); True when it is a
+        new destination (to be logged once)."""
+        stored = self.stored_text(moved_to) if moved_to else None
+        if stored == state.moved_to:
+            return False
+        self.db.execute("UPDATE feeds SET moved_to = ? WHERE id = ?", [stored, state.id])
+        return stored is not None
 
-_STATE_COLUMNS = "id, url, name, etag, last_modified, body_hash, baseline_done, consecutive_errors"
+
+_STATE_COLUMNS = (
+    "id, url, name, etag, last_modified, body_hash, baseline_done, consecutive_errors, moved_to"
+)

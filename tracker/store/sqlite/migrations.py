@@ -153,8 +153,14 @@ def _v4(db: sqlite_utils.Database) -> None:
     db.execute("ALTER TABLE feeds ADD COLUMN retired_at REAL")
 
 
+def _v6(db: sqlite_utils.Database) -> None:
+    # Where a feed's URL permanently redirects (301/308), secrets masked: shown by
+    # `tracker feeds` until the config follows, and logged once when it first appears.
+    db.execute("ALTER TABLE feeds ADD COLUMN moved_to TEXT")
+
+
 # Append only: a migration that shipped is never edited. Each is recorded by its name (v1…).
-STEPS = (_v1, _v2, _v3, _v4)
+STEPS = (_v1, _v2, _v3, _v4, _v6)
 NAMES = tuple(step.__name__.lstrip("_") for step in STEPS)
 
 

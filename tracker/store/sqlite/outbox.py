@@ -66,7 +66,7 @@ class OutboxTables(Tables):
         with self.transaction():
             cur = self.db.execute(
                 "INSERT INTO notices (kind, subject, body, created_at) VALUES (?, ?, ?, ?)",
-                [kind, self.redact(subject), self.redact(body), now],
+                [kind, self.stored_text(subject), self.stored_text(body), now],
             )
             notice_id = int(cur.lastrowid or 0)
             self.db.execute(
@@ -141,10 +141,10 @@ class OutboxTables(Tables):
                     self.db.execute(
                         "UPDATE deliveries SET status = 'sent', sent_at = ?, response = ?,"
                         " last_error = NULL WHERE id = ?",
-                        [now, self.redact(o.detail), o.delivery_id],
+                        [now, self.stored_text(o.detail), o.delivery_id],
                     )
                 else:
-                    detail = self.redact(o.detail)
+                    detail = self.stored_text(o.detail)
                     self.db.execute(
                         "UPDATE deliveries SET status = ?, next_attempt_at = ?, last_error = ?,"
                         " response = ?, not_before = MAX(not_before, COALESCE(?, 0)) WHERE id = ?",
@@ -167,6 +167,18 @@ class OutboxTables(Tables):
                     " not_before = MAX(not_before, COALESCE(?, 0)) WHERE id = ?",
                     [until, hold_until, i],
                 )
+
+    def delivery_statuses(self, ids: Sequence[int]) -> dict[int, DeliveryStatus]:
+        """The status of each of ``ids`` that exists (for `alerts retry` to name the rest)."""
+        out: dict[int, DeliveryStatus] = {}
+        for start in range(0, len(ids), 500):  # under SQLite's limit of bound parameters
+            chunk = list(ids[start : start + 500])
+            rows = self.db.execute(
+                f"SELECT id, status FROM deliveries WHERE id IN ({','.join('?' * len(chunk))})",
+                chunk,
+            ).fetchall()
+            out.update((int(i), DeliveryStatus(status)) for i, status in rows)
+        return out
 
     def retry_deliveries(
         self, ids: Sequence[int] = (), all_dead: bool = False, now: float = 0.0

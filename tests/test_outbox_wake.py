@@ -1,0 +1,42 @@
+"""A daemon restarted onto feeds with news: polls finishing together wake the outbox, and
+APScheduler never logs "maximum number of running instances" (it did, after starts)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from test_daemon import Daemon
+
+from conftest import run_cli
+from feedserver import FeedServer, synthetic_feed
+from webhookserver import start_receiver
+
+pytestmark = pytest.mark.slow
+
+
+def test_a_start_with_news_everywhere_logs_no_skipped_outbox_runs(
+    feed_server: FeedServer, tmp_path: Path
+) -> None:
+    hook = start_receiver()
+    try:
+        urls = [feed_server.add(f"/w{i}.xml", synthetic_feed(i, 20)) for i in range(20)]
+        cfg = tmp_path / "config.yaml"
+        cfg.write_text(
+            f"database: {tmp_path / 't.db'}\ndefaults: {{interval: 5s, jitter: 0s}}\nfeeds:\n"
+            + "".join(f"  - url: {u}\n" for u in urls)
+            + "topics:\n  steel:\n    query: steel\n    notify: [hook]\n"
+            + f"channels:\n  hook: {{type: webhook, url: '{hook.url}'}}\n"
+        )
+        assert run_cli("--config", str(cfg), "run", "--once").returncode == 0  # the baseline
+        for i in range(20):  # 20 new stories per feed, two of them about steel
+            feed_server.add(f"/w{i}.xml", synthetic_feed(i, 20, start=20))
+        daemon = Daemon(cfg)
+        try:
+            daemon.wait_for(lambda: daemon.log.count("delivery.sent") >= 40, timeout=60)
+        finally:
+            assert daemon.stop() == 0
+        assert "maximum number of running instances" not in daemon.log
+        assert len(hook.received) == 40
+    finally:
+        hook.stop()
