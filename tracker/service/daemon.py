@@ -26,6 +26,7 @@ from tracker.delivery.outbox import Dispatcher, DispatchSummary, RetryPolicy
 from tracker.delivery.routing import Router
 from tracker.errors import ConfigError, TrackerError
 from tracker.ingest import fetch
+from tracker.ingest.isolate import ParsePool
 from tracker.ingest.pipeline import Poller, PollSettings
 from tracker.log import event
 from tracker.models import DeliveryStatus, PollOutcome
@@ -67,6 +68,7 @@ def poll_settings(settings: Settings) -> PollSettings:
         max_redirects=f.max_redirects,
         deadline_s=f.deadline_s,
         auth=settings.feed_auth,
+        parse_limits=settings.parse,
         router=Router(settings) if settings.channels else None,
     )
 
@@ -145,6 +147,7 @@ class Components:
     waker: OutboxWaker
     sched: FeedScheduler
     metrics: Metrics | None = None
+    parser: ParsePool | None = None
 
 
 @asynccontextmanager
@@ -158,13 +161,16 @@ async def _components(
     ``redact`` masks secrets in what the store writes (default: these settings' secrets)."""
     with InstanceLock(settings.database):
         store = Store(settings.database, redact or Redactor(settings.secrets))
+        # Parses run in worker processes, each under settings.parse's deadline and memory cap.
+        parser = ParsePool(min(4, os.cpu_count() or 1, settings.fetch.concurrency))
         try:
+            await asyncio.to_thread(parser.start)
             store.sync_feeds(settings.feeds, time.time())
             client = _client(settings)
             waker = OutboxWaker()
             health = _health_monitor(settings, store)
             dispatcher = make_dispatcher(settings, store, metrics) if settings.channels else None
-            poller = _poller(poll_settings(settings), store, client, health, waker, metrics)
+            poller = _poller(poll_settings(settings), store, client, health, waker, metrics, parser)
             sched = FeedScheduler(
                 poller,
                 store,
@@ -173,7 +179,7 @@ async def _components(
                 waker=waker,
                 on_tick=on_tick,
             )
-            parts = Components(store, client, health, waker, sched, metrics)
+            parts = Components(store, client, health, waker, sched, metrics, parser)
             try:
                 yield parts
             finally:
@@ -182,6 +188,7 @@ async def _components(
                 if sched.dispatcher is not None:
                     await sched.dispatcher.aclose()
         finally:
+            parser.close()
             store.close()
 
 
@@ -192,6 +199,7 @@ def _poller(
     health: FeedHealthMonitor,
     waker: OutboxWaker,
     metrics: Metrics | None,
+    parser: ParsePool | None,
 ) -> Poller:
     return Poller(
         client,
@@ -200,6 +208,7 @@ def _poller(
         metrics=metrics,
         health=health,
         on_deliveries=waker,
+        parser=parser,
     )
 
 
@@ -306,6 +315,9 @@ class Daemon:
         finally:
             event(log, logging.INFO, "daemon.stopping")
             self.notifier.stopping()
+            if parts.parser is not None:
+                # Nothing is stored before a parse ends: stop those polls now, not in 10 s.
+                parts.parser.cancel_waiting()
             await sched.stop(STOP_TIMEOUT_S)
             if watchdog is not None:
                 watchdog.cancel()
@@ -402,7 +414,7 @@ class Daemon:
             dispatcher = make_dispatcher(new, store, self.metrics) if new.channels else None
         # Last: nothing after this can fail and leave a new client unclosed.
         client = _client(new) if new.fetch != old.fetch else parts.client
-        poller = _poller(settings, store, client, health, parts.waker, self.metrics)
+        poller = _poller(settings, store, client, health, parts.waker, self.metrics, parts.parser)
         if client is not parts.client:
             # Polls in flight keep their poller and its client: close it once they are done.
             _close_when_idle(list(sched.in_flight.values()), parts.client)
