@@ -204,12 +204,17 @@ class _Call:
 class ParsePool:
     """``workers`` processes parsing one feed each, every parse under its ``ParseSettings``."""
 
-    def __init__(self, workers: int) -> None:
+    def __init__(
+        self, workers: int, start_method: Literal["forkserver", "fork"] = "forkserver"
+    ) -> None:
+        """``start_method="fork"`` only in a process without threads (a CLI command): it
+        saves starting the forkserver (a second of a CLI run), and forks what is imported."""
         self.workers = max(1, workers)
-        self._ctx = multiprocessing.get_context("forkserver")
-        # Imported once in the forkserver, inherited by every worker it forks. The main
-        # module too: else each worker imports it again (the CLI's: 0.4 s per worker).
-        self._ctx.set_forkserver_preload(["__main__", "tracker.ingest.items"])
+        self._ctx = multiprocessing.get_context(start_method)
+        if start_method == "forkserver":
+            # Imported once in the forkserver, inherited by every worker it forks. The main
+            # module too: else each worker imports it again (the CLI's: 0.4 s per worker).
+            self._ctx.set_forkserver_preload(["__main__", "tracker.ingest.items"])
         self._slots = [_Slot() for _ in range(self.workers)]
         self._free: list[_Slot] = list(self._slots)
         self._available = threading.Condition()
