@@ -1,0 +1,182 @@
+"""ingest.isolate: each parse in a worker process, its deadline and memory cap enforced, the
+worker replaced after a kill, a cancelled or closed parse stopped at once.
+
+The hostile bodies are the issue's reproductions: an item with 100,000 attributes
+(quadratic in feedparser), 3.3 million unclosed `<a>` tags in 9.9 MB (936 MB in-thread),
+and properly nested tags of the same size (495 MB).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from tracker.errors import ParseError
+from tracker.ingest import items
+from tracker.ingest.isolate import InlineParser, ParsePool
+from tracker.settings import ParseSettings
+
+from conftest import CORPUS
+
+REAL = CORPUS / "real_feeds"
+DEFAULTS = ParseSettings()
+
+
+def attribute_item(n: int) -> bytes:
+    """The issue's repro: one item with ``n`` attributes."""
+    attrs = b" ".join(b'a%d="x"' % i for i in range(n))
+    return (
+        b'<rss version="2.0"><channel><item ' + attrs + b"><title>t</title></item></channel></rss>"
+    )
+
+
+def slow_feed(elements: int) -> bytes:
+    """Items of 1,000 attributes each (the most the pre-scan lets through): about 20 ms of
+    feedparser each, so ``elements`` sets how long a parse takes."""
+    attrs = b" ".join(b'a%d=""' % i for i in range(1000))
+    item = b"<item " + attrs + b"><title>t</title></item>"
+    return b'<rss version="2.0"><channel>' + item * elements + b"</channel></rss>"
+
+
+def unclosed_tags(n: int) -> bytes:
+    return b'<rss version="2.0"><channel><item><title>t</title>' + b"<a>" * n
+
+
+def nested_tags(n: int) -> bytes:
+    return (
+        b'<rss version="2.0"><channel><item><title>t</title>'
+        + b"<a>" * n
+        + b"</a>" * n
+        + b"</item></channel></rss>"
+    )
+
+
+@pytest.fixture
+def pool() -> Iterator[ParsePool]:
+    p = ParsePool(2)
+    yield p
+    p.close()
+
+
+def _worker_pids(pool: ParsePool) -> set[int]:
+    return {s.worker.process.pid for s in pool._slots if s.worker and s.worker.process.pid}
+
+
+def test_a_real_feed_parses_in_a_worker_as_it_does_in_this_process(pool: ParsePool) -> None:
+    for path in sorted(REAL.glob("*"))[:8]:
+        body = path.read_bytes()
+        try:
+            here = items.parse_keyed(body, {}, path.name)
+        except ParseError as exc:
+            with pytest.raises(ParseError) as there:
+                pool.parse_sync(body, {}, path.name, DEFAULTS)
+            assert there.value.message == exc.message
+            continue
+        assert pool.parse_sync(body, {}, path.name, DEFAULTS) == here
+
+
+def test_the_attribute_flood_is_refused_at_once(pool: ParsePool) -> None:
+    started = time.monotonic()
+    with pytest.raises(ParseError, match="more than 1,000 attributes"):
+        pool.parse_sync(attribute_item(100_000), {}, "u", DEFAULTS)
+    assert time.monotonic() - started < 5  # 78 s of feedparser before
+
+
+def test_a_parse_past_its_deadline_is_killed_and_the_worker_replaced(pool: ParsePool) -> None:
+    body = slow_feed(400)  # about 8 s of feedparser
+    pool.start()
+    before = _worker_pids(pool)
+    started = time.monotonic()
+    with pytest.raises(ParseError, match=r"^parse exceeded 1s$"):
+        pool.parse_sync(body, {}, "u", ParseSettings(timeout_s=1.0))
+    assert time.monotonic() - started < 3
+    # The same pool parses the next feed, in a new process.
+    ok = (REAL / "feedreader__Rss20Spiegel.xml").read_bytes()
+    assert pool.parse_sync(ok, {}, "u", DEFAULTS).keys
+    for pid in before - _worker_pids(pool):
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)  # killed and reaped, not a zombie
+
+
+def test_unclosed_tags_past_the_memory_cap_fail_and_the_next_parse_works(
+    pool: ParsePool,
+) -> None:
+    # 330,000 unclosed tags (the repro's tenth) need well over 32 MB in feedparser.
+    with pytest.raises(ParseError, match=r"^parse exceeded 32MB$"):
+        pool.parse_sync(unclosed_tags(330_000), {}, "u", ParseSettings(60, 32 * 1000**2))
+    ok = (REAL / "feedreader__Rss20Spiegel.xml").read_bytes()
+    assert pool.parse_sync(ok, {}, "u", DEFAULTS).keys
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "body",
+    [unclosed_tags(3_300_000), nested_tags(1_400_000)],
+    ids=["3.3M unclosed tags, 9.9 MB", "nested tags, 9.8 MB"],
+)
+def test_the_issues_memory_repros_stop_at_the_default_cap(pool: ParsePool, body: bytes) -> None:
+    assert len(body) > 9_800_000
+    # A long deadline, so that the memory cap is what stops them (936 and 495 MB unbounded).
+    with pytest.raises(ParseError, match=r"^parse exceeded 200MB$"):
+        pool.parse_sync(body, {}, "u", ParseSettings(120, DEFAULTS.max_memory))
+
+
+def test_a_worker_killed_from_outside_fails_only_its_parse(pool: ParsePool) -> None:
+    async def main() -> None:
+        task = asyncio.create_task(pool.parse(slow_feed(400), {}, "u", DEFAULTS))
+        await asyncio.sleep(0.5)
+        while not _worker_pids(pool):
+            await asyncio.sleep(0.05)
+        busy = [s for s in pool._slots if s.worker is not None]
+        assert busy and busy[0].worker is not None
+        os.kill(busy[0].worker.process.pid or 0, signal.SIGKILL)
+        with pytest.raises(ParseError, match=r"parsing process died \(signal 9\)"):
+            await task
+        ok = (REAL / "feedreader__Rss20Spiegel.xml").read_bytes()
+        assert (await pool.parse(ok, {}, "u", DEFAULTS)).keys
+
+    asyncio.run(main())
+
+
+def test_cancelling_a_parse_kills_its_worker_at_once(pool: ParsePool) -> None:
+    async def main() -> float:
+        task = asyncio.create_task(pool.parse(slow_feed(400), {}, "u", DEFAULTS))
+        await asyncio.sleep(1.0)
+        started = time.monotonic()
+        assert pool.cancel_waiting() == 1
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        # The pool's thread is free again: the next parse does not wait for the old one.
+        ok = (REAL / "feedreader__Rss20Spiegel.xml").read_bytes()
+        assert (await pool.parse(ok, {}, "u", DEFAULTS)).keys
+        return time.monotonic() - started
+
+    assert asyncio.run(main()) < 3
+
+
+def test_closing_the_pool_fails_a_parse_in_flight_at_once() -> None:
+    pool = ParsePool(1)
+
+    async def main() -> None:
+        task = asyncio.create_task(pool.parse(slow_feed(400), {}, "u", DEFAULTS))
+        await asyncio.sleep(1.0)
+        started = time.monotonic()
+        await asyncio.to_thread(pool.close)
+        with pytest.raises(ParseError, match="shutting down"):
+            await task
+        assert time.monotonic() - started < 3
+
+    asyncio.run(main())
+    with pytest.raises(ParseError, match="shutting down"):
+        pool.parse_sync(b"<rss/>", {}, "u", DEFAULTS)
+
+
+def test_the_inline_parser_is_the_same_parse_in_a_thread() -> None:
+    body = (REAL / "feedreader__Rss20Spiegel.xml").read_bytes()
+    got = asyncio.run(InlineParser().parse(body, {}, "u", DEFAULTS))
+    assert got == items.parse_keyed(body, {}, "u")
