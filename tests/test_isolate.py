@@ -113,6 +113,20 @@ def test_unclosed_tags_past_the_memory_cap_fail_and_the_next_parse_works(
     assert pool.parse_sync(ok, {}, "u", DEFAULTS).keys
 
 
+def test_without_rlimit_as_the_parents_watch_holds_the_memory_cap() -> None:
+    # As under systemd's SystemCallFilter=~@resources, where the worker's setrlimit fails.
+    pool = ParsePool(1, address_cap=False)
+    try:
+        started = time.monotonic()
+        with pytest.raises(ParseError, match=r"^parse exceeded 32MB$"):
+            pool.parse_sync(unclosed_tags(330_000), {}, "u", ParseSettings(60, 32 * 1000**2))
+        assert time.monotonic() - started < 30
+        ok = (REAL / "feedreader__Rss20Spiegel.xml").read_bytes()
+        assert pool.parse_sync(ok, {}, "u", DEFAULTS).keys
+    finally:
+        pool.close()
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize(
     "body",

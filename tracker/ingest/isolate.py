@@ -6,7 +6,9 @@ daemon parses in a small pool of processes (``ParsePool``). Each parse has a wor
 
 - memory: before each parse the worker sets its soft ``RLIMIT_AS`` to what it held at rest
   plus ``ParseSettings.max_memory``, so an allocation past it raises MemoryError there; the
-  worker answers "exceeded" and exits, and a fresh one takes its place;
+  worker answers "exceeded" and exits, and a fresh one takes its place. The parent also
+  watches the worker's resident memory (every 50 ms) and kills it past the same bound:
+  that watch is what holds where setrlimit is refused (systemd's ``@resources`` filter);
 - time: the parent waits ``ParseSettings.timeout_s`` for the answer (sending the body and
   reading the result included), then kills the worker (SIGKILL) and starts another;
 - a worker that dies (a crash in C code, a kill from outside) fails only its own parse.
@@ -23,12 +25,14 @@ replacement costs a fork, not an interpreter start, and never forks the daemon's
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import multiprocessing
 import multiprocessing.connection
 import os
 import resource
 import signal
 import threading
+import time
 from collections.abc import Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Literal, Protocol
@@ -74,7 +78,7 @@ def _vm_size() -> int:
         return int(f.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
 
 
-def _serve(conn: multiprocessing.connection.Connection) -> None:
+def _serve(conn: multiprocessing.connection.Connection, address_cap: bool) -> None:
     """A worker's loop: one request at a time until the pipe closes (the parent is gone)."""
     # Ctrl-C reaches the whole process group: the parent decides when workers stop.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -89,7 +93,9 @@ def _serve(conn: multiprocessing.connection.Connection) -> None:
         cap = at_rest + max_memory
         if hard != resource.RLIM_INFINITY:
             cap = min(cap, hard)
-        resource.setrlimit(resource.RLIMIT_AS, (cap, hard))
+        if address_cap:
+            with contextlib.suppress(OSError):  # refused by a seccomp filter: the parent watches
+                resource.setrlimit(resource.RLIMIT_AS, (cap, hard))
         reply: _Reply
         try:
             reply = ("ok", items.parse_keyed(body, headers, url))
@@ -107,24 +113,48 @@ def _serve(conn: multiprocessing.connection.Connection) -> None:
             return  # a fresh worker rather than a heap grown to the cap
 
 
+# How often the parent checks a busy worker's resident memory.
+WATCH_EVERY_S = 0.05
+
+
+def _rss(pid: int | None) -> int | None:
+    """Resident memory of process ``pid`` in bytes, None when /proc cannot say."""
+    try:
+        with open(f"/proc/{pid}/statm", encoding="ascii") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 class _Worker:
     """One worker process and the parent's end of its pipe."""
 
-    def __init__(self, ctx: multiprocessing.context.BaseContext) -> None:
+    def __init__(self, ctx: multiprocessing.context.BaseContext, address_cap: bool) -> None:
         parent, child = ctx.Pipe()
         self.process = ctx.Process(  # type: ignore[attr-defined]
-            target=_serve, args=(child,), name="tracker-parse", daemon=True
+            target=_serve, args=(child, address_cap), name="tracker-parse", daemon=True
         )
         self.process.start()
         child.close()
         self.conn = parent
 
-    def call(self, request: object, timeout_s: float) -> _Reply | None:
-        """Send one request and wait for the answer; None when the deadline passed first.
+        self._rest_rss: int | None = None
+
+    def call(self, request: object, limits: ParseSettings) -> _Reply | Literal["time", "memory"]:
+        """Send one request and wait for the answer, or for a limit to pass first.
         Raises EOFError or OSError when the worker died."""
+        if self._rest_rss is None:
+            self._rest_rss = _rss(self.process.pid)
         self.conn.send(request)
-        if not self.conn.poll(timeout_s):
-            return None
+        deadline = time.monotonic() + limits.timeout_s
+        while not self.conn.poll(max(0.0, min(WATCH_EVERY_S, deadline - time.monotonic()))):
+            if time.monotonic() >= deadline:
+                return "time"
+            # The worker's own RLIMIT_AS is the hard cap; this watch is the one that holds
+            # where setrlimit is refused (systemd's SystemCallFilter=~@resources).
+            rss, rest = _rss(self.process.pid), self._rest_rss
+            if rss is not None and rest is not None and rss - rest > limits.max_memory:
+                return "memory"
         reply: _Reply = self.conn.recv()
         return reply
 
@@ -144,14 +174,14 @@ class _Slot:
         self.worker: _Worker | None = None
         self.closed = False
 
-    def take(self, ctx: multiprocessing.context.BaseContext) -> _Worker:
+    def take(self, ctx: multiprocessing.context.BaseContext, address_cap: bool = True) -> _Worker:
         with self.lock:
             if self.closed:
                 raise ParseError("parse stopped: the daemon is shutting down")
             if self.worker is None or not self.worker.process.is_alive():
                 if self.worker is not None:
                     self.worker.kill()
-                self.worker = _Worker(ctx)
+                self.worker = _Worker(ctx, address_cap)
             return self.worker
 
     def discard(self, worker: _Worker) -> None:
@@ -205,11 +235,18 @@ class ParsePool:
     """``workers`` processes parsing one feed each, every parse under its ``ParseSettings``."""
 
     def __init__(
-        self, workers: int, start_method: Literal["forkserver", "fork"] = "forkserver"
+        self,
+        workers: int,
+        start_method: Literal["forkserver", "fork"] = "forkserver",
+        *,
+        address_cap: bool = True,
     ) -> None:
         """``start_method="fork"`` only in a process without threads (a CLI command): it
-        saves starting the forkserver (a second of a CLI run), and forks what is imported."""
+        saves starting the forkserver (a second of a CLI run), and forks what is imported.
+        ``address_cap=False`` leaves RLIMIT_AS alone: memory is then bounded by the
+        parent's watch of the worker's resident memory only (as where setrlimit is refused)."""
         self.workers = max(1, workers)
+        self._address_cap = address_cap
         self._ctx = multiprocessing.get_context(start_method)
         if start_method == "forkserver":
             # Imported once in the forkserver, inherited by every worker it forks. The main
@@ -225,7 +262,7 @@ class ParsePool:
     def start(self) -> None:
         """Start every worker now (blocking: call it off the event loop, or before it)."""
         for slot in self._slots:
-            slot.take(self._ctx)
+            slot.take(self._ctx, self._address_cap)
 
     def parse_sync(
         self, body: bytes, headers: Mapping[str, str], url: str, limits: ParseSettings
@@ -298,19 +335,19 @@ class ParsePool:
     def _run(
         self, slot: _Slot, body: bytes, headers: Mapping[str, str], url: str, limits: ParseSettings
     ) -> KeyedFeed:
-        worker = slot.take(self._ctx)
+        worker = slot.take(self._ctx, self._address_cap)
         try:
-            reply = worker.call((body, dict(headers), url, limits.max_memory), limits.timeout_s)
-        except (EOFError, OSError, BrokenPipeError):
+            reply = worker.call((body, dict(headers), url, limits.max_memory), limits)
+        except (EOFError, OSError):
             slot.discard(worker)
             if slot.closed:
                 raise ParseError("parse stopped: the daemon is shutting down") from None
             code = worker.process.exitcode
             how = f"signal {-code}" if code is not None and code < 0 else f"exit {code}"
             raise ParseError(f"parse failed: the parsing process died ({how})") from None
-        if reply is None:
+        if reply == "time" or reply == "memory":
             slot.discard(worker)
-            raise _exceeded(limits, "time")
+            raise _exceeded(limits, reply)
         match reply:
             case ("ok", KeyedFeed() as keyed):
                 return keyed
