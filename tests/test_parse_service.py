@@ -99,3 +99,48 @@ def test_sigterm_mid_parse_stops_the_daemon_within_10_s(
         assert "daemon.stopped" in daemon.log
     finally:
         daemon.close()
+
+
+def _descendants(pid: int) -> set[int]:
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    found, todo = set(), [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.add(child)
+            todo.append(child)
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def test_a_daemon_killed_mid_parse_leaves_no_parse_running(
+    feed_server: FeedServer, tmp_path: Path
+) -> None:
+    slow = feed_server.add("/slow.xml", slow_feed(1200))  # ~20 s of feedparser
+    daemon = Daemon(_config(tmp_path, [slow], "{timeout: 5m}"))
+    try:
+        daemon.wait_for(lambda: bool(feed_server.requests_for("/slow.xml")))
+        time.sleep(2.0)
+        helpers = _descendants(daemon.proc.pid)
+        assert len(helpers) >= 2, helpers  # the forkserver and at least one worker
+        daemon.proc.kill()
+        daemon.proc.wait()
+        deadline = time.monotonic() + 5
+        while any(_alive(p) for p in helpers) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        left = [p for p in helpers if _alive(p)]
+        assert not left, [Path(f"/proc/{p}/cmdline").read_bytes()[:150] for p in left]
+    finally:
+        daemon.close()

@@ -26,8 +26,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
 import multiprocessing
 import multiprocessing.connection
+import multiprocessing.forkserver
 import os
 import resource
 import signal
@@ -78,10 +80,30 @@ def _vm_size() -> int:
         return int(f.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
 
 
+def _die_with_parent() -> None:
+    """SIGKILL this worker when its parent (the forkserver, which exits with the daemon) dies,
+    so a daemon killed mid-parse leaves no parse running on (Linux's PR_SET_PDEATHSIG)."""
+    # The forkserver exits when every copy of its "alive" pipe is closed, and it hands one
+    # to each child it forks: a worker's copy would keep it (and so the worker) running.
+    server = multiprocessing.forkserver._forkserver
+    alive = getattr(server, "_forkserver_alive_fd", None)
+    if alive is not None:
+        with contextlib.suppress(OSError):
+            os.close(alive)
+        server._forkserver_alive_fd = None  # type: ignore[attr-defined]
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+_PR_SET_PDEATHSIG = 1
+
+
 def _serve(conn: multiprocessing.connection.Connection, address_cap: bool) -> None:
     """A worker's loop: one request at a time until the pipe closes (the parent is gone)."""
     # Ctrl-C reaches the whole process group: the parent decides when workers stop.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _die_with_parent()
     at_rest = _vm_size()
     _soft, hard = resource.getrlimit(resource.RLIMIT_AS)
     while True:
