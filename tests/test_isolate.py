@@ -92,7 +92,7 @@ def test_a_parse_past_its_deadline_is_killed_and_the_worker_replaced(pool: Parse
     pool.start()
     before = _worker_pids(pool)
     started = time.monotonic()
-    with pytest.raises(ParseError, match=r"^parse exceeded 1s$"):
+    with pytest.raises(ParseError, match=r"^parse exceeded 1s \(parse.timeout\)$"):
         pool.parse_sync(body, {}, "u", ParseSettings(timeout_s=1.0))
     assert time.monotonic() - started < 3
     # The same pool parses the next feed, in a new process.
@@ -107,7 +107,7 @@ def test_unclosed_tags_past_the_memory_cap_fail_and_the_next_parse_works(
     pool: ParsePool,
 ) -> None:
     # 330,000 unclosed tags (the repro's tenth) need well over 32 MB in feedparser.
-    with pytest.raises(ParseError, match=r"^parse exceeded 32MB$"):
+    with pytest.raises(ParseError, match=r"^parse exceeded 32MB \(parse.max_memory\)$"):
         pool.parse_sync(unclosed_tags(330_000), {}, "u", ParseSettings(60, 32 * 1000**2))
     ok = (REAL / "feedreader__Rss20Spiegel.xml").read_bytes()
     assert pool.parse_sync(ok, {}, "u", DEFAULTS).keys
@@ -118,7 +118,7 @@ def test_without_rlimit_as_the_parents_watch_holds_the_memory_cap() -> None:
     pool = ParsePool(1, address_cap=False)
     try:
         started = time.monotonic()
-        with pytest.raises(ParseError, match=r"^parse exceeded 32MB$"):
+        with pytest.raises(ParseError, match=r"^parse exceeded 32MB \(parse.max_memory\)$"):
             pool.parse_sync(unclosed_tags(330_000), {}, "u", ParseSettings(60, 32 * 1000**2))
         assert time.monotonic() - started < 30
         ok = (REAL / "feedreader__Rss20Spiegel.xml").read_bytes()
@@ -136,7 +136,7 @@ def test_without_rlimit_as_the_parents_watch_holds_the_memory_cap() -> None:
 def test_the_issues_memory_repros_stop_at_the_default_cap(pool: ParsePool, body: bytes) -> None:
     assert len(body) > 9_800_000
     # A long deadline, so that the memory cap is what stops them (936 and 495 MB unbounded).
-    with pytest.raises(ParseError, match=r"^parse exceeded 200MB$"):
+    with pytest.raises(ParseError, match=r"^parse exceeded 200MB \(parse.max_memory\)$"):
         pool.parse_sync(body, {}, "u", ParseSettings(120, DEFAULTS.max_memory))
 
 
@@ -183,7 +183,7 @@ def test_closing_the_pool_fails_a_parse_in_flight_at_once() -> None:
         await asyncio.to_thread(pool.close)
         with pytest.raises(ParseError, match="shutting down"):
             await task
-        assert time.monotonic() - started < 3
+        assert time.monotonic() - started < 5
 
     asyncio.run(main())
     with pytest.raises(ParseError, match="shutting down"):

@@ -78,7 +78,7 @@ def test_a_slow_parse_stops_at_parse_timeout(tmp_path: Path) -> None:
     result = run_cli("topics", "test", "--config", str(cfg), str(slow))
     assert time.monotonic() - started < 10
     assert result.returncode == 1
-    assert result.stderr == f"error: {slow}: parse exceeded 1s\n"
+    assert result.stderr == f"error: {slow}: parse exceeded 1s (parse.timeout)\n"
 
 
 def test_a_url_source_is_fetched_within_fetch_deadline(tmp_path: Path) -> None:

@@ -192,11 +192,11 @@ class Parse(_Model):
 
     timeout: Duration = Field(default=10.0, gt=0)
     """Time allowed to parse one feed body. A parse that takes longer is stopped and the poll
-    fails with "parse exceeded 10s" (retried with backoff).
+    fails with "parse exceeded 10s (parse.timeout)" (retried with backoff).
     """
     max_memory: Size = Field(default=200 * 1000**2, ge=16 * 1000**2)
     """Memory one parse may take beyond what the idle parser holds (at least `16MB`). A parse
-    that needs more fails with "parse exceeded 200MB".
+    that needs more fails with "parse exceeded 200MB (parse.max_memory)".
     """
 
 

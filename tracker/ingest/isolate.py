@@ -13,10 +13,11 @@ daemon parses in a small pool of processes (``ParsePool``). Each parse has a wor
   reading the result included), then kills the worker (SIGKILL) and starts another;
 - a worker that dies (a crash in C code, a kill from outside) fails only its own parse.
 
-Every one of these is a ``ParseError`` with a plain message ("parse exceeded 10 s"), which
-the pipeline stores as the feed's error, with backoff. ``close()`` kills the workers, so a
-parse in flight never holds up the daemon's stop. ``InlineParser`` is the same interface
-in a thread, without bounds, for tests and tools that build a ``Poller`` by hand.
+Every one of these is a ``ParseError`` with a plain message ("parse exceeded 10s
+(parse.timeout)"), which the pipeline stores as the feed's error, with backoff. ``close()``
+kills the workers, so a parse in flight never holds up the daemon's stop. ``InlineParser``
+is the same interface in a thread, without bounds, for tests and tools that build a
+``Poller`` by hand.
 
 Workers come from a forkserver (started once, with ``tracker.ingest.items`` imported), so a
 replacement costs a fork, not an interpreter start, and never forks the daemon's threads.
@@ -70,8 +71,8 @@ _Reply = tuple[Literal["ok"], KeyedFeed] | tuple[Literal["error", "memory"], str
 
 def _exceeded(limits: ParseSettings, what: Literal["time", "memory"]) -> ParseError:
     if what == "time":
-        return ParseError(f"parse exceeded {format_duration(limits.timeout_s)}")
-    return ParseError(f"parse exceeded {format_size(limits.max_memory)}")
+        return ParseError(f"parse exceeded {format_duration(limits.timeout_s)} (parse.timeout)")
+    return ParseError(f"parse exceeded {format_size(limits.max_memory)} (parse.max_memory)")
 
 
 def _vm_size() -> int:
@@ -387,4 +388,5 @@ class ParsePool:
             self._available.notify_all()
         for slot in self._slots:
             slot.close()
-        self._threads.shutdown(wait=True, cancel_futures=True)
+        # Not cancel_futures: a parse not yet started fails as "shutting down", like the rest.
+        self._threads.shutdown(wait=True)
