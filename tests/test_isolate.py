@@ -13,15 +13,25 @@ import os
 import signal
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
+from tracker.config import loader as config_mod
+from tracker.config.settings import to_settings
 from tracker.errors import ParseError
 from tracker.ingest import items
+from tracker.ingest.fetch import make_client
 from tracker.ingest.isolate import InlineParser, ParsePool
+from tracker.ingest.pipeline import Poller
+from tracker.models import PollOutcome
+from tracker.service.daemon import poll_settings
 from tracker.settings import ParseSettings
+from tracker.store.facade import Store
 
 from conftest import CORPUS
+from feedserver import FeedServer
+from rss import Item, rss
 
 REAL = CORPUS / "real_feeds"
 DEFAULTS = ParseSettings()
@@ -194,3 +204,53 @@ def test_the_inline_parser_is_the_same_parse_in_a_thread() -> None:
     body = (REAL / "feedreader__Rss20Spiegel.xml").read_bytes()
     got = asyncio.run(InlineParser().parse(body, {}, "u", DEFAULTS))
     assert got == items.parse_keyed(body, {}, "u")
+
+
+def test_a_poll_whose_parse_passes_its_limit_is_that_feeds_error_with_backoff(
+    feed_server: FeedServer, tmp_path: Path
+) -> None:
+    slow = feed_server.add("/slow.xml", slow_feed(400))
+    ok = feed_server.add("/ok.xml", rss([Item("fine", "https://n.example/fine", "g1")]))
+    cfg = config_mod.parse(
+        f"database: t.db\nparse: {{timeout: 1s}}\nfeeds:\n  - url: {slow}\n  - url: {ok}\n",
+        tmp_path,
+    )
+    settings = to_settings(cfg)
+    pool = ParsePool(2)
+
+    async def go() -> dict[str, PollOutcome]:
+        store = Store(cfg.database_path)
+        try:
+            now = time.time()
+            store.sync_feeds(cfg.feed_specs(), now)
+            async with make_client(timeout_s=5, user_agent="t", concurrency=2) as client:
+                poller = Poller(client, store, poll_settings(settings), parser=pool)
+                states = store.pollable_feeds(now)
+                outcomes = await asyncio.gather(*(poller.poll(s) for s in states))
+            # Both rescheduled: the failed one with backoff, its error stored.
+            assert not store.due_feeds(time.time() + 60, limit=10)
+            failed = store.feed_state(slow)
+            assert failed is not None and failed.consecutive_errors == 1
+            return {s.url: o for s, o in zip(states, outcomes, strict=True)}
+        finally:
+            store.close()
+
+    try:
+        outcomes = asyncio.run(go())
+    finally:
+        pool.close()
+    assert not outcomes[slow].ok and outcomes[slow].error == "parse exceeded 1s (parse.timeout)"
+    assert outcomes[ok].ok and outcomes[ok].new_articles == 1
+
+
+def test_the_attribute_limit_is_per_element() -> None:
+    def item(n: int) -> bytes:
+        attrs = b" ".join(b'a%d="x"' % i for i in range(n))
+        return b"<item " + attrs + b"><title>t</title></item>"
+
+    def feed(*items: bytes) -> bytes:
+        return b'<rss version="2.0"><channel>' + b"".join(items) + b"</channel></rss>"
+
+    assert len(items.parse_keyed(feed(item(1000), item(1000)), {}, "u").keys) == 2
+    with pytest.raises(ParseError, match="more than 1,000 attributes"):
+        items.parse_keyed(feed(item(10), item(1001)), {}, "u")
