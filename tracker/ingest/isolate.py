@@ -160,8 +160,8 @@ class _Worker:
         self.process.start()
         child.close()
         self.conn = parent
-
         self._rest_rss: int | None = None
+        self._killed = threading.Lock()
 
     def call(self, request: object, limits: ParseSettings) -> _Reply | Literal["time", "memory"]:
         """Send one request and wait for the answer, or for a limit to pass first.
@@ -181,10 +181,17 @@ class _Worker:
         reply: _Reply = self.conn.recv()
         return reply
 
-    def kill(self) -> None:
-        """Stop the worker now (SIGKILL) and reap it."""
-        if self.process.is_alive():
+    def signal_kill(self) -> None:
+        """SIGKILL the worker, leaving its pipe to the thread that may be reading it."""
+        if self.process.exitcode is None:
             self.process.kill()
+
+    def kill(self) -> None:
+        """Stop the worker now (SIGKILL), reap it and close the pipe; only by the thread that
+        uses the worker (or when none does). Once: the pipe's fd must not be closed twice."""
+        if not self._killed.acquire(blocking=False):
+            return
+        self.signal_kill()
         self.process.join(5)
         self.conn.close()
 
@@ -196,16 +203,22 @@ class _Slot:
         self.lock = threading.Lock()
         self.worker: _Worker | None = None
         self.closed = False
+        self.busy = False  # a parse thread holds this slot (it alone closes the pipe)
 
     def take(self, ctx: multiprocessing.context.BaseContext, address_cap: bool = True) -> _Worker:
+        """The slot's worker (started if there is none, or it died), for the calling thread."""
         with self.lock:
             if self.closed:
                 raise ParseError("parse stopped: the daemon is shutting down")
-            if self.worker is None or not self.worker.process.is_alive():
+            if self.worker is None or self.worker.process.exitcode is not None:
                 if self.worker is not None:
                     self.worker.kill()
                 self.worker = _Worker(ctx, address_cap)
             return self.worker
+
+    def hold(self, busy: bool) -> None:
+        with self.lock:
+            self.busy = busy
 
     def discard(self, worker: _Worker) -> None:
         """Kill ``worker`` and forget it (a new one starts at the next ``take``)."""
@@ -218,15 +231,23 @@ class _Slot:
         """Kill the current worker (its parse fails with EOF); a new one starts later."""
         with self.lock:
             worker = self.worker
-        if worker is not None and worker.process.is_alive():
-            worker.process.kill()
+        if worker is not None:
+            worker.signal_kill()
 
     def close(self) -> None:
+        """No new worker from now on; the current one is killed (and, if idle, reaped)."""
         with self.lock:
             self.closed = True
-            worker, self.worker = self.worker, None
+            worker, busy = self.worker, self.busy
+            if not busy:
+                self.worker = None
         if worker is not None:
-            worker.kill()
+            # A busy worker's thread sees EOF and reaps it; closing its pipe under that
+            # thread could close an fd number already reused.
+            if busy:
+                worker.signal_kill()
+            else:
+                worker.kill()
 
 
 class _Call:
@@ -348,9 +369,14 @@ class ParsePool:
                 if self._closed:
                     raise ParseError("parse stopped: the daemon is shutting down")
                 self._available.wait()
-            return self._free.pop()
+            slot = self._free.pop()
+        slot.hold(True)
+        return slot
 
     def _release(self, slot: _Slot) -> None:
+        slot.hold(False)
+        if slot.closed:
+            slot.close()  # closed while this thread held it: reap the worker now
         with self._available:
             self._free.append(slot)
             self._available.notify()
@@ -362,14 +388,14 @@ class ParsePool:
         try:
             reply = worker.call((body, dict(headers), url, limits.max_memory), limits)
         except (EOFError, OSError):
-            slot.discard(worker)
+            self._replace(slot, worker)
             if slot.closed:
                 raise ParseError("parse stopped: the daemon is shutting down") from None
             code = worker.process.exitcode
             how = f"signal {-code}" if code is not None and code < 0 else f"exit {code}"
             raise ParseError(f"parse failed: the parsing process died ({how})") from None
         if reply == "time" or reply == "memory":
-            slot.discard(worker)
+            self._replace(slot, worker)
             raise _exceeded(limits, reply)
         match reply:
             case ("ok", KeyedFeed() as keyed):
@@ -377,9 +403,16 @@ class ParsePool:
             case ("error", str(message)):
                 raise ParseError(message)
             case ("memory", _):
-                slot.discard(worker)  # it exits by itself; reap it
+                self._replace(slot, worker)  # it exits by itself; reap it
                 raise _exceeded(limits, "memory")
         raise ParseError(f"parse failed: unexpected answer {reply[0]!r}")
+
+    def _replace(self, slot: _Slot, worker: _Worker) -> None:
+        """Kill and reap ``worker``, and start its successor now (in this parse's thread,
+        so that the next parse does not wait for it)."""
+        slot.discard(worker)
+        with contextlib.suppress(ParseError, OSError):  # closed meanwhile; or the next take
+            slot.take(self._ctx, self._address_cap)
 
     def close(self) -> None:
         """Kill every worker (a parse in flight fails at once) and stop the threads."""
