@@ -1,6 +1,6 @@
 """The fuzz suite: truncated, byte-flipped and otherwise mutated real feeds (tests/fuzzcases.py
 says how they are made), through the daemon's parse path (the worker pool, then each entry
-normalised), through `topics test` and through a `run --once` poll.
+normalised), through `topics test`, through a `run --once` poll and through the running daemon.
 
 Zero crashes: every input is entries or one ParseError with a one-line message, never another
 exception, never exit 70, and every article's text encodes (no lone surrogate reaches SQLite
@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import random
+import signal
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,6 +21,7 @@ import pytest
 from fuzzcases import FEEDS, cases, mutate
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from test_parse_service import Daemon
 
 from tracker.errors import ParseError
 from tracker.ingest import items
@@ -135,3 +137,29 @@ def test_a_poll_of_fuzz_cases_never_crashes(feed_server: FeedServer, tmp_path: P
         assert bad not in result.stderr, result.stderr
     new = int(result.stdout.split("new articles: ")[1].split()[0])
     assert new > 0  # some inputs kept entries
+
+
+@pytest.mark.slow
+def test_the_running_daemon_polls_fuzz_cases_without_a_crash(
+    feed_server: FeedServer, tmp_path: Path
+) -> None:
+    urls = []
+    for name, body in cases(2000, 20):
+        ctype = "application/feed+json" if name.endswith(".json") else "application/xml"
+        urls.append(feed_server.add(f"/{name}", body, content_type=ctype))
+    feeds = "\n".join(f"  - url: {u}" for u in urls)
+    cfg = tmp_path / "config.yaml"
+    cfg.write_text(
+        f"database: {tmp_path / 't.db'}\nparse: {{timeout: 10s}}\n"
+        f"defaults: {{interval: 1h, jitter: 0s}}\nfeeds:\n{feeds}\n"
+    )
+    daemon = Daemon(cfg)
+    try:
+        # Every feed answered once, ok or failed, each within its deadline.
+        daemon.wait_for(lambda: daemon.log.count("poll.ok") + daemon.log.count("poll.failed") >= 20)
+        daemon.proc.send_signal(signal.SIGTERM)
+        assert daemon.proc.wait(timeout=15) == 0
+        for bad in ("Traceback", "poll crashed", "internal error", "entry.skipped"):
+            assert bad not in daemon.log, daemon.log
+    finally:
+        daemon.close()
