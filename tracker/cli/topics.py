@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from tracker.cli.common import (
+    EXIT_ERROR,
     config_option,
     echo,
     existing_store,
@@ -17,8 +18,11 @@ from tracker.cli.common import (
 )
 from tracker.config import loader as config_mod
 from tracker.config.schema import DEFAULT_USER_AGENT, Config, default_feed_name
-from tracker.errors import ConfigError
+from tracker.errors import ConfigError, TrackerError
 from tracker.ingest import source as feed_source
+from tracker.ingest.isolate import ParsePool
+from tracker.models import FeedItem
+from tracker.settings import ParseSettings
 from tracker.topics import explore
 from tracker.topics.matcher import Matcher
 from tracker.topics.query import QuerySyntaxError
@@ -53,27 +57,59 @@ def _print_tested(item: explore.Tested, as_json: bool) -> None:
 def topics_test(
     ctx: click.Context, query: str | None, as_json: bool, sources: tuple[str, ...]
 ) -> None:
-    """Show which topics match each entry of SOURCE (a feed URL or a local feed file)."""
+    """Show which topics match each entry of SOURCE (a feed URL or a local feed file).
+
+    A source that cannot be read is one error line; the others are still tested, and the
+    exit status is 1."""
     config = _load_or_default(ctx, needed=query is None)
     matcher = _matcher(config, query)
     names = {f.url: f.display_name for f in config.feeds}
     langs = {f.url: f.lang for f in config.feeds}
-    for source in sources:
-        # Read by ingest (the pipeline's own path from bytes to articles), matched by topics.
-        feed_items = feed_source.read_feed(
-            source,
-            feed_lang=langs.get(source),
-            timeout_s=config.fetch.timeout,
-            max_bytes=config.fetch.max_bytes,
-            user_agent=DEFAULT_USER_AGENT,
-        )
-        feed = names.get(source) or _source_name(source)
-        items = explore.test_articles(feed_items, matcher, feed)
-        if not as_json:
-            matched = sum(1 for i in items if i.hits)
-            echo(f"{source}: {len(items)} entries, {matched} matched")
-        for item in items:
-            _print_tested(item, as_json)
+    limits = ParseSettings(config.parse.timeout, config.parse.max_memory)
+    # Parsed as the daemon parses: in a worker process, under parse.timeout and max_memory
+    # (forked: this process has no threads when it parses, and fetches with asyncio.run).
+    parser = ParsePool(1, start_method="fork")
+    failed = 0
+    try:
+        for source in sources:
+            try:
+                # Read by ingest (the pipeline's own path from bytes to articles).
+                feed_items = feed_source.read_feed(
+                    source,
+                    feed_lang=langs.get(source),
+                    timeout_s=config.fetch.timeout,
+                    deadline_s=config.fetch.deadline,
+                    max_bytes=config.fetch.max_bytes,
+                    user_agent=DEFAULT_USER_AGENT,
+                    parser=parser,
+                    limits=limits,
+                )
+            except TrackerError as exc:
+                failed += 1
+                echo(f"error: {exc}", err=True)
+                continue
+            _print_source(source, names.get(source), feed_items, matcher, as_json)
+    finally:
+        parser.close()
+    if failed:
+        raise click.exceptions.Exit(EXIT_ERROR)
+
+
+def _print_source(
+    source: str,
+    name: str | None,
+    feed_items: list[FeedItem],
+    matcher: Matcher,
+    as_json: bool,
+) -> None:
+    """One source's entries, matched by topics."""
+    feed = name or _source_name(source)
+    items = explore.test_articles(feed_items, matcher, feed)
+    if not as_json:
+        matched = sum(1 for i in items if i.hits)
+        echo(f"{source}: {len(items)} entries, {matched} matched")
+    for item in items:
+        _print_tested(item, as_json)
 
 
 @topics.command("backtest")

@@ -193,6 +193,19 @@ class Fetch(_Model):
     """The `User-Agent` header."""
 
 
+class Parse(_Model):
+    """Limits of one feed's parse, enforced in a worker process (killed and replaced past them)."""
+
+    timeout: Duration = Field(default=10.0, gt=0)
+    """Time allowed to parse one feed body. A parse that takes longer is stopped and the poll
+    fails with "parse exceeded 10s (parse.timeout)" (retried with backoff).
+    """
+    max_memory: Size = Field(default=200 * 1000**2, ge=16 * 1000**2)
+    """Memory one parse may take beyond what the idle parser holds (at least `16MB`). A parse
+    that needs more fails with "parse exceeded 200MB (parse.max_memory)".
+    """
+
+
 class Feed(_Model):
     """One feed to poll."""
 
@@ -609,6 +622,8 @@ class Config(_Model):
     """Per-feed settings every feed inherits (below)."""
     fetch: Fetch = Fetch()
     """HTTP client settings (below)."""
+    parse: Parse = Parse()
+    """Time and memory limits of each feed's parse (below)."""
     feeds: list[Feed] = []
     """The feeds to poll (below)."""
     lists: dict[str, list[str]] = {}

@@ -13,6 +13,7 @@ from tracker.settings import (
     FeedDefaults,
     FeedHealthSettings,
     FetchSettings,
+    ParseSettings,
     RateLimit,
     Settings,
     TopicSettings,
@@ -56,4 +57,5 @@ def to_settings(config: Config) -> Settings:
         feed_health=FeedHealthSettings(h.fail_after, h.silent_factor, h.min_silence),
         metrics_listen=config.metrics.listen,
         secrets=tuple(config.secrets()),
+        parse=ParseSettings(config.parse.timeout, config.parse.max_memory),
     )

@@ -16,6 +16,7 @@ from tracker.backoff import feed_backoff
 from tracker.delivery.routing import Router
 from tracker.errors import FetchError, HTTPStatusError, ParseError
 from tracker.ingest import fetch, items
+from tracker.ingest.isolate import InlineParser, Parser
 from tracker.ingest.items import KeyedFeed
 from tracker.log import event
 from tracker.models import (
@@ -26,6 +27,7 @@ from tracker.models import (
     PollOutcome,
     PollResult,
 )
+from tracker.settings import ParseSettings
 from tracker.store.facade import Store
 from tracker.topics.matcher import Matcher
 
@@ -67,6 +69,7 @@ class PollSettings:
     # Refuses redirects from a public feed to an internal address (fetch.allow_private_redirects).
     redirects: fetch.RedirectGuard = field(default_factory=fetch.RedirectGuard)
     auth: dict[str, tuple[str, str]] = field(default_factory=dict)
+    parse_limits: ParseSettings = field(default_factory=ParseSettings)
     # None when no channel is configured: alerts are then only stored and logged.
     router: Router | None = None
 
@@ -100,6 +103,7 @@ class Poller:
         metrics: PollMetrics | None = None,
         health: PollHealth | None = None,
         on_deliveries: Callable[[], None] | None = None,
+        parser: Parser | None = None,
     ) -> None:
         self.client = client
         self.store = store
@@ -109,6 +113,8 @@ class Poller:
         self.health = health
         # Called after a feed's transaction queued deliveries, to send them without waiting.
         self.on_deliveries = on_deliveries
+        # The daemon's is an ingest.isolate.ParsePool (bounded); by hand, a thread.
+        self.parser: Parser = parser or InlineParser()
 
     async def poll(self, state: FeedState) -> PollOutcome:
         """Poll one feed; never raises for feed problems: they are stored on the feed's row."""
@@ -168,9 +174,7 @@ class Poller:
                     baseline_done=state.baseline_done,
                 )  # fmt: skip
                 return PollOutcome(spec.name, ok=True, not_modified=True)
-            keyed = await asyncio.to_thread(
-                items.parse_keyed, result.body, result.headers, state.url
-            )
+            keyed = await self.parser.parse(result.body, result.headers, state.url, s.parse_limits)
             if keyed.feed.warning:
                 event(log, logging.INFO, "parse.warning", feed=spec.name, error=keyed.feed.warning)
             # Inside the try: an ingest that fails as a whole (its transaction rolled back)

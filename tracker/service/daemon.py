@@ -26,6 +26,7 @@ from tracker.delivery.outbox import Dispatcher, DispatchSummary, RetryPolicy
 from tracker.delivery.routing import Router
 from tracker.errors import ConfigError, TrackerError
 from tracker.ingest import fetch
+from tracker.ingest.isolate import ParsePool
 from tracker.ingest.pipeline import Poller, PollSettings
 from tracker.log import event
 from tracker.models import DeliveryStatus, PollOutcome
@@ -74,6 +75,7 @@ def poll_settings(settings: Settings) -> PollSettings:
         deadline_s=f.deadline_s,
         redirects=fetch.RedirectGuard(allow=f.allow_private_redirects),
         auth=settings.feed_auth,
+        parse_limits=settings.parse,
         router=Router(settings) if settings.channels else None,
     )
 
@@ -152,6 +154,7 @@ class Components:
     waker: OutboxWaker
     sched: FeedScheduler
     metrics: Metrics | None = None
+    parser: ParsePool | None = None
 
 
 @asynccontextmanager
@@ -165,13 +168,16 @@ async def _components(
     ``redact`` masks secrets in what the store writes (default: these settings' secrets)."""
     with InstanceLock(settings.database):
         store = Store(settings.database, redact or Redactor(settings.secrets))
+        # Parses run in worker processes, each under settings.parse's deadline and memory cap.
+        parser = ParsePool(min(4, os.cpu_count() or 1, settings.fetch.concurrency))
         try:
+            await asyncio.to_thread(parser.start)
             store.sync_feeds(settings.feeds, time.time())
             client = _client(settings)
             waker = OutboxWaker()
             health = _health_monitor(settings, store)
             dispatcher = make_dispatcher(settings, store, metrics) if settings.channels else None
-            poller = _poller(poll_settings(settings), store, client, health, waker, metrics)
+            poller = _poller(poll_settings(settings), store, client, health, waker, metrics, parser)
             sched = FeedScheduler(
                 poller,
                 store,
@@ -180,7 +186,7 @@ async def _components(
                 waker=waker,
                 on_tick=on_tick,
             )
-            parts = Components(store, client, health, waker, sched, metrics)
+            parts = Components(store, client, health, waker, sched, metrics, parser)
             try:
                 yield parts
             finally:
@@ -189,6 +195,7 @@ async def _components(
                 if sched.dispatcher is not None:
                     await sched.dispatcher.aclose()
         finally:
+            parser.close()
             store.close()
 
 
@@ -199,6 +206,7 @@ def _poller(
     health: FeedHealthMonitor,
     waker: OutboxWaker,
     metrics: Metrics | None,
+    parser: ParsePool | None,
 ) -> Poller:
     return Poller(
         client,
@@ -207,6 +215,7 @@ def _poller(
         metrics=metrics,
         health=health,
         on_deliveries=waker,
+        parser=parser,
     )
 
 
@@ -320,6 +329,9 @@ class Daemon:
         finally:
             event(log, logging.INFO, "daemon.stopping")
             self.notifier.stopping()
+            if parts.parser is not None:
+                # Nothing is stored before a parse ends: stop those polls now, not in 10 s.
+                parts.parser.cancel_waiting()
             await sched.stop(STOP_TIMEOUT_S)
             if watchdog is not None:
                 watchdog.cancel()
@@ -420,7 +432,7 @@ class Daemon:
             dispatcher = make_dispatcher(new, store, self.metrics) if new.channels else None
         # Last: nothing after this can fail and leave a new client unclosed.
         client = _client(new) if new.fetch != old.fetch else parts.client
-        poller = _poller(settings, store, client, health, parts.waker, self.metrics)
+        poller = _poller(settings, store, client, health, parts.waker, self.metrics, parts.parser)
         if client is not parts.client:
             # Polls in flight keep their poller and its client: close it once they are done.
             _close_when_idle(list(sched.in_flight.values()), parts.client)
