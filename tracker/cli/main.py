@@ -1,6 +1,6 @@
 """The command line: the `tracker` group and its commands, one module per command group
-(cli/run.py, check.py, feeds.py, topics.py, alerts.py, notify.py); every TrackerError becomes
-a clear message and exit code (cli/common.py)."""
+(cli/run.py, check.py, feeds.py, topics.py, stories.py, alerts.py, notify.py); every
+TrackerError becomes a clear message and exit code (cli/common.py)."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from tracker.cli.common import echo
 from tracker.cli.feeds import feeds
 from tracker.cli.notify import notify
 from tracker.cli.run import run
+from tracker.cli.stories import stories
 from tracker.cli.topics import topics
 from tracker.redact import Redactor
 
@@ -38,7 +39,7 @@ def cli(ctx: click.Context, config_path: Path) -> None:
     ctx.obj["config_path"] = config_path
 
 
-for command in (run, check, feeds, topics, alerts, notify):
+for command in (run, check, feeds, topics, stories, alerts, notify):
     cli.add_command(command)
 
 

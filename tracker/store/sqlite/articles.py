@@ -70,9 +70,9 @@ class ArticleTables(Tables):
             )
             article_id = int(cur.lastrowid or 0)
         self.db.execute(
-            "INSERT OR IGNORE INTO entries (feed_id, entry_key, article_id, seen_at)"
-            " VALUES (?, ?, ?, ?)",
-            [feed_id, article.entry_key, article_id, now],
+            "INSERT OR IGNORE INTO entries (feed_id, entry_key, article_id, seen_at, title, lang)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            [feed_id, article.entry_key, article_id, now, article.title, article.lang],
         )
         return article_id, is_new
 

@@ -184,6 +184,10 @@ def _v7(db: sqlite_utils.Database) -> None:
         UPDATE matches SET story_id = (SELECT story_id FROM articles a WHERE a.id = article_id);
         CREATE UNIQUE INDEX matches_story_alert ON matches (story_id, topic) WHERE alert = 1;
         ALTER TABLE deliveries ADD COLUMN update_of INTEGER REFERENCES deliveries(id);
+        -- Each outlet's own title and language: a Spanish feed carrying an article stored
+        -- first from an English one (one canonical URL) is still a Spanish report.
+        ALTER TABLE entries ADD COLUMN title TEXT;
+        ALTER TABLE entries ADD COLUMN lang TEXT;
         """
     )
 

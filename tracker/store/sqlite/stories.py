@@ -153,7 +153,8 @@ class StoryTables(Tables):
         for i in range(0, len(ids), 500):
             chunk = ids[i : i + 500]
             rows = self.db.execute(
-                "SELECT a.story_id, f.name, a.lang, a.title, COALESCE(a.canonical_url, a.url),"
+                "SELECT a.story_id, f.name, COALESCE(e.lang, a.lang), COALESCE(e.title, a.title),"
+                " COALESCE(a.canonical_url, a.url),"
                 " a.published_at, e.seen_at FROM entries e JOIN articles a ON a.id = e.article_id"
                 " JOIN feeds f ON f.id = e.feed_id"
                 f" WHERE a.story_id IN ({','.join('?' * len(chunk))})"
