@@ -203,7 +203,7 @@ class Alert:
     story_id: int | None = None
     headline: str | None = None  # the story's (its first report's title)
     story_first_seen: float | None = None
-    # Every report of the story known when the alert is rendered, first seen first.
+    # Every report of the story known when the alert is rendered, first published first.
     reports: tuple[StoryReport, ...] = ()
     update: bool = False  # a follow-up: the story gained another language or outlets
     thread_key: str | None = None  # an update's first alert's key (its Message-ID)

@@ -147,7 +147,8 @@ class StoryTables(Tables):
         )
 
     def story_reports(self, story_ids: Sequence[int]) -> dict[int, list[StoryReport]]:
-        """Every report of these stories: one per feed and article, first seen first."""
+        """Every report of these stories: one per feed and article, first published first
+        (then first seen)."""
         out: dict[int, list[StoryReport]] = defaultdict(list)
         ids = sorted(set(story_ids))
         for i in range(0, len(ids), 500):
@@ -158,7 +159,7 @@ class StoryTables(Tables):
                 " a.published_at, e.seen_at FROM entries e JOIN articles a ON a.id = e.article_id"
                 " JOIN feeds f ON f.id = e.feed_id"
                 f" WHERE a.story_id IN ({','.join('?' * len(chunk))})"
-                " ORDER BY e.seen_at, a.id, f.id",
+                " ORDER BY COALESCE(a.published_at, e.seen_at), e.seen_at, a.id, f.id",
                 chunk,
             )
             for r in rows:
