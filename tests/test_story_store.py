@@ -79,12 +79,10 @@ def test_a_topic_alerts_once_per_story(tmp_path: Path) -> None:
     step = StoryStep(rebuild(store, 72 * 3600, NOW))
     hit = [TopicHit("wall", ("wall",), "**wall**")]
     with step.transaction(store, NOW):
-        a1, _ = store.add_entry(feed, _article("1", "Wall news", "https://x.example/1"), NOW)
-        s1 = step.assign(store, a1, _article("1", "Wall news"), True, NOW)
+        a1, _, s1 = step.add_entry(store, feed, _article("1", "Wall news", "https://x/1"), NOW)
         first = store.add_matches(a1, hit, True, NOW, s1)
     with step.transaction(store, NOW):
-        a2, _ = store.add_entry(feed, _article("2", "WALL NEWS", "https://y.example/2"), NOW)
-        s2 = step.assign(store, a2, _article("2", "WALL NEWS"), True, NOW)
+        a2, _, s2 = step.add_entry(store, feed, _article("2", "WALL NEWS", "https://y/2"), NOW)
         second = store.add_matches(a2, hit, True, NOW, s2)
     assert s1 == s2
     assert [m.alert for m in first] == [True]
@@ -101,23 +99,20 @@ def test_the_index_learns_a_report_only_after_its_transaction_commits(tmp_path: 
     step = StoryStep(rebuild(store, 72 * 3600, NOW))
     art = _article("1", "Tariffs on steel", "https://x.example/1")
     with pytest.raises(RuntimeError), step.transaction(store, NOW):
-        a1, _ = store.add_entry(feed, art, NOW)
-        step.assign(store, a1, art, True, NOW)
+        step.add_entry(store, feed, art, NOW)
         raise RuntimeError("the feed's transaction fails")
     assert len(step.index) == 0 and store.count("stories") == 0
     with step.transaction(store, NOW):
-        a1, _ = store.add_entry(feed, art, NOW)
-        s1 = step.assign(store, a1, art, True, NOW)
+        a1, _, s1 = step.add_entry(store, feed, art, NOW)
         # A copy in the same transaction joins through the transaction's own index.
         copy = _article("2", "Tariffs on steel", "https://y.example/2")
-        a2, _ = store.add_entry(feed, copy, NOW)
-        assert step.assign(store, a2, copy, True, NOW) == s1
+        _, _, s2 = step.add_entry(store, feed, copy, NOW)
+        assert s2 == s1
         assert len(step.index) == 0  # not committed yet
         # One entry's savepoint rolled back: only its report is forgotten.
         other = _article("3", "Something else", "https://z.example/3")
         with pytest.raises(ValueError), step.savepoint(store):
-            a3, _ = store.add_entry(feed, other, NOW)
-            step.assign(store, a3, other, True, NOW)
+            step.add_entry(store, feed, other, NOW)
             raise ValueError("bad entry")
     assert len(step.index) == 2
     assert store.query("SELECT story_id, join_kind, join_matched FROM articles ORDER BY id") == [

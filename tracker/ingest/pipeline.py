@@ -272,11 +272,10 @@ class Poller:
         """
         now = self.clock()
         article = items.to_item(entry, key, lang, now).article
-        article_id, is_new = self.store.add_entry(state.id, article, now)
+        # Stored with its story: topics match stories, so the match needs to know which one.
+        article_id, is_new, story = self.stories.add_entry(self.store, state.id, article, now)
         outcome.new_entries += 1
         outcome.new_articles += is_new
-        # Its story first: topics match stories, so the match needs to know which one.
-        story = self.stories.assign(self.store, article_id, article, is_new, now)
         alert = may_alert and _fresh(article, now - self.settings.max_age_s)
         hits = self.settings.matcher.match(article.match_input(spec.name))
         queued = 0

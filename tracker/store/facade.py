@@ -20,7 +20,13 @@ from tracker.store.sqlite.articles import ArticleTables, NewMatch
 from tracker.store.sqlite.feeds import REBASELINE_AFTER_S, FeedRow, FeedTables
 from tracker.store.sqlite.migrations import NAMES, migrate
 from tracker.store.sqlite.outbox import DeliveryOutcome, DeliveryRow, OutboxTables
-from tracker.store.sqlite.stories import ReportRow, SentAlert, StoryMember, StoryRow
+from tracker.store.sqlite.stories import (
+    Placement,
+    ReportRow,
+    SentAlert,
+    StoryMember,
+    StoryRow,
+)
 
 __all__ = [
     "REBASELINE_AFTER_S",
@@ -29,6 +35,7 @@ __all__ = [
     "DeliveryRow",
     "FeedRow",
     "NewMatch",
+    "Placement",
     "ReportRow",
     "SentAlert",
     "Store",

@@ -177,9 +177,8 @@ def _v7(db: sqlite_utils.Database) -> None:
         ALTER TABLE articles ADD COLUMN join_matched INTEGER;
         ALTER TABLE articles ADD COLUMN join_shared TEXT NOT NULL DEFAULT '[]';
         UPDATE articles SET story_id = id;
+        -- The one new index on the hot path: a story's reports, read for every alert.
         CREATE INDEX articles_story ON articles (story_id);
-        CREATE INDEX articles_published ON articles (COALESCE(published_at, first_seen_at));
-        CREATE INDEX stories_seen ON stories (last_seen);
         ALTER TABLE matches ADD COLUMN story_id INTEGER REFERENCES stories(id);
         UPDATE matches SET story_id = (SELECT story_id FROM articles a WHERE a.id = article_id);
         CREATE UNIQUE INDEX matches_story_alert ON matches (story_id, topic) WHERE alert = 1;
