@@ -170,3 +170,45 @@ def test_an_alert_names_every_outlet_with_its_language_once() -> None:
     # Without a story (an alert queued before v7): its own outlet.
     lone = view(Alert(**{**alert.__dict__, "reports": (), "story_id": None, "headline": None}))
     assert lone.outlet_line == "Reported by CNN (en)"
+
+
+def test_a_digest_lists_each_story_once_with_every_outlet(tmp_path: Path) -> None:
+    """Deliveries read back from the outbox carry every report of their story."""
+    from tracker.models import Route
+
+    store, _ = _store(tmp_path)
+    store.sync_feeds(
+        [FeedSpec("https://f.example/a", "A", 600), FeedSpec("https://f.example/b", "B", 600)],
+        NOW,
+    )
+    feeds = {f.name: f.id for f in store.pollable_feeds(NOW + 10_000)}
+    step = StoryStep(rebuild(store, 72 * 3600, NOW))
+    hits = [TopicHit("wall", ("wall",), "**wall**"), TopicHit("mexico", ("Mexico",), "")]
+    for name, key, title in (("A", "1", "Mexico and the wall"), ("B", "2", "MEXICO AND THE WALL")):
+        with step.transaction(store, NOW):
+            a, _, s = step.add_entry(
+                store, feeds[name], _article(key, title, f"https://{key}"), NOW
+            )
+            for m in store.add_matches(a, hits, True, NOW, s):
+                if m.alert:
+                    store.add_delivery(m.match_id, f"k{m.match_id}", Route("d", True, NOW), NOW)
+    alerts = store.due_alerts(NOW + 1, ignore_backoff=True)
+    assert sorted(a.topic for a in alerts) == ["mexico", "wall"]  # one story, once per topic
+    assert all([r.feed for r in a.reports] == ["A", "B"] for a in alerts)
+    text = render_text(alerts, "digest-k", "s")
+    assert text.count("Reported by A (en), B (en)") == 1  # the story once, naming the other topic
+    assert "also mexico" in text or "also wall" in text
+    store.close()
+
+
+def test_a_changed_story_window_needs_a_restart() -> None:
+    from dataclasses import replace
+
+    from tracker.config import loader
+    from tracker.config.settings import to_settings
+    from tracker.service.reload import needs_restart
+
+    old = to_settings(loader.parse("{}", Path.cwd()))
+    new = replace(old, stories_window_s=3600.0)
+    assert needs_restart(old, new) == ["stories.window"]
+    assert needs_restart(old, old) == []
