@@ -160,6 +160,11 @@ def test_three_feeds_syndicating_one_story_give_one_alert_per_topic_naming_all(
     (wall,) = [s for s in stories if s["id"] == story_id]
     assert wall["articles"] == 3 and wall["topics"] == ["mexico", "wall"]
     assert [o["feed"] for o in wall["outlets"]] == ["Reuters", "CNN", "HuffPost"]
+    text = run_cli("--config", str(cfg), "stories", "--topic", "wall")
+    assert f"#{story_id}  Mexico will not pay for the border wall" in text.stdout
+    assert "3 articles · topics: mexico, wall" in text.stdout
+    missing = run_cli("--config", str(cfg), "stories", "show", "999999")
+    assert (missing.returncode, missing.stderr) == (1, "error: no story #999999\n")
     shown = run_cli("--config", str(cfg), "stories", "show", str(story_id))
     assert shown.returncode == 0, shown.stderr
     assert "Reported by Reuters (en), CNN (en), HuffPost (en)" in shown.stdout

@@ -212,3 +212,34 @@ def test_a_changed_story_window_needs_a_restart() -> None:
     new = replace(old, stories_window_s=3600.0)
     assert needs_restart(old, new) == ["stories.window"]
     assert needs_restart(old, old) == []
+
+
+def test_an_update_follows_a_report_in_another_language_once(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    from tracker.models import Route
+
+    store, _ = _store(tmp_path)
+    store.sync_feeds(
+        [FeedSpec("https://f.example/a", "A", 600), FeedSpec("https://f.example/b", "B", 600)],
+        NOW,
+    )
+    feeds = {f.name: f.id for f in store.pollable_feeds(NOW + 10_000)}
+    step = StoryStep(rebuild(store, 72 * 3600, NOW))
+    url = "https://wire.example/1"
+    with step.transaction(store, NOW):
+        a, _, story = step.add_entry(store, feeds["A"], _article("1", "Talks", url), NOW)
+        (m,) = store.add_matches(a, [TopicHit("t", (), "")], True, NOW, story)
+        store.add_delivery(m.match_id, "first", Route("mail", False, NOW), NOW)
+    store.db.execute("UPDATE deliveries SET status = 'sent', sent_at = ?", [NOW + 1])
+    assert step.updates(store, story, {"t": 3}, NOW + 2) == 0  # nothing new yet
+    spanish = replace(_article("2", "Negociaciones", url), lang="es")
+    with step.transaction(store, NOW + 5):
+        _, is_new, joined = step.add_entry(store, feeds["B"], spanish, NOW + 5)
+        assert (is_new, joined) == (False, story)  # the same article, carried by B
+        assert step.updates(store, story, {"t": 3}, NOW + 5) == 1  # a new language
+        assert step.updates(store, story, {"t": 3}, NOW + 5) == 0  # one update only
+    (update,) = [x for x in store.due_alerts(NOW + 10, True) if x.update]
+    assert update.thread_key == "first" and update.channel == "mail"
+    assert [(r.feed, r.lang) for r in update.reports] == [("A", "en"), ("B", "es")]
+    store.close()
