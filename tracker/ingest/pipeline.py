@@ -115,7 +115,11 @@ class Poller:
         # Called after a feed's transaction queued deliveries, to send them without waiting.
         self.on_deliveries = on_deliveries
         # The story index outlives a reload's new Poller: the daemon passes it in.
-        self.stories = stories or StoryStep.load(store, settings.story_window_s, clock())
+        self.stories = (
+            stories
+            if stories is not None
+            else StoryStep.load(store, settings.story_window_s, clock())
+        )
 
     async def poll(self, state: FeedState) -> PollOutcome:
         """Poll one feed; never raises for feed problems: they are stored on the feed's row."""
@@ -269,7 +273,7 @@ class Poller:
 
         An article another feed carried first is matched too: if it only matched silently
         there (a baseline, another feed's restriction), this feed's carrying it is news.
-        A story alerts at most once per topic (one match row per article and topic).
+        A story alerts at most once per topic: topics match stories (store.add_matches).
         """
         now = self.clock()
         article = items.to_item(entry, key, lang, now).article
