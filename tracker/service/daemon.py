@@ -28,6 +28,7 @@ from tracker.errors import ConfigError, TrackerError
 from tracker.ingest import fetch
 from tracker.ingest.isolate import ParsePool
 from tracker.ingest.pipeline import Poller, PollSettings
+from tracker.ingest.stories import StoryStep
 from tracker.log import event
 from tracker.models import DeliveryStatus, PollOutcome
 from tracker.redact import Redactor
@@ -77,6 +78,8 @@ def poll_settings(settings: Settings) -> PollSettings:
         auth=settings.feed_auth,
         parse_limits=settings.parse,
         router=Router(settings) if settings.channels else None,
+        story_window_s=settings.stories_window_s,
+        updates={n: t.updates_outlets for n, t in settings.topics.items() if t.updates},
     )
 
 
@@ -153,6 +156,7 @@ class Components:
     health: FeedHealthMonitor
     waker: OutboxWaker
     sched: FeedScheduler
+    stories: StoryStep
     metrics: Metrics | None = None
     parser: ParsePool | None = None
 
@@ -177,7 +181,11 @@ async def _components(
             waker = OutboxWaker()
             health = _health_monitor(settings, store)
             dispatcher = make_dispatcher(settings, store, metrics) if settings.channels else None
-            poller = _poller(poll_settings(settings), store, client, health, waker, metrics, parser)
+            # Rebuilt from the window's stored articles; a reload keeps it.
+            stories = StoryStep.load(store, settings.stories_window_s, time.time())
+            poller = _poller(
+                poll_settings(settings), store, client, health, waker, metrics, stories, parser
+            )
             sched = FeedScheduler(
                 poller,
                 store,
@@ -186,7 +194,7 @@ async def _components(
                 waker=waker,
                 on_tick=on_tick,
             )
-            parts = Components(store, client, health, waker, sched, metrics, parser)
+            parts = Components(store, client, health, waker, sched, stories, metrics, parser)
             try:
                 yield parts
             finally:
@@ -206,6 +214,7 @@ def _poller(
     health: FeedHealthMonitor,
     waker: OutboxWaker,
     metrics: Metrics | None,
+    stories: StoryStep,
     parser: ParsePool | None,
 ) -> Poller:
     return Poller(
@@ -216,6 +225,7 @@ def _poller(
         health=health,
         on_deliveries=waker,
         parser=parser,
+        stories=stories,
     )
 
 
@@ -432,7 +442,16 @@ class Daemon:
             dispatcher = make_dispatcher(new, store, self.metrics) if new.channels else None
         # Last: nothing after this can fail and leave a new client unclosed.
         client = _client(new) if new.fetch != old.fetch else parts.client
-        poller = _poller(settings, store, client, health, parts.waker, self.metrics, parts.parser)
+        poller = _poller(
+            settings,
+            store,
+            client,
+            health,
+            parts.waker,
+            self.metrics,
+            parts.stories,
+            parts.parser,
+        )
         if client is not parts.client:
             # Polls in flight keep their poller and its client: close it once they are done.
             _close_when_idle(list(sched.in_flight.values()), parts.client)
