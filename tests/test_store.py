@@ -8,7 +8,7 @@ import sqlite_utils
 from tracker.errors import StoreError
 from tracker.models import Article, FeedSpec, TopicHit
 from tracker.store.facade import SCHEMA_VERSION, Store
-from tracker.store.sqlite.migrations import STEPS
+from tracker.store.sqlite.migrations import NAMES, STEPS
 
 
 def _article(key: str, url: str | None, title: str = "t") -> Article:
@@ -73,8 +73,9 @@ def test_database_from_before_sqlite_utils_migrations_is_adopted(tmp_path: Path)
     store = Store(db)  # v1 again would fail: "table feeds already exists"
     assert store.schema_version == SCHEMA_VERSION
     assert [r[0] for r in store.query("SELECT name FROM _sqlite_migrations ORDER BY id")] == [
-        f"v{i}" for i in range(1, SCHEMA_VERSION + 1)
+        *NAMES
     ]
+    assert NAMES[:4] == ("v1", "v2", "v3", "v4")
     assert store.query("SELECT url, retired_at FROM feeds") == [("u", None)]  # v4 ran
     assert len(store.instance_id) == 16
     store.close()

@@ -13,6 +13,7 @@ from tracker.cli.alerts import alerts
 from tracker.cli.check import check
 from tracker.cli.common import echo
 from tracker.cli.feeds import feeds
+from tracker.cli.matches import matches
 from tracker.cli.notify import notify
 from tracker.cli.run import run
 from tracker.cli.topics import topics
@@ -38,7 +39,7 @@ def cli(ctx: click.Context, config_path: Path) -> None:
     ctx.obj["config_path"] = config_path
 
 
-for command in (run, check, feeds, topics, alerts, notify):
+for command in (run, check, feeds, matches, topics, alerts, notify):
     cli.add_command(command)
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from tracker.cli.clock import stamp, utc_option, wants_utc
 from tracker.cli.common import (
     config_option,
     echo,
@@ -29,7 +30,7 @@ def topics() -> None:
     """Tune topics: try them on feeds or on stored articles."""
 
 
-def _print_tested(item: explore.Tested, as_json: bool) -> None:
+def _print_tested(item: explore.Tested, as_json: bool, where: str | None = None) -> None:
     if as_json:
         click.echo(json.dumps(item.as_json(), ensure_ascii=False))
         return
@@ -38,6 +39,8 @@ def _print_tested(item: explore.Tested, as_json: bool) -> None:
         return
     for hit in item.hits:
         echo(f"  ✔  [{hit.topic}] {item.title}")
+        if where:
+            echo(f"       {where}")
         echo(f"       terms: {', '.join(hit.terms)}")
         if hit.snippet:
             echo(f"       {hit.snippet}")
@@ -87,11 +90,18 @@ def topics_test(
     show_default=True,
     help="How far back to look (by when articles were stored).",
 )
+@click.option("--limit", "-n", type=click.IntRange(min=1), help="Show at most N matches.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per match per line.")
+@utc_option
 @click.pass_context
 @handle_errors
 def topics_backtest(
-    ctx: click.Context, topic: str | None, query: str | None, days: float, as_json: bool
+    ctx: click.Context,
+    topic: str | None,
+    query: str | None,
+    days: float,
+    limit: int | None,
+    as_json: bool,
 ) -> None:
     """Show which stored articles TOPIC (or --query) would have matched."""
     if (topic is None) == (query is None):
@@ -112,12 +122,21 @@ def topics_backtest(
     try:
         for item in explore.backtest(store.articles_since(since), matcher):
             matched += 1
-            _print_tested(item, as_json)
+            if limit is None or matched <= limit:
+                _print_tested(item, as_json, _where(item, wants_utc(ctx)))
         scanned = store.count_since(since)
     finally:
         store.close()
     if not as_json:
         echo(f"{matched} of {scanned} articles from the last {days:g} days would have matched")
+        if limit is not None and matched > limit:
+            echo(f"(showing the first {limit}; --limit to see more)")
+
+
+def _where(item: explore.Tested, utc: bool) -> str:
+    """feed · published time · link, for a backtest match."""
+    when = stamp(item.published_at.timestamp(), utc) if item.published_at else "undated"
+    return " · ".join(p for p in (item.feed, when, item.link or "") if p)
 
 
 def _source_name(source: str) -> str:

@@ -18,7 +18,9 @@ from tracker.errors import StoreError
 from tracker.redact import NO_SECRETS
 from tracker.store.sqlite.articles import ArticleTables, NewMatch
 from tracker.store.sqlite.feeds import REBASELINE_AFTER_S, FeedRow, FeedTables
+from tracker.store.sqlite.matches import MatchRow, MatchTables
 from tracker.store.sqlite.migrations import NAMES, migrate
+from tracker.store.sqlite.mutes import MuteTables
 from tracker.store.sqlite.outbox import DeliveryOutcome, DeliveryRow, OutboxTables
 
 __all__ = [
@@ -27,6 +29,7 @@ __all__ = [
     "DeliveryOutcome",
     "DeliveryRow",
     "FeedRow",
+    "MatchRow",
     "NewMatch",
     "Store",
 ]
@@ -35,7 +38,7 @@ __all__ = [
 SCHEMA_VERSION = len(NAMES)
 
 
-class Store(FeedTables, ArticleTables, OutboxTables):
+class Store(FeedTables, ArticleTables, OutboxTables, MatchTables, MuteTables):
     """The database: open, migrate, and every query the daemon makes."""
 
     def __init__(self, path: Path, redact: Callable[[str], str] = NO_SECRETS) -> None:

@@ -153,8 +153,17 @@ def _v4(db: sqlite_utils.Database) -> None:
     db.execute("ALTER TABLE feeds ADD COLUMN retired_at REAL")
 
 
+def _v8(db: sqlite_utils.Database) -> None:
+    # Muted topics (`tracker topics mute`): the daemon reads them at each match, so a mute
+    # from the CLI reaches a running daemon and survives reloads and restarts.
+    db.execute(
+        "CREATE TABLE topic_mutes (topic TEXT PRIMARY KEY, until REAL, created_at REAL NOT NULL)"
+    )
+
+
 # Append only: a migration that shipped is never edited. Each is recorded by its name (v1…).
-STEPS = (_v1, _v2, _v3, _v4)
+# (v5–v7 come from other branches; the order is settled when they merge.)
+STEPS = (_v1, _v2, _v3, _v4, _v8)
 NAMES = tuple(step.__name__.lstrip("_") for step in STEPS)
 
 
