@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import time
 from pathlib import Path
 
 import pytest
+from test_daemon import Daemon
 
 from conftest import run_cli
 from feedserver import FeedServer
@@ -110,3 +112,128 @@ def test_backtest_shows_feed_date_link_and_limits(feed_server: FeedServer, tmp_p
 
 def _db(tmp_path: Path) -> sqlite3.Connection:
     return sqlite3.connect(tmp_path / "t.db")
+
+
+def _steer_config(tmp_path: Path, url: str) -> Path:
+    # A daily digest half a day away: deliveries stay pending, to be seen and cancelled.
+    at = time.gmtime(time.time() + 12 * 3600)
+    return _config(
+        tmp_path,
+        {"Wire": url},
+        "channels:\n  hook:\n    type: webhook\n    url: http://127.0.0.1:1/hook\n"
+        f"    mode: daily\n    digest_at: '{at.tm_hour:02d}:00'\n    timezone: UTC\n",
+    )
+
+
+def _deliveries(tmp_path: Path) -> list[tuple[int, str, str]]:
+    conn = _db(tmp_path)
+    try:
+        return conn.execute(
+            "SELECT d.id, m.topic, d.status FROM deliveries d JOIN matches m ON m.id = d.match_id"
+            " ORDER BY d.id"
+        ).fetchall()
+    finally:
+        conn.close()
+
+
+def test_mute_cancel_and_poll_now_steer_a_running_daemon(
+    feed_server: FeedServer, tmp_path: Path
+) -> None:
+    items = [
+        Item("Steel tariffs rise again", "https://w.example/steel", "w1"),
+        Item("Border wall funding vote", "https://w.example/wall", "w2"),
+    ]
+    url = feed_server.add("/wire.xml", rss(items))
+    cfg = _steer_config(tmp_path, url)
+    cfg.write_text(cfg.read_text().replace("jitter: 0s", "jitter: 0s, interval: 1h"))
+    # Muted before the daemon starts (the database is created for it).
+    muted = run_cli("-c", str(cfg), "topics", "mute", "wall")
+    assert (
+        muted.returncode == 0 and "wall: muted until `tracker topics unmute wall`" in muted.stdout
+    )
+    daemon = Daemon(cfg)
+    try:
+        daemon.wait_for(lambda: len(_deliveries(tmp_path)) == 1)
+        [(steel_id, topic, status)] = _deliveries(tmp_path)
+        assert (topic, status) == ("steel", "pending")  # wall matched, but queued nothing
+        wall = run_cli("-c", str(cfg), "matches", "--topic", "wall", "--json").stdout
+        assert json.loads(wall)["alerted"] is False
+        daemon.wait_log("alert.muted")
+        listing = run_cli("-c", str(cfg), "topics").stdout
+        assert any(line.split()[:3] == ["wall", "hook", "muted"] for line in listing.splitlines())
+        assert "[muted]" in run_cli("-c", str(cfg), "check").stdout
+
+        # Cancel the pending delivery; a second cancel, and an unknown ID, exit 1 naming them.
+        out = run_cli("-c", str(cfg), "alerts", "cancel", str(steel_id))
+        assert out.returncode == 0 and "1 delivery cancelled" in out.stdout
+        assert _deliveries(tmp_path)[0][2] == "cancelled"
+        again = run_cli("-c", str(cfg), "alerts", "cancel", str(steel_id), "999")
+        assert again.returncode == 1 and f"#{steel_id}, #999" in again.stderr
+
+        # Poll now: the daemon (interval 1h) polls at its next tick; the mute holds for new
+        # wall stories, and a new steel story is queued.
+        before = len(feed_server.requests_for("/wire.xml"))
+        feed_server.add(
+            "/wire.xml",
+            rss([*items, Item("Steel tariffs: wall of tariffs", "https://w.example/s2", "w3"),
+                 Item("A border wall report", "https://w.example/w2", "w4")]),
+        )  # fmt: skip
+        out = run_cli("-c", str(cfg), "poll", "Wire")
+        assert out.returncode == 0 and "1 feed due now" in out.stdout, out.stderr
+        daemon.wait_for(lambda: len(feed_server.requests_for("/wire.xml")) > before, timeout=10)
+        daemon.wait_for(lambda: len(_deliveries(tmp_path)) == 2)
+        assert [t for _, t, _ in _deliveries(tmp_path)] == ["steel", "steel"]
+
+        # Unmuted, the next wall story alerts.
+        assert "wall: unmuted" in run_cli("-c", str(cfg), "topics", "unmute", "wall").stdout
+        feed_server.add(
+            "/wire.xml", rss([Item("Border wall: the vote", "https://w.example/w3", "w5")])
+        )
+        assert run_cli("-c", str(cfg), "poll").returncode == 0
+        daemon.wait_for(lambda: len(_deliveries(tmp_path)) == 3)
+        assert _deliveries(tmp_path)[2][1] == "wall"
+        assert daemon.stop() == 0
+    finally:
+        daemon.stop()
+
+
+def test_poll_respects_retry_after_unless_forced(feed_server: FeedServer, tmp_path: Path) -> None:
+    url = feed_server.add("/held.xml", rss([Item("Weather", "https://h.example/1", "h1")]))
+    feed_server.fail("/held.xml", 503, {"Retry-After": "7200"})
+    cfg = _config(tmp_path, {"Held": url})
+    assert run_cli("-c", str(cfg), "run", "--once").returncode == 0
+    out = run_cli("-c", str(cfg), "poll", "--utc")
+    assert out.returncode == 0
+    assert "held Held: the server asked to wait (Retry-After) until" in out.stdout
+    assert " UTC; --force polls it anyway" in out.stdout and "0 feeds due now, 1 held" in out.stdout
+    conn = _db(tmp_path)
+    [(next_at, hold)] = conn.execute("SELECT next_check_at, hold_until FROM feeds").fetchall()
+    assert hold is not None and next_at > time.time() + 3600
+    conn.close()
+    forced = run_cli("-c", str(cfg), "poll", "Held", "--force")
+    assert "1 feed due now" in forced.stdout
+    conn = _db(tmp_path)
+    [(next_at, hold)] = conn.execute("SELECT next_check_at, hold_until FROM feeds").fetchall()
+    conn.close()
+    assert hold is None and next_at <= time.time()
+    unknown = run_cli("-c", str(cfg), "poll", "Nope")
+    assert unknown.returncode == 2 and "no active feed named 'Nope'" in unknown.stderr
+
+
+def test_run_once_summary_says_muted_not_alert(feed_server: FeedServer, tmp_path: Path) -> None:
+    cfg = _config(tmp_path, _two_feeds(feed_server))
+    # `notify: []` silences wall in the config; steel is muted from the CLI for a day.
+    cfg.write_text(
+        cfg.read_text().replace("'\"border wall\"'}", "'\"border wall\"', notify: []}")
+        + "channels:\n  hook: {type: webhook, url: 'http://127.0.0.1:1/hook', mode: daily}\n"
+    )
+    out = run_cli("-c", str(cfg), "topics", "mute", "steel", "--for", "1d", "--utc")
+    assert out.returncode == 0 and "steel: muted for 1d, until " in out.stdout, out.stderr
+    summary = run_cli("-c", str(cfg), "run", "--once").stdout
+    assert "matches: 2 (0 alerts, 2 muted)" in summary
+    assert "  muted [wall] Border wall funding vote  (Local): no alert" in summary
+    assert "  muted [steel] Steel tariffs rise again  (Wire): no alert" in summary
+    assert "alert [" not in summary
+    listing = run_cli("-c", str(cfg), "topics").stdout
+    assert "never alerts (notify: [])" in listing and "muted until " in listing
+    assert _db(tmp_path).execute("SELECT COUNT(*) FROM deliveries").fetchone() == (0,)

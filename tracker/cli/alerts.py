@@ -20,7 +20,7 @@ from tracker.models import DeliveryStatus
 
 @click.group(invoke_without_command=True)
 @config_option
-@click.option("--status", type=click.Choice(["pending", "sent", "dead"]), help="Only these.")
+@click.option("--status", type=click.Choice([s.value for s in DeliveryStatus]), help="Only these.")
 @click.option("--limit", "-n", type=click.IntRange(min=1), default=30, show_default=True)
 @click.pass_context
 @handle_errors

@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import click
 
+from tracker.cli.clock import utc_option, wants_utc
 from tracker.cli.common import (
     config_option,
     echo,
     handle_errors,
     load,
 )
+from tracker.cli.mute import mute_state, muted_now
 from tracker.units import format_duration
 
 
 @click.command()
 @config_option
+@utc_option
 @click.pass_context
 @handle_errors
 def check(ctx: click.Context) -> None:
@@ -27,8 +30,11 @@ def check(ctx: click.Context) -> None:
     for spec in config.feed_specs():
         echo(f"    - {spec.name}  every {format_duration(spec.interval_s)}  {spec.url}")
     echo(f"  topics: {len(config.topics)}")
+    muted = muted_now(config)
     for name, topic in config.topics.items():
-        echo(f"    - {name}: {' '.join(topic.query.split())}")
+        state = mute_state(config, name, muted, wants_utc(ctx))
+        quiet = "" if state == "alerts" else f"  [{state}]"
+        echo(f"    - {name}: {' '.join(topic.query.split())}{quiet}")
     if not config.channels:
         echo("  channels: 0 (alerts are kept in the database and written to the log)")
     else:

@@ -10,11 +10,14 @@ from pathlib import Path
 import click
 
 from tracker.cli.alerts import alerts
+from tracker.cli.cancel import alerts_cancel
 from tracker.cli.check import check
 from tracker.cli.common import echo
 from tracker.cli.feeds import feeds
 from tracker.cli.matches import matches
+from tracker.cli.mute import topics_mute, topics_unmute
 from tracker.cli.notify import notify
+from tracker.cli.poll import poll
 from tracker.cli.run import run
 from tracker.cli.topics import topics
 from tracker.redact import Redactor
@@ -39,8 +42,12 @@ def cli(ctx: click.Context, config_path: Path) -> None:
     ctx.obj["config_path"] = config_path
 
 
-for command in (run, check, feeds, matches, topics, alerts, notify):
+for command in (run, check, feeds, matches, poll, topics, alerts, notify):
     cli.add_command(command)
+# Subcommands kept in modules of their own (cli/mute.py, cli/cancel.py).
+topics.add_command(topics_mute)
+topics.add_command(topics_unmute)
+alerts.add_command(alerts_cancel)
 
 
 def main() -> None:

@@ -16,6 +16,7 @@ from tracker.cli.common import (
     handle_errors,
     load,
 )
+from tracker.cli.mute import list_topics
 from tracker.config import loader as config_mod
 from tracker.config.schema import DEFAULT_USER_AGENT, Config, default_feed_name
 from tracker.errors import ConfigError
@@ -25,9 +26,15 @@ from tracker.topics.matcher import Matcher
 from tracker.topics.query import QuerySyntaxError
 
 
-@click.group()
-def topics() -> None:
-    """Tune topics: try them on feeds or on stored articles."""
+@click.group(invoke_without_command=True)
+@config_option
+@utc_option
+@click.pass_context
+@handle_errors
+def topics(ctx: click.Context) -> None:
+    """List topics (routes, muted or not); tune them on feeds or on stored articles."""
+    if ctx.invoked_subcommand is None:
+        list_topics(ctx)
 
 
 def _print_tested(item: explore.Tested, as_json: bool, where: str | None = None) -> None:

@@ -25,8 +25,9 @@ from tracker.models import (
     FeedState,
     PollOutcome,
     PollResult,
+    TopicHit,
 )
-from tracker.store.facade import Store
+from tracker.store.facade import NewMatch, Store
 from tracker.topics.matcher import Matcher
 
 log = logging.getLogger(__name__)
@@ -67,6 +68,8 @@ class PollSettings:
     auth: dict[str, tuple[str, str]] = field(default_factory=dict)
     # None when no channel is configured: alerts are then only stored and logged.
     router: Router | None = None
+    # Topics configured with `notify: []`: matched and stored, never alerted (like a mute).
+    silenced: frozenset[str] = frozenset()
 
 
 def next_check(
@@ -270,7 +273,7 @@ class Poller:
         alert = may_alert and _fresh(article, now - self.settings.max_age_s)
         hits = self.settings.matcher.match(article.match_input(spec.name))
         queued = 0
-        for m in self.store.add_matches(article_id, hits, alert, now):
+        for m in self._add_matches(article_id, hits, alert, now, spec, article.title, outcome):
             outcome.matches += 1
             outcome.matched_topics.append(m.topic)
             if m.alert:
@@ -287,6 +290,33 @@ class Poller:
                 )
                 queued += self._enqueue(m.match_id, m.topic, now)
         return queued
+
+    def _add_matches(
+        self,
+        article_id: int,
+        hits: list[TopicHit],
+        alert: bool,
+        now: float,
+        spec: FeedSpec,
+        title: str,
+        outcome: PollOutcome,
+    ) -> list[NewMatch]:
+        """Store the hits; those of a muted topic (`tracker topics mute`, read from the
+        database at each match so a running daemon sees a mute at once, or `notify: []`)
+        are stored without an alert, and counted as muted."""
+        if not (alert and hits):
+            return self.store.add_matches(article_id, hits, alert, now)
+        muted = self.settings.silenced.union(self.store.muted_topics(now))
+        quiet = [h for h in hits if h.topic in muted]
+        if not quiet:
+            return self.store.add_matches(article_id, hits, alert, now)
+        loud = [h for h in hits if h.topic not in muted]
+        stored = self.store.add_matches(article_id, loud, True, now)
+        for m in self.store.add_matches(article_id, quiet, False, now):
+            outcome.muted.append((m.topic, title))
+            event(log, logging.INFO, "alert.muted", topic=m.topic, feed=spec.name, title=title)
+            stored.append(m)
+        return stored
 
     def _enqueue(self, match_id: int, topic: str, now: float) -> int:
         """Queue the alert for each channel its topic routes to (same transaction)."""

@@ -68,6 +68,7 @@ def poll_settings(settings: Settings) -> PollSettings:
         deadline_s=f.deadline_s,
         auth=settings.feed_auth,
         router=Router(settings) if settings.channels else None,
+        silenced=frozenset(n for n, t in settings.topics.items() if t.notify == ()),
     )
 
 
@@ -103,11 +104,13 @@ class RunSummary:
             f" {len(self.failed)} failed",
             f"new articles: {sum(o.new_articles for o in self.outcomes)}",
             f"matches: {sum(o.matches for o in self.outcomes)}"
-            f" ({sum(o.alerts for o in self.outcomes)} alerts)",
+            f" ({sum(o.alerts for o in self.outcomes)} alerts{_muted_count(self.outcomes)})",
         ]
         for o in self.outcomes:
             for topic, title in o.hits:
                 lines.append(f"  alert [{topic}] {title}  ({o.feed})")
+            for topic, title in o.muted:
+                lines.append(f"  muted [{topic}] {title}  ({o.feed}): no alert")
         for o in self.failed:
             lines.append(f"  failed {o.feed}: {o.error}")
         if self.delivery is not None:
@@ -129,6 +132,11 @@ class RunSummary:
                 lines.append(f"  delivery failed: {error}")
         lines.append(f"took {self.seconds:.1f}s")
         return "\n".join(lines)
+
+
+def _muted_count(outcomes: list[PollOutcome]) -> str:
+    n = sum(len(o.muted) for o in outcomes)
+    return f", {n} muted" if n else ""
 
 
 @dataclass

@@ -17,6 +17,7 @@ import sqlite_utils
 from tracker.errors import StoreError
 from tracker.redact import NO_SECRETS
 from tracker.store.sqlite.articles import ArticleTables, NewMatch
+from tracker.store.sqlite.control import ControlTables, FeedWait
 from tracker.store.sqlite.feeds import REBASELINE_AFTER_S, FeedRow, FeedTables
 from tracker.store.sqlite.matches import MatchRow, MatchTables
 from tracker.store.sqlite.migrations import NAMES, migrate
@@ -29,6 +30,7 @@ __all__ = [
     "DeliveryOutcome",
     "DeliveryRow",
     "FeedRow",
+    "FeedWait",
     "MatchRow",
     "NewMatch",
     "Store",
@@ -38,7 +40,7 @@ __all__ = [
 SCHEMA_VERSION = len(NAMES)
 
 
-class Store(FeedTables, ArticleTables, OutboxTables, MatchTables, MuteTables):
+class Store(FeedTables, ArticleTables, OutboxTables, MatchTables, MuteTables, ControlTables):
     """The database: open, migrate, and every query the daemon makes."""
 
     def __init__(self, path: Path, redact: Callable[[str], str] = NO_SECRETS) -> None:
