@@ -237,3 +237,72 @@ def test_run_once_summary_says_muted_not_alert(feed_server: FeedServer, tmp_path
     listing = run_cli("-c", str(cfg), "topics").stdout
     assert "never alerts (notify: [])" in listing and "muted until " in listing
     assert _db(tmp_path).execute("SELECT COUNT(*) FROM deliveries").fetchone() == (0,)
+
+
+def test_feeds_alerts_and_check_json_shapes(feed_server: FeedServer, tmp_path: Path) -> None:
+    feeds = _two_feeds(feed_server)
+    feeds["Down"] = "http://127.0.0.1:1/down.xml"
+    cfg = _steer_config(tmp_path, feeds["Wire"])
+    cfg.write_text(
+        cfg.read_text().replace(
+            "feeds:\n", f"feeds:\n  - {{url: {feeds['Local']}, name: Local}}\n"
+            f"  - {{url: {feeds['Down']}, name: Down}}\n", 1
+        )
+    )  # fmt: skip
+    assert run_cli("-c", str(cfg), "run", "--once").returncode == 0
+
+    out = run_cli("-c", str(cfg), "feeds", "--json")
+    assert out.returncode == 0, out.stderr
+    rows = {r["name"]: r for r in map(json.loads, out.stdout.splitlines())}
+    assert set(rows) == {"Wire", "Local", "Down"}
+    assert set(rows["Down"]) == {
+        "name", "url", "active", "status", "health", "last_checked", "last_success",
+        "next_check", "hold_until", "consecutive_errors", "last_status", "last_error", "articles",
+    }  # fmt: skip
+    assert rows["Down"]["status"] == "failing×1" and rows["Down"]["last_success"] is None
+    assert rows["Wire"]["articles"] == 2 and rows["Wire"]["last_error"] is None
+    error = rows["Down"]["last_error"]
+    assert isinstance(error, str) and error
+    # The table shows the whole error (never cut mid-cause), and `feeds show` all of it.
+    assert error in run_cli("-c", str(cfg), "feeds").stdout
+    show = run_cli("-c", str(cfg), "feeds", "show", "Down", "--utc")
+    assert show.returncode == 0, show.stderr
+    assert f"    {error}" in show.stdout and "status:        failing×1" in show.stdout
+    assert "waits:         backing off after 1 failed poll: next try " in show.stdout
+    assert " UTC (in " in show.stdout
+    wire = json.loads(run_cli("-c", str(cfg), "feeds", "show", "Wire", "--json").stdout)
+    assert wire["articles"] == 2 and wire["matches"] == 1
+    [first_poll] = wire["polls_with_new_entries"]
+    assert first_poll["new_entries"] == 2 and first_poll["time"].endswith("Z")
+    assert wire["waits"].startswith("next regular check ")
+    missing = run_cli("-c", str(cfg), "feeds", "show", "Nope")
+    assert missing.returncode == 2 and "no feed named 'Nope'" in missing.stderr
+
+    out = run_cli("-c", str(cfg), "alerts", "--json")
+    records = sorted(map(json.loads, out.stdout.splitlines()), key=lambda r: r["topic"])
+    assert [(r["topic"], r["channel"], r["status"]) for r in records] == [
+        ("steel", "hook", "pending"), ("wall", "hook", "pending")
+    ]  # fmt: skip
+    assert records[0]["id"] != records[1]["id"]
+    assert set(records[0]) == {
+        "id", "created", "channel", "topic", "status", "digest", "attempts", "title", "feed",
+        "link", "next_try", "sent", "last_error",
+    }  # fmt: skip
+    assert records[0]["feed"] == "Wire" and records[0]["link"] == "https://w.example/steel"
+    assert records[0]["digest"] is True and records[0]["next_try"].endswith("Z")
+    only = run_cli("-c", str(cfg), "alerts", "--topic", "steel").stdout
+    assert "https://w.example/steel" in only and "Wire" in only and "Border wall" not in only
+    assert "FEED" in only and "LINK" in only
+    assert run_cli("-c", str(cfg), "alerts", "--channel", "other", "--json").stdout == ""
+    assert run_cli("-c", str(cfg), "alerts", "--status", "sent", "--json").stdout == ""
+
+    doc = json.loads(run_cli("-c", str(cfg), "check", "--json").stdout)
+    assert doc["ok"] is True and doc["admin"] is None
+    assert [f["name"] for f in doc["feeds"]] == ["Local", "Down", "Wire"]
+    assert doc["topics"][0] == {
+        "name": "steel", "query": "steel AND tariffs", "feeds": [], "lang": [],
+        "notify": ["hook"], "rate_limit": None, "state": "alerts", "muted_until": None,
+    }  # fmt: skip
+    [hook] = doc["channels"]
+    assert hook["kind"] == "webhook" and hook["mode"] == "daily" and hook["timezone"] == "UTC"
+    assert hook["topics"] == ["steel", "wall"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from tracker.cli.checkjson import check_document
 from tracker.cli.clock import utc_option, wants_utc
 from tracker.cli.common import (
     config_option,
@@ -11,6 +12,7 @@ from tracker.cli.common import (
     handle_errors,
     load,
 )
+from tracker.cli.jsonout import emit
 from tracker.cli.mute import mute_state, muted_now
 from tracker.units import format_duration
 
@@ -20,10 +22,14 @@ from tracker.units import format_duration
 @utc_option
 @click.pass_context
 @handle_errors
-def check(ctx: click.Context) -> None:
+@click.option("--json", "as_json", is_flag=True, help="What it sets up as one JSON document.")
+def check(ctx: click.Context, as_json: bool) -> None:
     """Validate the config and print what it sets up."""
     config = load(ctx)
     path = ctx.obj["config_path"]
+    if as_json:
+        emit(check_document(config, path))
+        return
     echo(f"{path}: OK")
     echo(f"  database: {config.database_path}")
     echo(f"  feeds: {len(config.feeds)}")

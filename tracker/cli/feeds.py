@@ -14,6 +14,7 @@ from tracker.cli.common import (
     load,
     print_table,
 )
+from tracker.cli.feedshow import feeds_json
 from tracker.models import HealthStatus
 from tracker.store.facade import FeedRow
 
@@ -30,20 +31,28 @@ def _status(row: FeedRow) -> str:
     return "ok"
 
 
-@click.command()
+@click.group(invoke_without_command=True)
 @config_option
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per feed per line.")
 @click.pass_context
 @handle_errors
-def feeds(ctx: click.Context) -> None:
-    """Show every feed: status, last success, last error, articles."""
-    store = existing_store(load(ctx))
+def feeds(ctx: click.Context, as_json: bool) -> None:
+    """Show every feed: status, last success, last error, articles (`feeds show NAME`: one
+    feed in full)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    store = existing_store(load(ctx), required=as_json)
     if store is None:
         return
+    now = time.time()
     try:
         rows = store.feeds()
+        waits = store.feed_waits(now)
     finally:
         store.close()
-    now = time.time()
+    if as_json:
+        feeds_json(rows, waits, now)
+        return
     table = [("FEED", "STATUS", "LAST SUCCESS", "NEXT CHECK", "ARTICLES", "LAST ERROR")]
     for r in rows:
         table.append(
@@ -53,7 +62,7 @@ def feeds(ctx: click.Context) -> None:
                 ago(r.last_success_at, now),
                 ago(r.next_check_at, now) if r.active else "-",
                 str(r.articles),
-                (r.last_error or "")[:80],
+                r.last_error or "",  # whole: the cause is at the end (`feeds show NAME`)
             )
         )
     print_table(table)

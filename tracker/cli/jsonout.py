@@ -1,4 +1,5 @@
-"""Scriptable output: JSON records with stable keys, times as ISO 8601 in UTC."""
+"""Scriptable output: JSON records with stable keys, times as ISO 8601 in UTC. Printed
+through `common.echo`, so no configured secret and no control character reaches the output."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import json
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 
-import click
+from tracker.cli.common import echo
 
 
 def iso(ts: float | None) -> str | None:
@@ -19,9 +20,9 @@ def iso(ts: float | None) -> str | None:
 def emit_lines(records: Iterable[Mapping[str, object]]) -> None:
     """One JSON object per line (JSON Lines): easy for `jq`, and streamable."""
     for record in records:
-        click.echo(json.dumps(record, ensure_ascii=False))
+        echo(json.dumps(record, ensure_ascii=False))
 
 
 def emit(document: Mapping[str, object]) -> None:
     """One JSON document, for reports that are one thing (a check, a feed)."""
-    click.echo(json.dumps(document, ensure_ascii=False, indent=2))
+    echo(json.dumps(document, ensure_ascii=False, indent=2))

@@ -14,6 +14,7 @@ from tracker.cli.cancel import alerts_cancel
 from tracker.cli.check import check
 from tracker.cli.common import echo
 from tracker.cli.feeds import feeds
+from tracker.cli.feedshow import feeds_show
 from tracker.cli.matches import matches
 from tracker.cli.mute import topics_mute, topics_unmute
 from tracker.cli.notify import notify
@@ -44,10 +45,11 @@ def cli(ctx: click.Context, config_path: Path) -> None:
 
 for command in (run, check, feeds, matches, poll, topics, alerts, notify):
     cli.add_command(command)
-# Subcommands kept in modules of their own (cli/mute.py, cli/cancel.py).
+# Subcommands kept in modules of their own (cli/mute.py, cancel.py, feedshow.py).
 topics.add_command(topics_mute)
 topics.add_command(topics_unmute)
 alerts.add_command(alerts_cancel)
+feeds.add_command(feeds_show)
 
 
 def main() -> None:
