@@ -306,3 +306,31 @@ def test_feeds_alerts_and_check_json_shapes(feed_server: FeedServer, tmp_path: P
     [hook] = doc["channels"]
     assert hook["kind"] == "webhook" and hook["mode"] == "daily" and hook["timezone"] == "UTC"
     assert hook["topics"] == ["steel", "wall"]
+
+
+def test_query_and_lang_lint_in_check_and_topics_test(
+    feed_server: FeedServer, tmp_path: Path
+) -> None:
+    feeds = _two_feeds(feed_server)
+    cfg = _config(tmp_path, feeds)
+    cfg.write_text(cfg.read_text() + "  acero: {query: 'acero or aranceles', lang: [english]}\n")
+    check = run_cli("-c", str(cfg), "check")
+    assert check.returncode == 0  # warnings, not errors
+    assert "  warning: topics.acero.query: column 7: 'or' is searched as a word;" in check.stdout
+    assert "did you mean OR?" in check.stdout
+    assert "topics.acero.lang: lang 'english' is not an ISO 639-1 code" in check.stdout
+    doc = json.loads(run_cli("-c", str(cfg), "check", "--json").stdout)
+    assert len(doc["warnings"]) == 2
+
+    # A configured feed's name as SOURCE, one topic with --topic, the warning on stderr.
+    out = run_cli("-c", str(cfg), "topics", "test", "--topic", "steel", "Wire")
+    assert out.returncode == 0, out.stderr
+    assert f"{feeds['Wire']}: 2 entries, 1 matched" in out.stdout
+    assert "[steel] Steel tariffs rise again" in out.stdout and "warning" not in out.stderr
+    out = run_cli("-c", str(cfg), "topics", "test", "--topic", "acero", "Wire", "Local")
+    assert "[steel]" not in out.stdout and "0 matched" in out.stdout
+    assert "warning: topics.acero.query: column 7: 'or'" in out.stderr
+    q = run_cli("-c", str(cfg), "topics", "test", "-q", "wall and vote", "Local")
+    assert "warning: --query: column 6: 'and' is searched as a word" in q.stderr
+    bad = run_cli("-c", str(cfg), "topics", "test", "--topic", "nope", "Wire")
+    assert bad.returncode == 2 and "no topic named 'nope'" in bad.stderr

@@ -14,6 +14,7 @@ from tracker.cli.common import (
 )
 from tracker.cli.jsonout import emit
 from tracker.cli.mute import mute_state, muted_now
+from tracker.config.lint import config_warnings
 from tracker.units import format_duration
 
 
@@ -31,6 +32,8 @@ def check(ctx: click.Context, as_json: bool) -> None:
         emit(check_document(config, path))
         return
     echo(f"{path}: OK")
+    for warning in config_warnings(config):
+        echo(f"  warning: {warning}")
     echo(f"  database: {config.database_path}")
     echo(f"  feeds: {len(config.feeds)}")
     for spec in config.feed_specs():

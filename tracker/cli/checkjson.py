@@ -6,6 +6,7 @@ from pathlib import Path
 
 from tracker.cli.jsonout import iso
 from tracker.cli.mute import mute_state, muted_now
+from tracker.config.lint import config_warnings
 from tracker.config.schema import Config
 
 
@@ -16,6 +17,7 @@ def check_document(config: Config, path: Path) -> dict[str, object]:
     return {
         "config": str(path),
         "ok": True,
+        "warnings": config_warnings(config),
         "database": str(config.database_path),
         "feeds": [
             {

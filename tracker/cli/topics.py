@@ -17,6 +17,7 @@ from tracker.cli.common import (
     load,
 )
 from tracker.cli.mute import list_topics
+from tracker.cli.topicsel import feed_url, only_topic
 from tracker.config import loader as config_mod
 from tracker.config.schema import DEFAULT_USER_AGENT, Config, default_feed_name
 from tracker.errors import ConfigError
@@ -56,19 +57,26 @@ def _print_tested(item: explore.Tested, as_json: bool, where: str | None = None)
 @topics.command("test")
 @config_option
 @click.option("--query", "-q", help="Try this expression instead of the configured topics.")
+@click.option("--topic", "-t", "only", help="Only this configured topic.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per entry per line.")
 @click.argument("sources", nargs=-1, required=True)
 @click.pass_context
 @handle_errors
 def topics_test(
-    ctx: click.Context, query: str | None, as_json: bool, sources: tuple[str, ...]
+    ctx: click.Context,
+    query: str | None,
+    only: str | None,
+    as_json: bool,
+    sources: tuple[str, ...],
 ) -> None:
-    """Show which topics match each entry of SOURCE (a feed URL or a local feed file)."""
+    """Show which topics match each entry of SOURCE (a feed URL, a configured feed's name,
+    or a local feed file)."""
     config = _load_or_default(ctx, needed=query is None)
-    matcher = _matcher(config, query)
+    matcher = _matcher(only_topic(config, only, query), query)
     names = {f.url: f.display_name for f in config.feeds}
     langs = {f.url: f.lang for f in config.feeds}
     for source in sources:
+        source = feed_url(config, source)
         # Read by ingest (the pipeline's own path from bytes to articles), matched by topics.
         feed_items = feed_source.read_feed(
             source,
