@@ -210,6 +210,18 @@ def test_poll_respects_retry_after_unless_forced(feed_server: FeedServer, tmp_pa
     [(next_at, hold)] = conn.execute("SELECT next_check_at, hold_until FROM feeds").fetchall()
     assert hold is not None and next_at > time.time() + 3600
     conn.close()
+    # A one-shot run names the feed it skips; a daemon logs the hold when it starts.
+    again = run_cli("-c", str(cfg), "run", "--once").stdout
+    assert "feeds: 0 polled, 0 ok (0 unchanged), 0 failed, 1 skipped" in again
+    assert "  skipped Held: the server asked to wait (Retry-After) until " in again
+    assert "(`tracker poll --force Held` to poll it anyway)" in again
+    daemon = Daemon(cfg)
+    try:
+        daemon.wait_log("feeds.waiting")
+        assert "feeds.waiting backoff=0 feeds=1 held=1 held_until=" in daemon.log
+        assert "next_poll_in=1h59m" in daemon.log or "next_poll_in=2h" in daemon.log
+    finally:
+        assert daemon.stop() == 0
     forced = run_cli("-c", str(cfg), "poll", "Held", "--force")
     assert "1 feed due now" in forced.stdout
     conn = _db(tmp_path)

@@ -40,8 +40,9 @@ from tracker.service.http import (
 from tracker.service.reload import ConfigWatcher, describe_changes, needs_restart
 from tracker.service.scheduler import FeedScheduler, OutboxWaker
 from tracker.service.systemd import InstanceLock
+from tracker.service.waits import WAITS_EVERY_S, log_waits, skipped
 from tracker.settings import Settings
-from tracker.store.facade import DeliveryRow, Store
+from tracker.store.facade import DeliveryRow, FeedWait, Store
 from tracker.store.sqlite.probe import database_writable
 from tracker.topics.matcher import Matcher
 from tracker.units import parse_listen_address
@@ -91,6 +92,7 @@ class RunSummary:
     seconds: float = 0.0
     delivery: DispatchSummary | None = None
     pending: list[DeliveryRow] = field(default_factory=list)
+    skipped: list[FeedWait] = field(default_factory=list)  # held by a server's Retry-After
 
     @property
     def failed(self) -> list[PollOutcome]:
@@ -101,7 +103,8 @@ class RunSummary:
         unchanged = sum(o.not_modified for o in ok)
         lines = [
             f"feeds: {len(self.outcomes)} polled, {len(ok)} ok ({unchanged} unchanged),"
-            f" {len(self.failed)} failed",
+            f" {len(self.failed)} failed"
+            + (f", {len(self.skipped)} skipped" if self.skipped else ""),
             f"new articles: {sum(o.new_articles for o in self.outcomes)}",
             f"matches: {sum(o.matches for o in self.outcomes)}"
             f" ({sum(o.alerts for o in self.outcomes)} alerts{_muted_count(self.outcomes)})",
@@ -113,6 +116,12 @@ class RunSummary:
                 lines.append(f"  muted [{topic}] {title}  ({o.feed}): no alert")
         for o in self.failed:
             lines.append(f"  failed {o.feed}: {o.error}")
+        for w in self.skipped:
+            until = datetime.fromtimestamp(w.hold_until or 0).astimezone()
+            lines.append(
+                f"  skipped {w.name}: the server asked to wait (Retry-After) until"
+                f" {until:%Y-%m-%d %H:%M %Z} (`tracker poll --force {w.name}` to poll it anyway)"
+            )
         if self.delivery is not None:
             d = self.delivery
             lines.append(
@@ -126,7 +135,7 @@ class RunSummary:
                 when = datetime.fromtimestamp(max(row.not_before, row.next_attempt_at))
                 lines.append(
                     f"  pending #{row.id} {row.channel} [{row.topic}] {row.title[:60]}:"
-                    f" {why} (next try {when:%Y-%m-%d %H:%M})"
+                    f" {why} (next try {when.astimezone():%Y-%m-%d %H:%M %Z})"
                 )
             for error in d.errors:
                 lines.append(f"  delivery failed: {error}")
@@ -231,6 +240,7 @@ async def run_once(settings: Settings) -> RunSummary:
     summary = RunSummary()
     async with _components(settings) as parts:
         sched = parts.sched
+        summary.skipped = skipped(parts.store, time.time())
         summary.outcomes = await sched.run_once()
         if sched.dispatcher is not None:
             # One-shot: the caller (cron) sets the pace, so retry backoff does not hold
@@ -289,6 +299,7 @@ class Daemon:
         sched.every(STATUS_EVERY_S, self._status, "status")
         sched.every(SILENCE_CHECK_EVERY_S, self._check_silence, "feed-silence")
         sched.every(WATCH_EVERY_S, self._watch_config, "config-watch")
+        sched.every(WAITS_EVERY_S, self._log_waits, "feed-waits")
         sched.start()
         event(
             log,
@@ -299,6 +310,7 @@ class Daemon:
             channels=len(self.settings.channels),
             database=str(self.settings.database),
         )
+        await self._log_waits()  # after a restart, a kept backoff is not silent
         self.notifier.ready(self._status_line())
         watchdog = None
         if (interval := service.watchdog_interval()) is not None:
@@ -350,6 +362,10 @@ class Daemon:
         self.metrics.set_feeds_failing(failing)
         return service.status_line(store.active_feeds(), failing, pending)
 
+    async def _log_waits(self) -> None:
+        assert self.parts is not None
+        log_waits(self.parts.store, time.time())
+
     async def _status(self) -> None:
         self.notifier.status(self._status_line())
 
@@ -391,6 +407,7 @@ class Daemon:
                 "config rejected: still running the old one",
                 self.redactor("\n".join(problems)),
             )
+        await self._log_waits()  # after a restart, a kept backoff is not silent
         self.notifier.ready(self._status_line())
 
     async def _apply(self, new: Settings) -> None:
