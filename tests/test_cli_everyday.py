@@ -346,3 +346,25 @@ def test_query_and_lang_lint_in_check_and_topics_test(
     assert "warning: --query: column 6: 'and' is searched as a word" in q.stderr
     bad = run_cli("-c", str(cfg), "topics", "test", "--topic", "nope", "Wire")
     assert bad.returncode == 2 and "no topic named 'nope'" in bad.stderr
+
+
+def test_config_at_every_level_and_database_folder_must_exist(tmp_path: Path) -> None:
+    cfg = _config(tmp_path, {"A": "http://127.0.0.1:1/a.xml"})
+    assert run_cli("-c", str(cfg), "topics", "mute", "steel").returncode == 0  # makes the db
+    # --config after any group, as well as before the command.
+    for args in (
+        ("topics", "-c", str(cfg), "backtest", "--query", "steel"),
+        ("topics", "-c", str(cfg)),
+        ("feeds", "-c", str(cfg), "show", "A"),
+        ("alerts", "-c", str(cfg), "--json"),
+        ("notify", "-c", str(cfg), "preview", "--out", str(tmp_path / "p")),
+    ):
+        out = run_cli(*args)
+        assert out.returncode == 0, (args, out.stderr)
+    missing = tmp_path / "no" / "such"
+    cfg.write_text(cfg.read_text().replace(str(tmp_path / "t.db"), str(missing / "t.db")))
+    for command in (("check",), ("run", "--once"), ("matches",)):
+        out = run_cli("-c", str(cfg), *command)
+        assert out.returncode == 2, (command, out.stdout, out.stderr)
+        assert f"database: folder {missing} does not exist" in out.stderr
+    assert not (tmp_path / "no").exists()

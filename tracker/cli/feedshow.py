@@ -117,6 +117,9 @@ def feeds_show(ctx: click.Context, name: str, as_json: bool) -> None:
         detail, polls = _read(store, name)
     finally:
         store.close()
+    if detail is None and any(name in (f.display_name, f.url) for f in config.feeds):
+        echo(f"{name}: in the config, not in the database yet (`tracker run` adds and polls it)")
+        return
     if detail is None:
         known = ", ".join(f.display_name for f in config.feeds) or "none"
         raise click.BadParameter(f"no feed named '{name}' (feeds: {known})", param_hint="NAME")
