@@ -126,8 +126,12 @@ def _steer_config(tmp_path: Path, url: str) -> Path:
 
 
 def _deliveries(tmp_path: Path) -> list[tuple[int, str, str]]:
+    if not (tmp_path / "t.db").exists():
+        return []  # the daemon has not created it yet
     conn = _db(tmp_path)
     try:
+        if not conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'deliveries'").fetchone():
+            return []
         return conn.execute(
             "SELECT d.id, m.topic, d.status FROM deliveries d JOIN matches m ON m.id = d.match_id"
             " ORDER BY d.id"
@@ -368,3 +372,41 @@ def test_config_at_every_level_and_database_folder_must_exist(tmp_path: Path) ->
         assert out.returncode == 2, (command, out.stdout, out.stderr)
         assert f"database: folder {missing} does not exist" in out.stderr
     assert not (tmp_path / "no").exists()
+
+
+def test_reload_replans_queued_deliveries_when_digest_time_changes(
+    feed_server: FeedServer, tmp_path: Path
+) -> None:
+    url = feed_server.add(
+        "/wire.xml", rss([Item("Steel tariffs rise", "https://w.example/1", "1")])
+    )
+    cfg = _steer_config(tmp_path, url)
+    daemon = Daemon(cfg)
+    try:
+        daemon.wait_for(lambda: len(_deliveries(tmp_path)) == 1)
+
+        def not_before() -> float:
+            conn = _db(tmp_path)
+            try:
+                return float(conn.execute("SELECT not_before FROM deliveries").fetchone()[0])
+            finally:
+                conn.close()
+
+        first = not_before()
+        assert first > time.time() + 10 * 3600  # the digest half a day away
+        # The digest moves to the next full hour plus two, in another zone written as UTC+0.
+        at = time.gmtime(time.time() + 2 * 3600)
+        text = cfg.read_text()
+        old_at = text.split("digest_at: '")[1][:5]
+        cfg.write_text(
+            text.replace(f"digest_at: '{old_at}'", f"digest_at: '{at.tm_hour:02d}:00'").replace(
+                "timezone: UTC", "timezone: Etc/UTC"
+            )
+        )
+        daemon.wait_log("config.reloaded")
+        daemon.wait_for(lambda: not_before() != first)
+        assert time.time() + 3600 - 60 < not_before() < time.time() + 2 * 3600 + 60
+        assert "delivery_changed=hook:digest_at,timezone replanned=1" in daemon.log
+        assert daemon.stop() == 0
+    finally:
+        daemon.stop()

@@ -23,6 +23,7 @@ from tracker.config import loader as config_mod
 from tracker.config.settings import to_settings
 from tracker.delivery import channels as notify
 from tracker.delivery.outbox import Dispatcher, DispatchSummary, RetryPolicy
+from tracker.delivery.replan import replan
 from tracker.delivery.routing import Router
 from tracker.errors import ConfigError, TrackerError
 from tracker.ingest import fetch
@@ -436,7 +437,11 @@ class Daemon:
         self.redactor = self.redactor | Redactor(new.secrets)
         log_mod.setup(new.log_level, self.redactor)
         self.settings = new
-        event(log, logging.INFO, "config.reloaded", **describe_changes(old, new))
+        # Queued deliveries follow a channel's new digest time, quiet hours or time zone.
+        replanned = replan(store, old.channels, new.channels, time.time())
+        if replanned.get("replanned", "0") != "0":
+            parts.waker()
+        event(log, logging.INFO, "config.reloaded", **describe_changes(old, new), **replanned)
 
     def _notify_admin(self, kind: str, subject: str, body: str) -> None:
         admin = self.settings.delivery.admin

@@ -66,3 +66,13 @@ class ControlTables(Tables):
                 ).fetchall()
             }
         return [i for i in ids if i not in done]
+
+    def replan_waiting(self, channel: str, not_before: float) -> int:
+        """Move this channel's deliveries waiting for a digest or quiet hours, and never
+        attempted (a digest's set is fixed at its first attempt), to ``not_before``."""
+        cur = self.db.execute(
+            "UPDATE deliveries SET not_before = ?, next_attempt_at = ? WHERE channel = ?"
+            " AND status = 'pending' AND attempts = 0 AND digest = 1 AND match_id IS NOT NULL",
+            [not_before, not_before, channel],
+        )
+        return int(cur.rowcount)
