@@ -410,3 +410,47 @@ def test_reload_replans_queued_deliveries_when_digest_time_changes(
         assert daemon.stop() == 0
     finally:
         daemon.stop()
+
+
+def _run_on_terminal(*args: str) -> tuple[int, str, str]:
+    """The CLI with stderr on a pseudo-terminal (as in an interactive shell), stdout a pipe."""
+    import os
+    import pty
+    import subprocess
+    import sys
+
+    master, slave = pty.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tracker", *args], stdout=subprocess.PIPE, stderr=slave, text=True
+    )
+    os.close(slave)
+    chunks = []
+    while True:
+        try:
+            data = os.read(master, 4096)
+        except OSError:  # EIO: the child closed the terminal
+            break
+        if not data:
+            break
+        chunks.append(data)
+    out = proc.stdout.read() if proc.stdout else ""
+    code = proc.wait(timeout=60)
+    os.close(master)
+    return code, out, b"".join(chunks).decode(errors="replace")
+
+
+def test_progress_on_a_terminal_names_the_slow_feed_and_nothing_on_a_pipe(
+    feed_server: FeedServer, tmp_path: Path
+) -> None:
+    feeds = _two_feeds(feed_server)
+    feed_server.delays["/local.xml"] = 4.5
+    cfg = _config(tmp_path, feeds)
+    code, out, term = _run_on_terminal("-c", str(cfg), "run", "--once")
+    assert code == 0 and "feeds: 2 polled" in out
+    assert "polled 1/2 feeds; slow: Local 3s" in term or "polled 1/2 feeds; slow: Local 4s" in term
+    feed_server.add("/local.xml", rss([Item("Border wall", "https://l.example/w9", "l9")]))
+    piped = run_cli("-c", str(cfg), "run", "--once")  # stderr is a pipe here
+    assert "polled " not in piped.stderr and "feeds: 2 polled" in piped.stdout
+    quiet = run_cli("-c", str(cfg), "run", "--once", "--quiet")
+    assert quiet.returncode == 0 and quiet.stdout == ""
+    feed_server.delays.clear()

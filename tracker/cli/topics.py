@@ -17,6 +17,7 @@ from tracker.cli.common import (
     load,
 )
 from tracker.cli.mute import list_topics
+from tracker.cli.progress import counting, on_terminal
 from tracker.cli.topicsel import feed_url, only_topic
 from tracker.config import loader as config_mod
 from tracker.config.schema import DEFAULT_USER_AGENT, Config, default_feed_name
@@ -135,7 +136,10 @@ def topics_backtest(
     since = time.time() - days * 86400
     matched = 0
     try:
-        for item in explore.backtest(store.articles_since(since), matcher):
+        articles = store.articles_since(since)
+        if on_terminal():  # how far it got, on stderr; nothing extra on a pipe
+            articles = counting(articles, store.count_since(since), "scanned")
+        for item in explore.backtest(articles, matcher):
             matched += 1
             if limit is None or matched <= limit:
                 _print_tested(item, as_json, _where(item, wants_utc(ctx)))

@@ -39,7 +39,7 @@ from tracker.service.http import (
     all_of,
 )
 from tracker.service.reload import ConfigWatcher, describe_changes, needs_restart
-from tracker.service.scheduler import FeedScheduler, OutboxWaker
+from tracker.service.scheduler import FeedScheduler, OutboxWaker, RunProgress
 from tracker.service.systemd import InstanceLock
 from tracker.service.waits import WAITS_EVERY_S, log_waits, skipped
 from tracker.settings import Settings
@@ -235,14 +235,14 @@ def _health_monitor(settings: Settings, store: Store) -> FeedHealthMonitor:
     )
 
 
-async def run_once(settings: Settings) -> RunSummary:
+async def run_once(settings: Settings, progress: RunProgress | None = None) -> RunSummary:
     """Poll every feed once, store and match, deliver, then return a summary."""
     started = time.monotonic()
     summary = RunSummary()
     async with _components(settings) as parts:
         sched = parts.sched
         summary.skipped = skipped(parts.store, time.time())
-        summary.outcomes = await sched.run_once()
+        summary.outcomes = await sched.run_once(progress)
         if sched.dispatcher is not None:
             # One-shot: the caller (cron) sets the pace, so retry backoff does not hold
             # deliveries back; digest times and quiet hours still do.
