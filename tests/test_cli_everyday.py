@@ -312,6 +312,10 @@ def test_feeds_alerts_and_check_json_shapes(feed_server: FeedServer, tmp_path: P
     assert run_cli("-c", str(cfg), "alerts", "--channel", "other", "--json").stdout == ""
     assert run_cli("-c", str(cfg), "alerts", "--status", "sent", "--json").stdout == ""
 
+    human = run_cli("-c", str(cfg), "check").stdout
+    assert "    - steel: steel AND tariffs\n        notify: hook\n" in human
+    assert "    - hook: webhook, daily, topics: steel, wall\n        digest at " in human
+    assert ", timezone UTC\n" in human
     doc = json.loads(run_cli("-c", str(cfg), "check", "--json").stdout)
     assert doc["ok"] is True and doc["admin"] is None
     assert [f["name"] for f in doc["feeds"]] == ["Local", "Down", "Wire"]
@@ -329,12 +333,17 @@ def test_query_and_lang_lint_in_check_and_topics_test(
 ) -> None:
     feeds = _two_feeds(feed_server)
     cfg = _config(tmp_path, feeds)
-    cfg.write_text(cfg.read_text() + "  acero: {query: 'acero or aranceles', lang: [english]}\n")
+    cfg.write_text(
+        cfg.read_text() + "  acero: {query: 'acero or aranceles', lang: [english], feeds: [Wire],"
+        " rate_limit: 5/h}\n"
+    )
     check = run_cli("-c", str(cfg), "check")
     assert check.returncode == 0  # warnings, not errors
     assert "  warning: topics.acero.query: column 7: 'or' is searched as a word;" in check.stdout
     assert "did you mean OR?" in check.stdout
     assert "topics.acero.lang: lang 'english' is not an ISO 639-1 code" in check.stdout
+    assert "        only feeds: Wire\n        only lang: english\n" in check.stdout
+    assert "        rate limit: 5/h per channel" in check.stdout
     doc = json.loads(run_cli("-c", str(cfg), "check", "--json").stdout)
     assert len(doc["warnings"]) == 2
 

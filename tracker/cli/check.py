@@ -21,9 +21,9 @@ from tracker.units import format_duration
 @click.command()
 @config_option
 @utc_option
+@click.option("--json", "as_json", is_flag=True, help="What it sets up as one JSON document.")
 @click.pass_context
 @handle_errors
-@click.option("--json", "as_json", is_flag=True, help="What it sets up as one JSON document.")
 def check(ctx: click.Context, as_json: bool) -> None:
     """Validate the config and print what it sets up."""
     config = load(ctx)
@@ -44,6 +44,13 @@ def check(ctx: click.Context, as_json: bool) -> None:
         state = mute_state(config, name, muted, wants_utc(ctx))
         quiet = "" if state == "alerts" else f"  [{state}]"
         echo(f"    - {name}: {' '.join(topic.query.split())}{quiet}")
+        if config.channels:
+            echo(f"        notify: {', '.join(config.routes(name)) or '-'}")
+        for label, values in (("only feeds", topic.feeds), ("only lang", topic.lang)):
+            if values:
+                echo(f"        {label}: {', '.join(values)}")
+        if topic.rate_limit:
+            echo(f"        rate limit: {topic.rate_limit} per channel")
     if not config.channels:
         echo("  channels: 0 (alerts are kept in the database and written to the log)")
     else:
@@ -51,5 +58,11 @@ def check(ctx: click.Context, as_json: bool) -> None:
         for name, ch in config.channels.items():
             routed = [t for t in config.topics if name in config.routes(t)]
             echo(f"    - {name}: {ch.kind()}, {ch.mode}, topics: {', '.join(routed) or '-'}")
+            timing = [f"timezone {ch.timezone}"]
+            if ch.mode == "daily":
+                timing.insert(0, f"digest at {ch.digest_at}")
+            if ch.quiet_hours:
+                timing.append(f"quiet hours {ch.quiet_hours}")
+            echo(f"        {', '.join(timing)}")
         if config.delivery.admin:
             echo(f"  admin notices: {config.delivery.admin}")
