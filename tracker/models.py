@@ -178,6 +178,7 @@ class PollOutcome:
     error: str | None = None
     hits: list[tuple[str, str]] = field(default_factory=list)
     matched_topics: list[str] = field(default_factory=list)
+    muted: list[tuple[str, str]] = field(default_factory=list)  # (topic, title), no alert
 
 
 @dataclass(frozen=True)
@@ -296,6 +297,7 @@ class DeliveryStatus(StrEnum):
     PENDING = "pending"  # waiting for its time, or for a retry
     SENT = "sent"
     DEAD = "dead"  # given up: permanent refusal or out of attempts
+    CANCELLED = "cancelled"  # `tracker alerts cancel` while pending: never sent
 
 
 class HealthStatus(StrEnum):

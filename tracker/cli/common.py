@@ -80,6 +80,12 @@ def load(ctx: click.Context) -> Config:
     path: Path = ctx.obj["config_path"]
     config = config_mod.load(path)
     ctx.obj["redact"] = Redactor(config.secrets())
+    folder = config.database_path.parent
+    if not folder.is_dir():
+        # Never created silently: a typo in the path would start an empty database.
+        raise ConfigError(
+            f"{path}: database: folder {folder} does not exist (create it, or fix the path)"
+        )
     return config
 
 

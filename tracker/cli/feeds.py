@@ -14,6 +14,7 @@ from tracker.cli.common import (
     load,
     print_table,
 )
+from tracker.cli.feedshow import feeds_json
 from tracker.models import HealthStatus
 from tracker.store.facade import FeedRow
 
@@ -32,26 +33,35 @@ def _status(row: FeedRow) -> str:
 
 def _note(row: FeedRow) -> str:
     """The last column: the last error, and a permanent redirect the config should follow."""
-    notes = [(row.last_error or "")[:80]] if row.last_error else []
+    # Whole: the cause is at the end (`feeds show NAME` has it too).
+    notes = [row.last_error] if row.last_error else []
     if row.moved_to and row.active:
         notes.append(f"moved permanently to {row.moved_to}: update the config")
     return "; ".join(notes)
 
 
-@click.command()
+@click.group(invoke_without_command=True)
 @config_option
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per feed per line.")
 @click.pass_context
 @handle_errors
-def feeds(ctx: click.Context) -> None:
-    """Show every feed: status, last success, last error, articles."""
-    store = existing_store(load(ctx))
+def feeds(ctx: click.Context, as_json: bool) -> None:
+    """Show every feed: status, last success, last error, articles (`feeds show NAME`: one
+    feed in full)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    store = existing_store(load(ctx), required=as_json)
     if store is None:
         return
+    now = time.time()
     try:
         rows = store.feeds()
+        waits = store.feed_waits(now)
     finally:
         store.close()
-    now = time.time()
+    if as_json:
+        feeds_json(rows, waits, now)
+        return
     table = [("FEED", "STATUS", "LAST SUCCESS", "NEXT CHECK", "ARTICLES", "LAST ERROR")]
     for r in rows:
         table.append(

@@ -10,10 +10,15 @@ from pathlib import Path
 import click
 
 from tracker.cli.alerts import alerts
+from tracker.cli.cancel import alerts_cancel
 from tracker.cli.check import check
 from tracker.cli.common import echo
 from tracker.cli.feeds import feeds
+from tracker.cli.feedshow import feeds_show
+from tracker.cli.matches import matches
+from tracker.cli.mute import topics_mute, topics_unmute
 from tracker.cli.notify import notify
+from tracker.cli.poll import poll
 from tracker.cli.reload import reload
 from tracker.cli.run import run
 from tracker.cli.stories import stories
@@ -40,8 +45,13 @@ def cli(ctx: click.Context, config_path: Path) -> None:
     ctx.obj["config_path"] = config_path
 
 
-for command in (run, check, reload, feeds, topics, stories, alerts, notify):
+for command in (run, check, reload, feeds, matches, poll, topics, stories, alerts, notify):
     cli.add_command(command)
+# Subcommands kept in modules of their own (cli/mute.py, cancel.py, feedshow.py).
+topics.add_command(topics_mute)
+topics.add_command(topics_unmute)
+alerts.add_command(alerts_cancel)
+feeds.add_command(feeds_show)
 
 
 def main() -> None:

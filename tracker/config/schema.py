@@ -285,7 +285,9 @@ class Topic(_Model):
     Default: the whole body
     """
     notify: list[str] | None = None
-    """The channels this topic's alerts go to, e.g. `[team-email, ops-hook]`.
+    """The channels this topic's alerts go to, e.g. `[team-email, ops-hook]`. `[]` mutes the
+    topic for good: its matches are stored (`tracker matches`) but never alert; for a while,
+    use `tracker topics mute`.
 
     Default: `delivery.notify`
     """

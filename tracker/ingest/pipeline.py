@@ -27,9 +27,10 @@ from tracker.models import (
     FeedState,
     PollOutcome,
     PollResult,
+    TopicHit,
 )
 from tracker.settings import ParseSettings
-from tracker.store.facade import Store
+from tracker.store.facade import NewMatch, Store
 from tracker.stories.index import DEFAULT_WINDOW_S
 from tracker.topics.matcher import Matcher
 
@@ -77,6 +78,8 @@ class PollSettings:
     story_window_s: float = DEFAULT_WINDOW_S
     # Topics with `updates: true` -> how many new outlets make a story's follow-up.
     updates: dict[str, int] = field(default_factory=dict)
+    # Topics configured with `notify: []`: matched and stored, never alerted (like a mute).
+    silenced: frozenset[str] = frozenset()
 
 
 def next_check(
@@ -294,7 +297,9 @@ class Poller:
         queued = 0
         if may_alert and self.settings.router is not None and self.settings.updates:
             queued += self.stories.updates(self.store, story, self.settings.updates, now)
-        for m in self.store.add_matches(article_id, hits, alert, now, story):
+        for m in self._add_matches(
+            article_id, hits, alert, now, story, spec, article.title, outcome
+        ):
             outcome.matches += 1
             outcome.matched_topics.append(m.topic)
             if m.alert:
@@ -311,6 +316,34 @@ class Poller:
                 )
                 queued += self._enqueue(m.match_id, m.topic, now)
         return queued
+
+    def _add_matches(
+        self,
+        article_id: int,
+        hits: list[TopicHit],
+        alert: bool,
+        now: float,
+        story: int,
+        spec: FeedSpec,
+        title: str,
+        outcome: PollOutcome,
+    ) -> list[NewMatch]:
+        """Store the hits; those of a muted topic (`tracker topics mute`, read from the
+        database at each match so a running daemon sees a mute at once, or `notify: []`)
+        are stored without an alert, and counted as muted."""
+        if not (alert and hits):
+            return self.store.add_matches(article_id, hits, alert, now, story)
+        muted = self.settings.silenced.union(self.store.muted_topics(now))
+        quiet = [h for h in hits if h.topic in muted]
+        if not quiet:
+            return self.store.add_matches(article_id, hits, alert, now, story)
+        loud = [h for h in hits if h.topic not in muted]
+        stored = self.store.add_matches(article_id, loud, True, now, story)
+        for m in self.store.add_matches(article_id, quiet, False, now, story):
+            outcome.muted.append((m.topic, title))
+            event(log, logging.INFO, "alert.muted", topic=m.topic, feed=spec.name, title=title)
+            stored.append(m)
+        return stored
 
     def _enqueue(self, match_id: int, topic: str, now: float) -> int:
         """Queue the alert for each channel its topic routes to (same transaction)."""

@@ -23,6 +23,7 @@ from tracker.config import loader as config_mod
 from tracker.config.settings import to_settings
 from tracker.delivery import channels as notify
 from tracker.delivery.outbox import Dispatcher, DispatchSummary, RetryPolicy
+from tracker.delivery.replan import replan
 from tracker.delivery.routing import Router
 from tracker.errors import ConfigError, TrackerError
 from tracker.ingest import fetch
@@ -46,10 +47,11 @@ from tracker.service.reload import (
     needs_restart,
     refuse_shrink,
 )
-from tracker.service.scheduler import FeedScheduler, OutboxWaker
+from tracker.service.scheduler import FeedScheduler, OutboxWaker, RunProgress
 from tracker.service.systemd import InstanceLock
+from tracker.service.waits import WAITS_EVERY_S, log_waits, skipped
 from tracker.settings import Settings
-from tracker.store.facade import DeliveryRow, Store
+from tracker.store.facade import DeliveryRow, FeedWait, Store
 from tracker.store.sqlite.probe import database_writable
 from tracker.topics.matcher import Matcher
 from tracker.units import parse_listen_address
@@ -80,6 +82,7 @@ def poll_settings(settings: Settings) -> PollSettings:
         router=Router(settings) if settings.channels else None,
         story_window_s=settings.stories_window_s,
         updates={n: t.updates_outlets for n, t in settings.topics.items() if t.updates},
+        silenced=frozenset(n for n, t in settings.topics.items() if t.notify == ()),
     )
 
 
@@ -102,6 +105,7 @@ class RunSummary:
     seconds: float = 0.0
     delivery: DispatchSummary | None = None
     pending: list[DeliveryRow] = field(default_factory=list)
+    skipped: list[FeedWait] = field(default_factory=list)  # held by a server's Retry-After
 
     @property
     def failed(self) -> list[PollOutcome]:
@@ -112,16 +116,25 @@ class RunSummary:
         unchanged = sum(o.not_modified for o in ok)
         lines = [
             f"feeds: {len(self.outcomes)} polled, {len(ok)} ok ({unchanged} unchanged),"
-            f" {len(self.failed)} failed",
+            f" {len(self.failed)} failed"
+            + (f", {len(self.skipped)} skipped" if self.skipped else ""),
             f"new articles: {sum(o.new_articles for o in self.outcomes)}",
             f"matches: {sum(o.matches for o in self.outcomes)}"
-            f" ({sum(o.alerts for o in self.outcomes)} alerts)",
+            f" ({sum(o.alerts for o in self.outcomes)} alerts{_muted_count(self.outcomes)})",
         ]
         for o in self.outcomes:
             for topic, title in o.hits:
                 lines.append(f"  alert [{topic}] {title}  ({o.feed})")
+            for topic, title in o.muted:
+                lines.append(f"  muted [{topic}] {title}  ({o.feed}): no alert")
         for o in self.failed:
             lines.append(f"  failed {o.feed}: {o.error}")
+        for w in self.skipped:
+            until = datetime.fromtimestamp(w.hold_until or 0).astimezone()
+            lines.append(
+                f"  skipped {w.name}: the server asked to wait (Retry-After) until"
+                f" {until:%Y-%m-%d %H:%M %Z} (`tracker poll --force {w.name}` to poll it anyway)"
+            )
         if self.delivery is not None:
             d = self.delivery
             lines.append(
@@ -135,12 +148,17 @@ class RunSummary:
                 when = datetime.fromtimestamp(max(row.not_before, row.next_attempt_at))
                 lines.append(
                     f"  pending #{row.id} {row.channel} [{row.topic}] {row.title[:60]}:"
-                    f" {why} (next try {when:%Y-%m-%d %H:%M})"
+                    f" {why} (next try {when.astimezone():%Y-%m-%d %H:%M %Z})"
                 )
             for error in d.errors:
                 lines.append(f"  delivery failed: {error}")
         lines.append(f"took {self.seconds:.1f}s")
         return "\n".join(lines)
+
+
+def _muted_count(outcomes: list[PollOutcome]) -> str:
+    n = sum(len(o.muted) for o in outcomes)
+    return f", {n} muted" if n else ""
 
 
 @dataclass
@@ -243,13 +261,14 @@ def _health_monitor(settings: Settings, store: Store) -> FeedHealthMonitor:
     )
 
 
-async def run_once(settings: Settings) -> RunSummary:
+async def run_once(settings: Settings, progress: RunProgress | None = None) -> RunSummary:
     """Poll every feed once, store and match, deliver, then return a summary."""
     started = time.monotonic()
     summary = RunSummary()
     async with _components(settings) as parts:
         sched = parts.sched
-        summary.outcomes = await sched.run_once()
+        summary.skipped = skipped(parts.store, time.time())
+        summary.outcomes = await sched.run_once(progress)
         if sched.dispatcher is not None:
             # One-shot: the caller (cron) sets the pace, so retry backoff does not hold
             # deliveries back; digest times and quiet hours still do.
@@ -314,6 +333,7 @@ class Daemon:
         sched.every(STATUS_EVERY_S, self._status, "status")
         sched.every(SILENCE_CHECK_EVERY_S, self._check_silence, "feed-silence")
         sched.every(WATCH_EVERY_S, self._watch_config, "config-watch")
+        sched.every(WAITS_EVERY_S, self._log_waits, "feed-waits")
         sched.start()
         event(
             log,
@@ -324,6 +344,7 @@ class Daemon:
             channels=len(self.settings.channels),
             database=str(self.settings.database),
         )
+        await self._log_waits()  # after a restart, a kept backoff is not silent
         self.notifier.ready(self._status_line())
         watchdog = None
         if (interval := service.watchdog_interval()) is not None:
@@ -378,6 +399,10 @@ class Daemon:
         self.metrics.set_feeds_failing(failing)
         return service.status_line(store.active_feeds(), failing, pending)
 
+    async def _log_waits(self) -> None:
+        assert self.parts is not None
+        log_waits(self.parts.store, time.time())
+
     async def _status(self) -> None:
         self.notifier.status(self._status_line())
 
@@ -423,6 +448,7 @@ class Daemon:
                 "config rejected: still running the old one",
                 self.redactor("\n".join(problems)),
             )
+        await self._log_waits()  # after a restart, a kept backoff is not silent
         self.notifier.ready(self._status_line())
 
     async def _apply(self, new: Settings) -> None:
@@ -460,7 +486,11 @@ class Daemon:
         self.redactor = self.redactor | Redactor(new.secrets)
         log_mod.setup(new.log_level, self.redactor)
         self.settings = new
-        event(log, logging.INFO, "config.reloaded", **describe_changes(old, new))
+        # Queued deliveries follow a channel's new digest time, quiet hours or time zone.
+        replanned = replan(store, old.channels, new.channels, time.time())
+        if replanned.get("replanned", "0") != "0":
+            parts.waker()
+        event(log, logging.INFO, "config.reloaded", **describe_changes(old, new), **replanned)
 
     def _notify_admin(self, kind: str, subject: str, body: str) -> None:
         admin = self.settings.delivery.admin

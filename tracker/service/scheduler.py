@@ -12,7 +12,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.util import undefined
@@ -72,6 +72,14 @@ class OutboxWaker:
             await run()
             if not self._again or self._run is None:
                 return
+
+
+class RunProgress(Protocol):
+    """Told of a one-shot cycle's polls as they start and finish."""
+
+    def begin(self, total: int) -> None: ...
+    def started(self, feed: str) -> None: ...
+    def finished(self, feed: str) -> None: ...
 
 
 class FeedScheduler:
@@ -172,14 +180,23 @@ class FeedScheduler:
         """Run the outbox job now: new deliveries go out without waiting for the next tick."""
         self.waker()
 
-    async def run_once(self) -> list[PollOutcome]:
-        """Poll every active feed once (bounded concurrency) and return the outcomes."""
+    async def run_once(self, progress: RunProgress | None = None) -> list[PollOutcome]:
+        """Poll every active feed once (bounded concurrency) and return the outcomes;
+        ``progress`` hears of each poll's start and end (`run --once` on a terminal)."""
         states = self.store.pollable_feeds(self.clock())
         sem = asyncio.Semaphore(self.concurrency)
+        if progress is not None:
+            progress.begin(len(states))
 
         async def bounded(state: FeedState) -> PollOutcome:
             async with sem:
-                return await self._poll(self.poller, state)
+                if progress is None:
+                    return await self._poll(self.poller, state)
+                progress.started(state.name)
+                try:
+                    return await self._poll(self.poller, state)
+                finally:
+                    progress.finished(state.name)
 
         return list(await asyncio.gather(*(bounded(s) for s in states)))
 

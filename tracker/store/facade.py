@@ -17,8 +17,12 @@ import sqlite_utils
 from tracker.errors import StoreError
 from tracker.redact import NO_SECRETS
 from tracker.store.sqlite.articles import ArticleTables, NewMatch
+from tracker.store.sqlite.control import ControlTables, FeedWait
 from tracker.store.sqlite.feeds import REBASELINE_AFTER_S, FeedRow, FeedTables
+from tracker.store.sqlite.listings import DeliveryView, FeedDetail, ListingTables
+from tracker.store.sqlite.matches import MatchRow, MatchTables
 from tracker.store.sqlite.migrations import NAMES, migrate
+from tracker.store.sqlite.mutes import MuteTables
 from tracker.store.sqlite.outbox import DeliveryOutcome, DeliveryRow, OutboxTables
 from tracker.store.sqlite.stories import (
     Placement,
@@ -33,7 +37,11 @@ __all__ = [
     "SCHEMA_VERSION",
     "DeliveryOutcome",
     "DeliveryRow",
+    "DeliveryView",
+    "FeedDetail",
     "FeedRow",
+    "FeedWait",
+    "MatchRow",
     "NewMatch",
     "Placement",
     "ReportRow",
@@ -47,7 +55,9 @@ __all__ = [
 SCHEMA_VERSION = len(NAMES)
 
 
-class Store(FeedTables, ArticleTables, OutboxTables):
+class Store(
+    FeedTables, ArticleTables, OutboxTables, MatchTables, MuteTables, ControlTables, ListingTables
+):
     """The database: open, migrate, and every query the daemon makes."""
 
     def __init__(self, path: Path, redact: Callable[[str], str] = NO_SECRETS) -> None:

@@ -197,8 +197,16 @@ def _v7(db: sqlite_utils.Database) -> None:
     )
 
 
+def _v8(db: sqlite_utils.Database) -> None:
+    # Muted topics (`tracker topics mute`): the daemon reads them at each match, so a mute
+    # from the CLI reaches a running daemon and survives reloads and restarts.
+    db.execute(
+        "CREATE TABLE topic_mutes (topic TEXT PRIMARY KEY, until REAL, created_at REAL NOT NULL)"
+    )
+
+
 # Append only: a migration that shipped is never edited. Each is recorded by its name (v1…).
-STEPS = (_v1, _v2, _v3, _v4, _v6, _v7)
+STEPS = (_v1, _v2, _v3, _v4, _v6, _v7, _v8)
 NAMES = tuple(step.__name__.lstrip("_") for step in STEPS)
 
 
