@@ -1,6 +1,6 @@
-"""The shipped topics against the labelled tuning set of 200+ English and Spanish news items.
+"""The shipped topics against the two labelled tuning sets of English and Spanish news items.
 
-The figures per topic and language, on this set and the held-out one, come from
+The figures per topic and language, on these sets and the held-out one, come from
 ``bench/topics_quality.py``; the held-out set has no floors here, it only measures.
 """
 
@@ -22,6 +22,8 @@ from conftest import DATA, ROOT
 
 CONFIG = config_mod.load(ROOT / "config.yaml")
 ITEMS: list[dict[str, Any]] = yaml.safe_load((DATA / "topics_labelled.yaml").read_text("utf-8"))
+# The second tuning set, by a writer who saw neither the queries nor the held-out set.
+ITEMS2: list[dict[str, Any]] = yaml.safe_load((DATA / "topics_tuning2.yaml").read_text("utf-8"))
 MATCHER = Matcher.from_topics(CONFIG.topic_specs(), CONFIG.lists)
 SCRIPT = ROOT / "bench" / "topics_quality.py"
 # What the runtime install lacks: the script must run without them (README: make run's venv).
@@ -33,9 +35,11 @@ def _topics(title: str, summary: str = "", lang: str | None = None) -> set[str]:
     return {hit.topic for hit in MATCHER.match(doc)}
 
 
-def scores(lang: str | None = None) -> dict[str, tuple[float, float, int, int, int]]:
+def scores(
+    lang: str | None = None, source: list[dict[str, Any]] = ITEMS
+) -> dict[str, tuple[float, float, int, int, int]]:
     """topic → (precision, recall, true positives, false positives, false negatives)."""
-    items = [i for i in ITEMS if lang is None or i["lang"] == lang]
+    items = [i for i in source if lang is None or i["lang"] == lang]
     got = [_topics(i["title"], i["summary"], i["lang"]) for i in items]
     out = {}
     for topic in CONFIG.topics:
@@ -133,11 +137,12 @@ def test_quality_script_agrees_and_needs_no_test_packages() -> None:
     done = _run_script("--json")
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout)
-    assert set(result) == {"tuning", "heldout"}
-    for lang in ("en", "es", None):
-        for topic, (_p, _r, tp, fp, fn) in scores(lang).items():
-            got = result["tuning"][topic][lang or "all"]
-            assert (got["tp"], got["fp"], got["fn"]) == (tp, fp, fn), (topic, lang)
+    assert set(result) == {"tuning", "tuning2", "heldout"}
+    for name, source in (("tuning", ITEMS), ("tuning2", ITEMS2)):
+        for lang in ("en", "es", None):
+            for topic, (_p, _r, tp, fp, fn) in scores(lang, source).items():
+                got = result[name][topic][lang or "all"]
+                assert (got["tp"], got["fp"], got["fn"]) == (tp, fp, fn), (name, topic, lang)
     heldout = result["heldout"]
     assert set(heldout) == set(CONFIG.topics)
     assert all(0.0 <= s["all"]["recall"] <= 1.0 for s in heldout.values())
@@ -149,6 +154,28 @@ def test_quality_script_never_prints_heldout_items() -> None:
     assert done.returncode == 0, done.stderr
     assert "| heldout |" in done.stdout
     assert "h-en-" not in done.stdout and "h-es-" not in done.stdout
+    refused = _run_script("--set", "heldout", "--misses")
+    assert refused.returncode == 2 and "never the held-out" in refused.stderr
+    assert "| heldout |" not in refused.stdout and "h-e" not in refused.stdout
+
+
+@pytest.mark.slow
+def test_quality_script_lists_exactly_the_second_tuning_sets_misses() -> None:
+    done = _run_script("--set", "tuning2", "--misses")
+    assert done.returncode == 0, done.stderr
+    listed = {
+        (words[2], words[1], words[3])
+        for words in (line.split() for line in done.stdout.splitlines())
+        if words and words[0] == "tuning2"
+    }
+    want = set()
+    for item in ITEMS2:
+        matched = _topics(item["title"], item["summary"], item["lang"])
+        for topic in CONFIG.topics:
+            hit, labelled = topic in matched, topic in item["topics"]
+            if hit != labelled:
+                want.add((topic, "fp" if hit else "fn", item["id"]))
+    assert listed == want
 
 
 def test_shipped_border_wall_reads_only_the_lead() -> None:
