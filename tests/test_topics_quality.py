@@ -61,19 +61,35 @@ def test_the_set_is_big_bilingual_and_hard() -> None:
     assert len(negatives) >= 0.4 * len(ITEMS)
 
 
+def test_the_second_set_is_big_bilingual_and_hard() -> None:
+    assert len(ITEMS2) >= 300
+    langs = [i["lang"] for i in ITEMS2]
+    assert langs.count("en") >= 150 and langs.count("es") >= 150
+    hard = [i for i in ITEMS2 if i.get("hard") and not i["topics"]]
+    assert len(hard) >= 0.25 * len(ITEMS2)
+    assert not {i["id"] for i in ITEMS2} & {i["id"] for i in ITEMS}
+
+
+SETS = {"tuning": ITEMS, "tuning2": ITEMS2}
+
+
+# Floors for the tuning sets only (round two: tuning2 is at 0.97-1.00 per topic, 0.97 or
+# more in each language); the held-out set only measures (docs/topics-quality.md).
+@pytest.mark.parametrize("name", sorted(SETS))
 @pytest.mark.parametrize("topic", sorted(CONFIG.topics))
-def test_precision_and_recall_floors(topic: str) -> None:
-    precision, recall, *_ = scores()[topic]
-    assert precision >= 0.95, (topic, precision)
-    assert recall >= 0.95, (topic, recall)
+def test_precision_and_recall_floors(topic: str, name: str) -> None:
+    precision, recall, *_ = scores(None, SETS[name])[topic]
+    assert precision >= 0.95, (name, topic, precision)
+    assert recall >= 0.95, (name, topic, recall)
 
 
+@pytest.mark.parametrize("name", sorted(SETS))
 @pytest.mark.parametrize("lang", ["en", "es"])
 @pytest.mark.parametrize("topic", sorted(CONFIG.topics))
-def test_floors_hold_in_each_language(topic: str, lang: str) -> None:
-    precision, recall, *_ = scores(lang)[topic]
-    assert precision >= 0.9, (topic, lang, precision)
-    assert recall >= 0.9, (topic, lang, recall)
+def test_floors_hold_in_each_language(topic: str, lang: str, name: str) -> None:
+    precision, recall, *_ = scores(lang, SETS[name])[topic]
+    assert precision >= 0.9, (name, topic, lang, precision)
+    assert recall >= 0.9, (name, topic, lang, recall)
 
 
 @pytest.mark.parametrize(
@@ -95,6 +111,19 @@ def test_floors_hold_in_each_language(topic: str, lang: str) -> None:
         ("Mexico exempt from new steel levies for now", "steel-tariffs"),
         ("Texas installs buoy barrier in the Rio Grande", "border-wall"),
         ("Trump dice que el muro 'ya se está pagando' por México", "border-wall"),
+        # round two: the agreement unnamed or paraphrased, the instruments, the barrier
+        ("Guajardo: la renegociación se reanudará después del 1 de julio", "nafta-rounds"),
+        ("Officials rewriting the continental trade accord reconvene", "nafta-rounds"),
+        ("Negotiators from the three North American countries end Ottawa round", "nafta-rounds"),
+        (
+            "Revisión sexenal del pacto: México y Canadá llegan con agendas distintas",
+            "nafta-rounds",
+        ),
+        ("Trump amaga con terminar el TLCAN", "nafta-rounds"),
+        ("EU grava con 200% el aluminio ruso", "steel-tariffs"),
+        ("Army Corps awards contract for 60 miles of barrier in Arizona", "border-wall"),
+        ("Pentágono desvía 3,600 mdd para el muro", "border-wall"),
+        ("Trump says he is proud to shut down government over wall", "border-wall"),
     ],
 )
 def test_reference_headlines_match(headline: str, topic: str) -> None:
@@ -117,6 +146,14 @@ def test_reference_headlines_match(headline: str, topic: str) -> None:
         "Poland finishes steel border wall with Belarus",
         "Mexico's peso hits a wall as Trump talks tariffs",
         "Se derrumba muro en obra de construcción en Monterrey",
+        # round two: the same negotiators on other agreements, the other barriers
+        "Freeland: Canada's negotiators wrap up CPTPP talks in Tokyo",
+        "Guajardo y negociadores de la UE cierran la modernización del TLCUEM",
+        "Army Corps awards $50 million contract for flood barrier in Houston, Texas",
+        "Caltrans builds $3 million noise barrier along I-5 in San Diego",
+        "Texas town raises sea wall with $20 million in federal funds",
+        "Trade barriers at the border cost Texas exporters $2 billion, Trump aide says",
+        "Arizona county builds $2 million fence around fairgrounds",
     ],
 )
 def test_reference_negatives_do_not_match(headline: str) -> None:
