@@ -91,7 +91,7 @@ def test_a_valid_file_is_composed_once(tmp_path: Path, monkeypatch: pytest.Monke
     composed: list[str] = []
     real = yaml.compose
 
-    def compose(text: str, Loader: Any) -> Any:  # noqa: N803 (yaml's own name)
+    def compose(text: str, Loader: Any) -> Any:
         composed.append(text)
         return real(text, Loader=Loader)
 
