@@ -71,6 +71,11 @@ def poll_settings(settings: Settings) -> PollSettings:
     )
 
 
+def load_settings(path: Path) -> Settings:
+    """Read, validate and convert the config file: blocking, so a daemon runs it in a thread."""
+    return to_settings(config_mod.load(path))
+
+
 def make_dispatcher(settings: Settings, store: Store, metrics: Metrics | None = None) -> Dispatcher:
     """The outbox dispatcher for the configured channels and retry policy."""
     d = settings.delivery
@@ -360,7 +365,9 @@ class Daemon:
         assert self.parts is not None
         self.notifier.reloading()
         try:
-            new = to_settings(config_mod.load(self.config_path))
+            # Off the event loop: 100,000 feeds take seconds to read, and polls, the outbox
+            # and the watchdog go on meanwhile. The swap below is the loop's part.
+            new = await asyncio.to_thread(load_settings, self.config_path)
             await self._apply(new)
         except Exception as exc:  # whatever the edit, the daemon keeps its old config
             # The rejected file's secrets are not in the running config: mask both.
@@ -390,7 +397,7 @@ class Daemon:
         assert self.parts is not None
         parts, old = self.parts, self.settings
         store, sched = parts.store, parts.sched
-        settings = poll_settings(new)
+        settings = await asyncio.to_thread(poll_settings, new)  # compiles the matcher
         health = _health_monitor(new, store)
         for key in needs_restart(old, new):
             event(log, logging.WARNING, "config.needs_restart", key=key)
