@@ -564,8 +564,9 @@ class FeedHealth(_Model):
     """
     silent_factor: float = Field(default=10.0, gt=1)
     """A feed that brings no new items for this many times its usual gap between new items is
-    "silent" (one notice, one on recovery). The usual gap is the median over its last 12 polls
-    that brought news.
+    "silent" (one notice, one on recovery). The usual gap is the median gap between the
+    publication times of its last 12 items (so one baseline poll of dated items is enough), or,
+    for a feed without dates, between its last 12 polls that brought news.
     """
     min_silence: Duration = Field(default=2 * 86400.0, gt=0)
     """Never call a feed silent sooner than this."""
