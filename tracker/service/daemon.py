@@ -17,6 +17,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tracker import log as log_mod
 from tracker.config import loader as config_mod
@@ -32,19 +33,16 @@ from tracker.models import DeliveryStatus, PollOutcome
 from tracker.redact import Redactor
 from tracker.service import systemd as service
 from tracker.service.feedhealth import FeedHealthMonitor
-from tracker.service.http import (
-    HealthServer,
-    Metrics,
-    all_of,
-)
 from tracker.service.reload import ConfigWatcher, describe_changes, needs_restart
 from tracker.service.scheduler import FeedScheduler, OutboxWaker
 from tracker.service.systemd import InstanceLock
 from tracker.settings import Settings
 from tracker.store.facade import DeliveryRow, Store
-from tracker.store.sqlite.probe import database_writable
 from tracker.topics.matcher import Matcher
 from tracker.units import parse_listen_address
+
+if TYPE_CHECKING:  # service.http (aiohttp.web, prometheus-client) is the daemon's alone
+    from tracker.service.http import HealthServer, Metrics
 
 log = logging.getLogger(__name__)
 
@@ -248,6 +246,9 @@ class Daemon:
         self.reload_requested = asyncio.Event()
         self.notifier = service.Notifier()
         self.gate = service.ProgressGate()
+        # Imported here: a one-shot run and the other commands never load the listener.
+        from tracker.service.http import Metrics
+
         self.metrics = Metrics(topics=settings.topics, channels=settings.channels)
         self.watcher = ConfigWatcher(config_path)
         self.parts: Components | None = None
@@ -321,6 +322,9 @@ class Daemon:
         listen = self.settings.metrics_listen
         if listen is None:
             return None
+        from tracker.service.http import HealthServer, all_of
+        from tracker.store.sqlite.probe import database_writable
+
         host, port = parse_listen_address(listen)
         path = self.settings.database
         server = HealthServer(
