@@ -54,7 +54,14 @@ def _semantic_problems(raw: dict[str, Any]) -> Iterator[tuple[str, str]]:
             if name in seen_names:
                 yield f"feeds[{i}].name", f"'{name}' is already feeds[{seen_names[name]}]"
             seen_names.setdefault(name, i)
-    known = set(seen_urls) | set(seen_names) | default_names
+    tags = {
+        t
+        for feed in feeds
+        if isinstance(feed, dict)
+        for t in _typed(feed.get("tags"), list)
+        if isinstance(t, str)
+    }
+    known = set(seen_urls) | set(seen_names) | default_names | tags
     topics = _typed(raw.get("topics"), dict)
     lists = _typed(raw.get("lists"), dict)
     good_lists = {k: v for k, v in lists.items() if isinstance(v, list)}

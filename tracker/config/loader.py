@@ -23,6 +23,8 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from tracker.config.checks import cross_key_problems
+from tracker.config.opml import OpmlError, read_opml
+from tracker.config.paths import config_relative
 from tracker.config.schema import Config, url_tokens
 from tracker.errors import ConfigError
 from tracker.redact import SECRET_PARAM
@@ -237,6 +239,44 @@ class Problem:
         return f"{where}{self.path}{sep}{self.message}"
 
 
+def _with_opml_feeds(data: dict[str, Any], base_dir: Path, found: list[tuple[str, str]]) -> Any:
+    """``data`` with the feeds of its ``feeds_from:`` OPML files appended to ``feeds``.
+
+    A feed the YAML lists already keeps its YAML entry; one listed twice across the OPML
+    files (one feed in two folders) is one feed with both tags. A title another feed
+    already goes by is not used as a name (the feed is called by host and path instead):
+    feed readers allow duplicate titles, tracker's names are unique."""
+    sources = data.get("feeds_from")
+    if not isinstance(sources, list) or not sources:
+        return data  # absent, or pydantic reports the wrong type
+    yaml_feeds = data.get("feeds", [])
+    if not isinstance(yaml_feeds, list):
+        return data  # pydantic reports it
+    taken_urls = {f.get("url", "").strip() for f in yaml_feeds if isinstance(f, dict)}
+    taken_names = {f.get("name") for f in yaml_feeds if isinstance(f, dict)}
+    merged: dict[str, dict[str, Any]] = {}
+    for i, source in enumerate(sources):
+        if not isinstance(source, str):
+            continue
+        try:
+            outlines = read_opml(config_relative(Path(source), {"base_dir": base_dir}))
+        except OpmlError as exc:
+            found.append((f"feeds_from[{i}]", str(exc)))
+            continue
+        for o in outlines:
+            if o.url in taken_urls:
+                continue
+            if (feed := merged.get(o.url)) is not None:
+                feed["tags"] = list(dict.fromkeys([*feed["tags"], *o.tags]))
+                continue
+            feed = {"url": o.url, "tags": list(o.tags)}
+            if o.title and o.title not in taken_names:
+                feed["name"] = o.title
+                taken_names.add(o.title)
+            merged[o.url] = feed
+    return {**data, "feeds": [*yaml_feeds, *merged.values()]}
+
+
 def _validation_problems(exc: ValidationError) -> Iterator[tuple[str, str]]:
     for err in exc.errors():
         yield _describe(err)
@@ -300,6 +340,7 @@ def _parse(text: str, base_dir: Path, source: str) -> Config:
     found: list[tuple[str, str]] = [
         (path, message) for path, _, message in (p.partition(": ") for p in env_problems)
     ]
+    data = _with_opml_feeds(data, base_dir, found)
     found += cross_key_problems(data)
     config: Config | None = None
     try:

@@ -227,6 +227,10 @@ class Feed(_Model):
     """Extra request headers, e.g. an API key: `{X-Api-Key: "${NEWS_KEY}"}`."""
     auth: Auth | None = None
     """HTTP basic auth: `username` and either `password` or `password_file`."""
+    tags: list[str] = Field(default_factory=list)
+    """Tags a topic's `feeds:` can name to mean every feed that has them. Feeds read from OPML
+    (`feeds_from`) get their folders and categories as tags.
+    """
 
     @field_validator("url")
     @classmethod
@@ -255,7 +259,7 @@ class Topic(_Model):
     loads.
     """
     feeds: list[str] = []
-    """Only match articles from these feeds (names or URLs).
+    """Only match articles from these feeds (names, URLs or tags).
 
     Default: all feeds
     """
@@ -605,6 +609,12 @@ class Config(_Model):
     """HTTP client settings (below)."""
     feeds: list[Feed] = []
     """The feeds to poll (below)."""
+    feeds_from: list[Path] = []
+    """OPML files (a feed reader's export) whose outlines are feeds too, e.g.
+    `[subscriptions.opml]`; relative to the config's folder. An outline's title is the feed's
+    name (unless another feed has it) and its folders and categories its `tags`; a feed also
+    listed under `feeds` keeps that entry.
+    """
     lists: dict[str, list[str]] = {}
     """Named term lists, reusable in topic queries: `lists: {nafta: [NAFTA, TLCAN, USMCA,
     T-MEC]}`.
@@ -664,11 +674,20 @@ class Config(_Model):
     def topic_specs(self) -> list[TopicSpec]:
         """The topics as plain dataclasses, feed URLs mapped to feed names."""
         by_url = {f.url: f.display_name for f in self.feeds}
+        by_tag: dict[str, list[str]] = {}
+        for f in self.feeds:
+            for tag in f.tags:
+                by_tag.setdefault(tag, []).append(f.display_name)
         return [
             TopicSpec(
                 name=name,
                 query=t.query,
-                feeds=tuple(by_url.get(ref, ref) for ref in t.feeds),
+                # A reference is a feed's URL or name, or a tag: every feed that has it.
+                feeds=tuple(
+                    dict.fromkeys(
+                        n for ref in t.feeds for n in by_tag.get(ref, [by_url.get(ref, ref)])
+                    )
+                ),
                 langs=tuple(lang.lower() for lang in t.lang),
             )
             for name, t in self.topics.items()
