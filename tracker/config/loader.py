@@ -286,7 +286,10 @@ def _nearest_line(path: str, lines: dict[str, int]) -> int | None:
     while path:
         if path in lines:
             return lines[path]
-        path = re.sub(r"(\.[^.\[]+|\[\d+\])$", "", path)
+        parent = re.sub(r"(\.[^.\[]+|\[\d+\])$", "", path)
+        if parent == path:
+            return None  # a top-level key the map does not hold
+        path = parent
     return None
 
 
@@ -313,7 +316,10 @@ def parse(text: str, base_dir: Path, source: str = "config") -> Config:
     Line numbers cost a second pass over the file (composing it into nodes), so that pass
     runs only when there is a problem to place."""
     with paused_gc():
-        return _parse(text, base_dir, source)
+        try:
+            return _parse(text, base_dir, source)
+        except RecursionError as exc:  # an alias inside its own anchor, met by any walk
+            raise ConfigError(_SELF_REFERENCE.format(source=source)) from exc
 
 
 def _parse(text: str, base_dir: Path, source: str) -> Config:
