@@ -36,6 +36,7 @@ HEAVY = [
     "apprise",
     "tracker.service.http",
     "tracker.cli.notify",
+    "defusedxml",
 ]
 
 

@@ -16,7 +16,6 @@ from tracker.cli.common import (
     load,
     print_table,
 )
-from tracker.config.opml import to_opml
 from tracker.errors import TrackerError
 from tracker.models import HealthStatus
 from tracker.store.facade import FeedRow
@@ -76,6 +75,8 @@ def feeds(ctx: click.Context) -> None:
 @handle_errors
 def export(ctx: click.Context, out: Path | None) -> None:
     """Write the configured feeds as OPML 2.0 (names, URLs, tags as categories)."""
+    from tracker.config.opml import to_opml
+
     config = load(ctx)
     text = to_opml((f.url, f.display_name, f.tags) for f in config.feeds)
     if out is None:

@@ -23,7 +23,6 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from tracker.config.checks import cross_key_problems
-from tracker.config.opml import OpmlError, read_opml
 from tracker.config.paths import config_relative
 from tracker.config.schema import Config, url_tokens
 from tracker.errors import ConfigError
@@ -249,6 +248,8 @@ def _with_opml_feeds(data: dict[str, Any], base_dir: Path, found: list[tuple[str
     sources = data.get("feeds_from")
     if not isinstance(sources, list) or not sources:
         return data  # absent, or pydantic reports the wrong type
+    from tracker.config.opml import OpmlError, read_opml  # the XML parser only when used
+
     yaml_feeds = data.get("feeds", [])
     if not isinstance(yaml_feeds, list):
         return data  # pydantic reports it
