@@ -8,7 +8,7 @@ import sys
 import unicodedata
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
@@ -16,9 +16,11 @@ from tracker.config import loader as config_mod
 from tracker.config.schema import Config
 from tracker.errors import ConfigError, TrackerError
 from tracker.redact import Redactor
-from tracker.store.facade import Store
 from tracker.text import clean_text
 from tracker.units import format_duration
+
+if TYPE_CHECKING:
+    from tracker.store.facade import Store
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -67,6 +69,8 @@ def existing_store(config: Config, required: bool = False) -> Store | None:
     """The database, for commands that only read what a run stored; None (after saying so)
     when no run has created it yet, or an error when the command cannot do without it."""
     if config.database_path.exists():
+        from tracker.store.facade import Store  # sqlite-utils: not for `check`
+
         return Store(config.database_path, Redactor(config.secrets()))
     message = f"no database yet at {config.database_path}: run `tracker run` first"
     if required:

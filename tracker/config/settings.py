@@ -7,6 +7,7 @@ by URL, topic routes, rate limits parsed.
 
 from __future__ import annotations
 
+from tracker.config.loader import paused_gc
 from tracker.config.schema import Config, parse_rate
 from tracker.settings import (
     DeliverySettings,
@@ -22,6 +23,11 @@ from tracker.settings import (
 
 def to_settings(config: Config) -> Settings:
     """Everything tracker runs on, from a validated config."""
+    with paused_gc():  # 100,000 feeds: see paused_gc
+        return _to_settings(config)
+
+
+def _to_settings(config: Config) -> Settings:
     d, f, dl, h = config.defaults, config.fetch, config.delivery, config.feed_health
     specs = {t.name: t for t in config.topic_specs()}
     topics = {}

@@ -17,6 +17,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tracker import log as log_mod
 from tracker.config import loader as config_mod
@@ -35,11 +36,6 @@ from tracker.models import DeliveryStatus, PollOutcome
 from tracker.redact import Redactor
 from tracker.service import systemd as service
 from tracker.service.feedhealth import FeedHealthMonitor
-from tracker.service.http import (
-    HealthServer,
-    Metrics,
-    all_of,
-)
 from tracker.service.reload import (
     ConfigWatcher,
     describe_changes,
@@ -52,9 +48,11 @@ from tracker.service.systemd import InstanceLock
 from tracker.service.waits import WAITS_EVERY_S, log_waits, skipped
 from tracker.settings import Settings
 from tracker.store.facade import DeliveryRow, FeedWait, Store
-from tracker.store.sqlite.probe import database_writable
 from tracker.topics.matcher import Matcher
 from tracker.units import parse_listen_address
+
+if TYPE_CHECKING:  # service.http (aiohttp.web, prometheus-client) is the daemon's alone
+    from tracker.service.http import HealthServer, Metrics
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +82,11 @@ def poll_settings(settings: Settings) -> PollSettings:
         updates={n: t.updates_outlets for n, t in settings.topics.items() if t.updates},
         silenced=frozenset(n for n, t in settings.topics.items() if t.notify == ()),
     )
+
+
+def load_settings(path: Path) -> Settings:
+    """Read, validate and convert the config file: blocking, so a daemon runs it in a thread."""
+    return to_settings(config_mod.load(path))
 
 
 def make_dispatcher(settings: Settings, store: Store, metrics: Metrics | None = None) -> Dispatcher:
@@ -290,6 +293,9 @@ class Daemon:
         self.shrink_confirmed = False
         self.notifier = service.Notifier()
         self.gate = service.ProgressGate()
+        # Imported here: a one-shot run and the other commands never load the listener.
+        from tracker.service.http import Metrics
+
         self.metrics = Metrics(topics=settings.topics, channels=settings.channels)
         self.watcher = ConfigWatcher(config_path)
         self.parts: Components | None = None
@@ -373,6 +379,9 @@ class Daemon:
         listen = self.settings.metrics_listen
         if listen is None:
             return None
+        from tracker.service.http import HealthServer, all_of
+        from tracker.store.sqlite.probe import database_writable
+
         host, port = parse_listen_address(listen)
         path = self.settings.database
         server = HealthServer(
@@ -422,7 +431,9 @@ class Daemon:
         self.notifier.reloading()
         confirmed, self.shrink_confirmed = self.shrink_confirmed, False
         try:
-            new = to_settings(config_mod.load(self.config_path))
+            # Off the event loop: 100,000 feeds take seconds to read, and polls, the outbox
+            # and the watchdog go on meanwhile. The swap below is the loop's part.
+            new = await asyncio.to_thread(load_settings, self.config_path)
             confirmed = confirmed or marked_for_shrink(self.config_path)
             for loss in refuse_shrink(self.settings, new, confirmed=confirmed):
                 event(log, logging.WARNING, "config.shrink_confirmed", change=loss)
@@ -456,7 +467,7 @@ class Daemon:
         assert self.parts is not None
         parts, old = self.parts, self.settings
         store, sched = parts.store, parts.sched
-        settings = poll_settings(new)
+        settings = await asyncio.to_thread(poll_settings, new)  # compiles the matcher
         health = _health_monitor(new, store)
         for key in needs_restart(old, new):
             event(log, logging.WARNING, "config.needs_restart", key=key)

@@ -14,13 +14,12 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
-from apscheduler.schedulers.asyncio import AsyncIOScheduler
-from apscheduler.util import undefined
-
 from tracker.log import event
 from tracker.models import FeedState, PollOutcome
 
 if TYPE_CHECKING:  # types only: the daemon builds these and hands them in
+    from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
     from tracker.delivery.outbox import Dispatcher
     from tracker.ingest.pipeline import Poller
     from tracker.store.facade import Store
@@ -202,6 +201,9 @@ class FeedScheduler:
 
     def start(self) -> None:
         """Start the jobs on the running event loop: poll tick, outbox tick, extra jobs."""
+        # Imported here: a one-shot run never starts the jobs, and apscheduler costs ~0.1 s.
+        from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
         self._scheduler = AsyncIOScheduler()
         self._add_job(self.tick, TICK_S, "poll-tick", first_run=datetime.now().astimezone())
         # Always scheduled: a reload may add the first channel; with none it returns at once.
@@ -220,6 +222,8 @@ class FeedScheduler:
         first_run: datetime | None = None,
     ) -> None:
         # One instance at a time, late runs coalesced and never dropped as "misfired".
+        from apscheduler.util import undefined
+
         assert self._scheduler is not None
         self._scheduler.add_job(
             job,
