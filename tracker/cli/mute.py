@@ -4,6 +4,7 @@ database, so a running daemon honours it at its next match and it survives reloa
 from __future__ import annotations
 
 import time
+from typing import TYPE_CHECKING
 
 import click
 
@@ -11,24 +12,23 @@ from tracker.cli.clock import stamp, utc_option, wants_utc
 from tracker.cli.common import config_option, echo, handle_errors, load, print_table
 from tracker.config.schema import Config
 from tracker.redact import Redactor
-from tracker.store.facade import Store
+from tracker.store.sqlite import peek
 from tracker.units import format_duration, parse_duration
+
+if TYPE_CHECKING:
+    from tracker.store.facade import Store
 
 
 def open_store(config: Config) -> Store:
     """The database, created if no run has yet: a mute may come before the first run."""
+    from tracker.store.facade import Store  # sqlite-utils: not for `check`
+
     return Store(config.database_path, Redactor(config.secrets()))
 
 
 def muted_now(config: Config) -> dict[str, float | None]:
-    """Topics muted in the database now (none when there is no database yet)."""
-    if not config.database_path.exists():
-        return {}
-    store = open_store(config)
-    try:
-        return store.muted_topics(time.time())
-    finally:
-        store.close()
+    """Topics muted in the database now (none when there is no database yet), read-only."""
+    return peek.muted_topics(config.database_path, time.time())
 
 
 def mute_state(config: Config, topic: str, muted: dict[str, float | None], utc: bool) -> str:
