@@ -16,7 +16,7 @@ from tracker.config import loader as config_mod
 from tracker.config.schema import Config
 from tracker.errors import ConfigError, TrackerError
 from tracker.redact import Redactor
-from tracker.store.facade import Store
+from tracker.store.facade import SCHEMA_VERSION, Store
 from tracker.units import format_duration
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -62,11 +62,20 @@ config_option = click.option(
 )
 
 
-def existing_store(config: Config, required: bool = False) -> Store | None:
-    """The database, for commands that only read what a run stored; None (after saying so)
-    when no run has created it yet, or an error when the command cannot do without it."""
-    if config.database_path.exists():
-        return Store(config.database_path, Redactor(config.secrets()))
+def existing_store(config: Config, required: bool = False, write: bool = False) -> Store | None:
+    """The database, for commands that use what a run stored; None (after saying so) when no
+    run has created it yet, or an error when the command cannot do without it. Without
+    ``write`` it is opened read-only (a read-only mount works), unless its schema is older
+    than this tracker's, which only a writable open can migrate."""
+    path, redact = config.database_path, Redactor(config.secrets())
+    if path.exists():
+        if write:
+            return Store(path, redact)
+        store = Store(path, redact, read_only=True)
+        if store.schema_version >= SCHEMA_VERSION:
+            return store
+        store.close()
+        return Store(path, redact)
     message = f"no database yet at {config.database_path}: run `tracker run` first"
     if required:
         raise TrackerError(message)

@@ -21,14 +21,19 @@ from tracker.service.daemon import run_forever, run_once
 @click.command()
 @config_option
 @click.option("--once", is_flag=True, help="Do one full poll cycle, print a summary and exit.")
+@click.option(
+    "--init",
+    is_flag=True,
+    help="Start a new database although traces of an old one (-wal, -shm, .lock) remain.",
+)
 @click.pass_context
 @handle_errors
-def run(ctx: click.Context, once: bool) -> None:
+def run(ctx: click.Context, once: bool, init: bool) -> None:
     """Run the daemon (logs to stderr), or one cycle with --once."""
     settings = to_settings(load(ctx))
     log.setup(settings.log_level, Redactor(settings.secrets))
     if once:
-        summary = asyncio.run(run_once(settings))
+        summary = asyncio.run(run_once(settings, init))
         echo(summary.render())
         return
-    asyncio.run(run_forever(ctx.obj["config_path"], settings))
+    asyncio.run(run_forever(ctx.obj["config_path"], settings, init))

@@ -14,7 +14,7 @@ import httpx
 
 from tracker.backoff import feed_backoff
 from tracker.delivery.routing import Router
-from tracker.errors import FetchError, HTTPStatusError, ParseError
+from tracker.errors import DatabaseReplaced, FetchError, HTTPStatusError, ParseError, StorageFault
 from tracker.ingest import fetch, items
 from tracker.ingest.items import KeyedFeed
 from tracker.log import event
@@ -27,6 +27,7 @@ from tracker.models import (
     PollResult,
 )
 from tracker.store.facade import Store
+from tracker.store.writer import storage_fault
 from tracker.topics.matcher import Matcher
 
 log = logging.getLogger(__name__)
@@ -122,8 +123,14 @@ class Poller:
             self.metrics.new_articles(outcome.new_articles)
             for topic in outcome.matched_topics:
                 self.metrics.match(topic)
-        if self.health is not None and self.health.after_poll(state, outcome):
-            self._wake_outbox()
+        if outcome.storage_fault:
+            return outcome  # the daemon's storage guard reports it, once
+        if self.health is not None:
+            try:
+                if await self.store.run(self.health.after_poll, state, outcome):
+                    self._wake_outbox()
+            except (StorageFault, DatabaseReplaced):
+                pass  # the storage guard reports it; the transition is seen on a later poll
         return outcome
 
     def _wake_outbox(self) -> None:
@@ -150,7 +157,7 @@ class Poller:
                 # Nothing was stored: a feed not yet read keeps its silent baseline for the
                 # first body (a 304 to an unconditional first request would otherwise let
                 # the next poll alert on everything the feed carries).
-                self._success(
+                await self._success(
                     state, spec, now, result.status, result.etag, result.last_modified, None,
                     baseline_done=state.baseline_done,
                 )  # fmt: skip
@@ -159,7 +166,7 @@ class Poller:
             body_hash = hashlib.sha256(result.body).hexdigest()
             if body_hash == state.body_hash:
                 # Same bytes as last time (a server without validators): skip parsing.
-                self._success(
+                await self._success(
                     state, spec, now, result.status, result.etag, result.last_modified, body_hash,
                     baseline_done=state.baseline_done,
                 )  # fmt: skip
@@ -174,11 +181,13 @@ class Poller:
             return await self._ingest(
                 state, spec, keyed, result.status, result.etag, result.last_modified, body_hash
             )
+        except (StorageFault, DatabaseReplaced) as exc:
+            return _storage_outcome(spec, exc)
         except (FetchError, ParseError) as exc:
-            return self._failure(state, spec, exc)
+            return await self._failure(state, spec, exc)
         except Exception as exc:  # a bug must still count as a failure, with backoff
             log.exception("poll crashed", extra={"fields": {"feed": spec.name}})
-            return self._failure(state, spec, FetchError(f"internal error: {exc!r}"))
+            return await self._failure(state, spec, FetchError(f"internal error: {exc!r}"))
 
     async def _ingest(
         self,
@@ -191,7 +200,7 @@ class Poller:
         body_hash: str,
     ) -> PollOutcome:
         now = self.clock()
-        known = self.store.known_keys(state.id, keyed.keys)
+        known = await self.store.run(self.store.known_keys, state.id, keyed.keys)
         # A baseline poll stores what the feed carries today without alerting on any of it.
         may_alert = state.baseline_done or spec.alert_on_first_poll
         outcome = PollOutcome(spec.name, ok=True)
@@ -200,39 +209,21 @@ class Poller:
             if key not in known:
                 fresh.setdefault(key, entry)
         new = list(fresh.items())
-        # One transaction for a feed's new entries, or one per INGEST_CHUNK of them, with the
-        # event loop free in between: 300,000 entries (9.5 MB) held it for 13 s. The feed's
-        # own state (validators, body hash, baseline) moves with the last chunk only, so after
-        # a crash midway the next poll fetches again and stores the rest.
+        # One transaction for a feed's new entries, or one per INGEST_CHUNK of them: each
+        # chunk is one unit on the writer thread (matching included), so the loop never waits
+        # on it, and other writers (the outbox) get their turn in between. The feed's own
+        # state (validators, body hash, baseline) moves with the last chunk only, so after a
+        # crash midway the next poll fetches again and stores the rest.
         chunks = [new[i : i + INGEST_CHUNK] for i in range(0, len(new), INGEST_CHUNK)] or [[]]
         lang = keyed.lang(spec.lang)
         queued = 0
         for n, chunk in enumerate(chunks, start=1):
-            if n > 1:
-                await asyncio.sleep(0)
-            with self.store.transaction():
-                for key, entry in chunk:
-                    try:
-                        # A savepoint per entry: one bad item is skipped, the rest is stored.
-                        with self.store.transaction():
-                            queued += self._ingest_entry(
-                                state, spec, entry, key, lang, may_alert, outcome
-                            )
-                    except Exception as exc:
-                        event(
-                            log,
-                            logging.WARNING,
-                            "entry.skipped",
-                            feed=spec.name,
-                            entry=key[:200],
-                            error=f"{type(exc).__name__}: {exc}",
-                        )
-                if n == len(chunks):
-                    # What the feed carries is stored: later items are news.
-                    self._success(
-                        state, spec, now, status, etag, last_modified, body_hash,
-                        baseline_done=True,
-                    )  # fmt: skip
+            last = n == len(chunks)
+            validators = (status, etag, last_modified, body_hash)
+            queued += await self.store.run(
+                self._store_chunk, state, spec, chunk, lang, may_alert, outcome, now,
+                validators if last else None,
+            )  # fmt: skip
         if queued:
             self._wake_outbox()
         event(
@@ -245,6 +236,60 @@ class Poller:
             baseline=not state.baseline_done or None,
         )
         return outcome
+
+    def _store_chunk(
+        self,
+        state: FeedState,
+        spec: FeedSpec,
+        chunk: list[tuple[str, Entry]],
+        lang: str | None,
+        may_alert: bool,
+        outcome: PollOutcome,
+        now: float,
+        validators: tuple[int, str | None, str | None, str] | None,
+    ) -> int:
+        """One chunk's transaction (on the writer thread); with ``validators``, the feed's
+        success too. Its `alert` lines are logged once it has committed."""
+        queued = 0
+        outcome.alert_lines.clear()
+        with self.store.transaction():
+            for key, entry in chunk:
+                lines = len(outcome.alert_lines)
+                try:
+                    # A savepoint per entry: one bad item is skipped, the rest is stored.
+                    with self.store.transaction():
+                        queued += self._ingest_entry(
+                            state, spec, entry, key, lang, may_alert, outcome
+                        )
+                except Exception as exc:
+                    if storage_fault(exc, self.store.path) is not None:
+                        raise  # the database, not the entry: the whole chunk rolls back
+                    del outcome.alert_lines[lines:]
+                    event(
+                        log,
+                        logging.WARNING,
+                        "entry.skipped",
+                        feed=spec.name,
+                        entry=key[:200],
+                        error=f"{type(exc).__name__}: {exc}",
+                    )
+            if validators is not None:
+                # What the feed carries is stored: later items are news.
+                status, etag, last_modified, body_hash = validators
+                self.store.record_success(
+                    state.id,
+                    now=now,
+                    next_check_at=next_check(now, spec.interval_s, self.settings.jitter_s),
+                    status=status,
+                    etag=etag,
+                    last_modified=last_modified,
+                    body_hash=body_hash,
+                    baseline_done=True,
+                )
+        for line in outcome.alert_lines:
+            event(log, logging.INFO, "alert", **line)
+        outcome.alert_lines.clear()
+        return queued
 
     def _ingest_entry(
         self,
@@ -276,15 +321,9 @@ class Poller:
             if m.alert:
                 outcome.alerts += 1
                 outcome.hits.append((m.topic, article.title))
-                event(
-                    log,
-                    logging.INFO,
-                    "alert",
-                    topic=m.topic,
-                    feed=spec.name,
-                    title=article.title,
-                    url=article.url,
-                )
+                # Logged by _store_chunk once the transaction has committed.
+                line = {"topic": m.topic, "feed": spec.name, "title": article.title}
+                outcome.alert_lines.append({**line, "url": article.url})
                 queued += self._enqueue(m.match_id, m.topic, now)
         return queued
 
@@ -299,7 +338,7 @@ class Poller:
             self.store.add_delivery(match_id, key, route, now)
         return len(routes)
 
-    def _success(
+    async def _success(
         self,
         state: FeedState,
         spec: FeedSpec,
@@ -311,7 +350,8 @@ class Poller:
         *,
         baseline_done: bool,
     ) -> None:
-        self.store.record_success(
+        await self.store.run(
+            self.store.record_success,
             state.id,
             now=now,
             next_check_at=next_check(now, spec.interval_s, self.settings.jitter_s),
@@ -322,7 +362,7 @@ class Poller:
             baseline_done=baseline_done,
         )
 
-    def _failure(
+    async def _failure(
         self, state: FeedState, spec: FeedSpec, exc: FetchError | ParseError
     ) -> PollOutcome:
         now = self.clock()
@@ -333,14 +373,19 @@ class Poller:
         backoff = feed_backoff(spec.interval_s, self.settings.jitter_s)
         # The hold makes even `run --once` (which ignores the schedule) wait as asked.
         hold_until = now + backoff.retry_after_cap(retry_after) if retry_after else None
-        self.store.record_failure(
-            state.id,
-            now=now,
-            next_check_at=now + backoff.delay(errors, retry_after),
-            status=status,
-            error=exc.message,
-            hold_until=hold_until,
-        )
+        try:
+            await self.store.run(
+                self.store.record_failure,
+                state.id,
+                now=now,
+                next_check_at=now + backoff.delay(errors, retry_after),
+                status=status,
+                error=exc.message,
+                hold_until=hold_until,
+            )
+        except (StorageFault, DatabaseReplaced) as fault:
+            # Recording the failure failed too: that is the database's state, not the feed's.
+            return _storage_outcome(spec, fault)
         event(
             log,
             logging.WARNING,
@@ -351,6 +396,12 @@ class Poller:
             errors=errors,
         )
         return PollOutcome(spec.name, ok=False, error=exc.message)
+
+
+def _storage_outcome(spec: FeedSpec, exc: StorageFault | DatabaseReplaced) -> PollOutcome:
+    """A poll the database could not record: the feed's row is untouched (its schedule and
+    validators), so the first poll after recovery fetches and stores it all again."""
+    return PollOutcome(spec.name, ok=False, error=exc.message, storage_fault=True)
 
 
 def delivery_key(instance_id: str, match_id: int, channel: str) -> str:

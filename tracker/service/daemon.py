@@ -24,11 +24,11 @@ from tracker.config.settings import to_settings
 from tracker.delivery import channels as notify
 from tracker.delivery.outbox import Dispatcher, DispatchSummary, RetryPolicy
 from tracker.delivery.routing import Router
-from tracker.errors import ConfigError, TrackerError
+from tracker.errors import ConfigError, DatabaseReplaced, StoreError, TrackerError
 from tracker.ingest import fetch
 from tracker.ingest.pipeline import Poller, PollSettings
 from tracker.log import event
-from tracker.models import DeliveryStatus, PollOutcome
+from tracker.models import NOTICE_TOPIC, Alert, DeliveryStatus, NoticeKind, PollOutcome
 from tracker.redact import Redactor
 from tracker.service import systemd as service
 from tracker.service.feedhealth import FeedHealthMonitor
@@ -39,10 +39,12 @@ from tracker.service.http import (
 )
 from tracker.service.reload import ConfigWatcher, describe_changes, needs_restart
 from tracker.service.scheduler import FeedScheduler, OutboxWaker
+from tracker.service.storage import CHECK_EVERY_S, StorageGuard
 from tracker.service.systemd import InstanceLock
 from tracker.settings import Settings
 from tracker.store.facade import DeliveryRow, Store
 from tracker.store.sqlite.probe import database_writable
+from tracker.store.writer import check_not_lost
 from tracker.topics.matcher import Matcher
 from tracker.units import parse_listen_address
 
@@ -153,13 +155,18 @@ async def _components(
     metrics: Metrics | None = None,
     on_tick: Callable[[], None] | None = None,
     redact: Callable[[str], str] | None = None,
+    init: bool = False,
 ) -> AsyncIterator[Components]:
     """Take the instance lock, open the store and the shared HTTP client; release all.
-    ``redact`` masks secrets in what the store writes (default: these settings' secrets)."""
+    ``redact`` masks secrets in what the store writes (default: these settings' secrets).
+    A database that is gone while its traces remain is an error unless ``init``."""
+    check_not_lost(settings.database, init)
     with InstanceLock(settings.database):
-        store = Store(settings.database, redact or Redactor(settings.secrets))
+        store = await asyncio.to_thread(
+            Store, settings.database, redact or Redactor(settings.secrets)
+        )
         try:
-            store.sync_feeds(settings.feeds, time.time())
+            await store.run(store.sync_feeds, settings.feeds, time.time())
             client = _client(settings)
             waker = OutboxWaker()
             health = _health_monitor(settings, store)
@@ -217,18 +224,20 @@ def _health_monitor(settings: Settings, store: Store) -> FeedHealthMonitor:
     )
 
 
-async def run_once(settings: Settings) -> RunSummary:
+async def run_once(settings: Settings, init: bool = False) -> RunSummary:
     """Poll every feed once, store and match, deliver, then return a summary."""
     started = time.monotonic()
     summary = RunSummary()
-    async with _components(settings) as parts:
+    async with _components(settings, init=init) as parts:
         sched = parts.sched
         summary.outcomes = await sched.run_once()
         if sched.dispatcher is not None:
             # One-shot: the caller (cron) sets the pace, so retry backoff does not hold
             # deliveries back; digest times and quiet hours still do.
             summary.delivery = await sched.dispatcher.run_due(ignore_backoff=True, limit=100_000)
-            summary.pending = parts.store.deliveries(limit=1000, status=DeliveryStatus.PENDING)
+            summary.pending = await parts.store.run(
+                parts.store.deliveries, limit=1000, status=DeliveryStatus.PENDING
+            )
     summary.seconds = time.monotonic() - started
     return summary
 
@@ -236,8 +245,12 @@ async def run_once(settings: Settings) -> RunSummary:
 class Daemon:
     """The long-running service: scheduler, outbox, reload, sd_notify, health and metrics."""
 
-    def __init__(self, config_path: Path, settings: Settings) -> None:
+    def __init__(self, config_path: Path, settings: Settings, init: bool = False) -> None:
         self.config_path = config_path
+        self.init = init
+        # Why the daemon stopped on its own (the database file was lost), raised after.
+        self.fatal: StoreError | None = None
+        self.guard: StorageGuard | None = None
         self.settings = settings
         self.stop = asyncio.Event()
         self.reload_requested = asyncio.Event()
@@ -258,7 +271,7 @@ class Daemon:
         loop.add_signal_handler(signal.SIGHUP, self.reload_requested.set)
         try:
             async with _components(
-                self.settings, self.metrics, self._on_tick, self._redact
+                self.settings, self.metrics, self._on_tick, self._redact, self.init
             ) as parts:
                 await self._serve(parts)
         finally:
@@ -266,6 +279,14 @@ class Daemon:
                 loop.remove_signal_handler(sig)
             self.notifier.close()
         event(log, logging.INFO, "daemon.stopped")
+        if self.fatal is not None:
+            raise self.fatal
+
+    def _lost(self, exc: DatabaseReplaced) -> None:
+        if self.fatal is None:
+            event(log, logging.ERROR, "storage.lost", error=exc.message)
+        self.fatal = exc
+        self.stop.set()
 
     def _redact(self, text: str) -> str:
         return self.redactor(text)
@@ -277,7 +298,11 @@ class Daemon:
     async def _serve(self, parts: Components) -> None:
         self.parts = parts
         sched = parts.sched
+        self.guard = StorageGuard(
+            parts.store, self._lost, self._notice_without_store, on_recovered=parts.waker
+        )
         health = await self._start_health_server()
+        sched.every(CHECK_EVERY_S, self.guard.check, "storage-guard")
         sched.every(STATUS_EVERY_S, self._status, "status")
         sched.every(SILENCE_CHECK_EVERY_S, self._check_silence, "feed-silence")
         sched.every(WATCH_EVERY_S, self._watch_config, "config-watch")
@@ -291,7 +316,7 @@ class Daemon:
             channels=len(self.settings.channels),
             database=str(self.settings.database),
         )
-        self.notifier.ready(self._status_line())
+        self.notifier.ready(await self._status_line())
         watchdog = None
         if (interval := service.watchdog_interval()) is not None:
             watchdog = asyncio.create_task(
@@ -318,8 +343,12 @@ class Daemon:
             return None
         host, port = parse_listen_address(listen)
         path = self.settings.database
+        assert self.guard is not None
         server = HealthServer(
-            self.metrics, all_of(self.gate.check, lambda: database_writable(path)), host, port
+            self.metrics,
+            all_of(self.gate.check, self.guard.health, lambda: database_writable(path)),
+            host,
+            port,
         )
         try:
             await server.start()
@@ -333,22 +362,32 @@ class Daemon:
         event(log, logging.INFO, "metrics.listening", url=f"http://{listen}/metrics")
         return server
 
-    def _status_line(self) -> str:
+    async def _status_line(self) -> str:
         assert self.parts is not None
         store = self.parts.store
-        pending = store.delivery_counts().get(DeliveryStatus.PENDING, 0)
-        failing = store.failing_feeds()
+        if self.guard is not None and not (state := self.guard.health())[0]:
+            return state[1]
+        try:
+            counts, failing, active = await store.run(_status_counts, store)
+        except StoreError as exc:
+            return f"storage degraded: {exc.message}"
+        pending = counts.get(DeliveryStatus.PENDING, 0)
         self.metrics.set_outbox_depth(pending)
         self.metrics.set_feeds_failing(failing)
-        return service.status_line(store.active_feeds(), failing, pending)
+        return service.status_line(active, failing, pending)
 
     async def _status(self) -> None:
-        self.notifier.status(self._status_line())
+        self.notifier.status(await self._status_line())
 
     async def _check_silence(self) -> None:
         assert self.parts is not None
-        if self.parts.health.check_silence():
-            self.parts.waker()
+        if self.parts.store.fault is not None:
+            return
+        try:
+            if await self.parts.store.run(self.parts.health.check_silence):
+                self.parts.waker()
+        except StoreError:
+            return  # the storage guard reports it
 
     async def _watch_config(self) -> None:
         if self.watcher.changed():
@@ -360,7 +399,8 @@ class Daemon:
         assert self.parts is not None
         self.notifier.reloading()
         try:
-            new = to_settings(config_mod.load(self.config_path))
+            # Off the loop: a 10,000-feed file takes seconds to load.
+            new = await asyncio.to_thread(_load_settings, self.config_path)
             await self._apply(new)
         except Exception as exc:  # whatever the edit, the daemon keeps its old config
             # The rejected file's secrets are not in the running config: mask both.
@@ -378,25 +418,25 @@ class Daemon:
                 path=str(self.config_path),
                 error=self.redactor("; ".join(" ".join(p.split()) for p in problems)),
             )
-            self._notify_admin(
+            await self._notify_admin(
                 "config-rejected",
                 "config rejected: still running the old one",
                 self.redactor("\n".join(problems)),
             )
-        self.notifier.ready(self._status_line())
+        self.notifier.ready(await self._status_line())
 
     async def _apply(self, new: Settings) -> None:
         """Build everything the new settings need first, then swap it in."""
         assert self.parts is not None
         parts, old = self.parts, self.settings
         store, sched = parts.store, parts.sched
-        settings = poll_settings(new)
+        settings = await asyncio.to_thread(poll_settings, new)  # compiling the matcher
         health = _health_monitor(new, store)
         for key in needs_restart(old, new):
             event(log, logging.WARNING, "config.needs_restart", key=key)
         # Before any part that holds a connection is built: a store that refuses the sync
         # (a locked database) rejects the reload with nothing left open.
-        store.sync_feeds(new.feeds, time.time())
+        await store.run(store.sync_feeds, new.feeds, time.time())
         dispatcher = sched.dispatcher
         if new.channels != old.channels or new.delivery != old.delivery:
             dispatcher = make_dispatcher(new, store, self.metrics) if new.channels else None
@@ -413,12 +453,58 @@ class Daemon:
         self.settings = new
         event(log, logging.INFO, "config.reloaded", **describe_changes(old, new))
 
-    def _notify_admin(self, kind: str, subject: str, body: str) -> None:
+    async def _notify_admin(self, kind: str, subject: str, body: str) -> None:
         admin = self.settings.delivery.admin
         if admin is None or self.parts is None:
             return
-        self.parts.store.add_notice(kind, subject, body, admin, time.time())
+        store = self.parts.store
+        try:
+            await store.run(store.add_notice, kind, subject, body, admin, time.time())
+        except StoreError:
+            # No outbox now: straight through the channel, or (no channel) the log alone.
+            await self._notice_without_store(NoticeKind.from_stored(kind), subject, body)
+            return
         self.parts.waker()
+
+    async def _notice_without_store(self, kind: NoticeKind, subject: str, body: str) -> None:
+        """An admin notice sent straight through the admin channel, for when the outbox (in
+        the database) cannot take it: once, no retry; the log has it too."""
+        admin = self.settings.delivery.admin
+        dispatcher = self.parts.sched.dispatcher if self.parts is not None else None
+        notifier = dispatcher.notifiers.get(admin) if dispatcher and admin else None
+        if admin is None or notifier is None or self.parts is None:
+            return
+        now = time.time()
+        key = f"notice-{self.parts.store.instance_id}-{kind}-{int(now * 1000)}"
+        alert = Alert(
+            delivery_id=0, key=key, channel=admin, digest=False, topic=NOTICE_TOPIC,
+            title=subject, url=None, summary=body, feed="tracker", published_at=None,
+            lang=None, terms=(), snippet="", created_at=now, notice=kind,
+        )  # fmt: skip
+        results = notifier.send([alert], False)
+        try:
+            result = await anext(results)
+            detail = None if result.ok else result.detail[:300]
+        except Exception as exc:  # a notice must never take the daemon down
+            detail = f"{type(exc).__name__}: {exc}"[:300]
+        finally:
+            try:
+                await results.aclose()
+            except Exception as exc:
+                event(log, logging.DEBUG, "notice.close_failed", error=repr(exc)[:300])
+        event(
+            log, logging.INFO if detail is None else logging.WARNING, "notice.direct",
+            kind=kind, channel=admin, sent=detail is None, error=detail,
+        )  # fmt: skip
+
+
+def _load_settings(path: Path) -> Settings:
+    return to_settings(config_mod.load(path))
+
+
+def _status_counts(store: Store) -> tuple[dict[DeliveryStatus, int], int, int]:
+    """The status line's numbers, read in one unit on the writer thread."""
+    return store.delivery_counts(), store.failing_feeds(), store.active_feeds()
 
 
 async def _first_of(*events: asyncio.Event) -> None:
@@ -446,6 +532,6 @@ def _close_when_idle(in_flight: list[asyncio.Task[PollOutcome]], client: fetch.C
 _background: set[asyncio.Task[None]] = set()
 
 
-async def run_forever(config_path: Path, settings: Settings) -> None:
+async def run_forever(config_path: Path, settings: Settings, init: bool = False) -> None:
     """The daemon: tick until SIGTERM or SIGINT, reload on SIGHUP or a config edit."""
-    await Daemon(config_path, settings).run()
+    await Daemon(config_path, settings, init).run()

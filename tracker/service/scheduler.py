@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.util import undefined
 
+from tracker.errors import StoreError
 from tracker.log import event
 from tracker.models import FeedState, PollOutcome
 
@@ -85,10 +86,17 @@ class FeedScheduler:
         if self.on_tick is not None:
             self.on_tick()
         free = self.concurrency - len(self.in_flight)
-        if free <= 0:
-            return
-        for state in self.store.due_feeds(self.last_tick_at, free, exclude=self.in_flight):
-            self._start(state)
+        if free <= 0 or self.store.fault is not None:
+            return  # no slot, or the database takes no write (the storage guard waits it out)
+        try:
+            due = await self.store.run(
+                self.store.due_feeds, self.last_tick_at, free, exclude=set(self.in_flight)
+            )
+        except StoreError:
+            return  # a storage fault: the guard has it from here
+        for state in due:
+            if state.id not in self.in_flight:
+                self._start(state)
 
     def _start(self, state: FeedState) -> asyncio.Task[PollOutcome]:
         task = asyncio.create_task(self._poll(self.poller, state), name=f"poll:{state.url}")
@@ -114,7 +122,7 @@ class FeedScheduler:
         """Start sending due deliveries (APScheduler job). Each channel sends from its own
         task and the tick does not wait for them: a channel still sending is left out of
         the next ticks until it is done, so no delivery is claimed twice."""
-        if self.dispatcher is None:
+        if self.dispatcher is None or self.store.fault is not None:
             return
         try:
             await self.dispatcher.run_due(wait=False)
@@ -151,7 +159,7 @@ class FeedScheduler:
 
     async def run_once(self) -> list[PollOutcome]:
         """Poll every active feed once (bounded concurrency) and return the outcomes."""
-        states = self.store.pollable_feeds(self.clock())
+        states = await self.store.run(self.store.pollable_feeds, self.clock())
         sem = asyncio.Semaphore(self.concurrency)
 
         async def bounded(state: FeedState) -> PollOutcome:
