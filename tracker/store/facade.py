@@ -9,6 +9,7 @@ that only read open the file read-only. Times are stored as UNIX seconds (REAL) 
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
@@ -64,6 +65,7 @@ class Store(FeedTables, ArticleTables, OutboxTables):
                 conn = _connect_read_only(path)
             else:
                 path.parent.mkdir(parents=True, exist_ok=True)
+                _check_writable(path)
                 # Autocommit at the driver; transactions are explicit (Tables.transaction).
                 # The connection belongs to the writer's thread once the daemon runs.
                 conn = sqlite3.connect(
@@ -141,3 +143,16 @@ def _connect_read_only(path: Path) -> sqlite3.Connection:
         conn = sqlite3.connect(f"{base}?immutable=1", uri=True, isolation_level=None)
         conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
         return conn
+
+
+def _check_writable(path: Path) -> None:
+    """A clear error for a database the daemon could only read (a read-only file, folder or
+    mount, an immutable file), before SQLite says something vaguer."""
+    for target in (path, path.parent):
+        if target.exists() and not os.access(target, os.W_OK):
+            raise StoreError(
+                f"database {path} is read-only: {target} cannot be written (read-only file,"
+                " folder or file system, or an immutable file)",
+                hint="tracker run writes its database; `tracker feeds` and `tracker alerts`"
+                " can read it as it is",
+            )
