@@ -43,7 +43,6 @@ from tracker.service.storage import CHECK_EVERY_S, StorageGuard
 from tracker.service.systemd import InstanceLock
 from tracker.settings import Settings
 from tracker.store.facade import DeliveryRow, Store
-from tracker.store.sqlite.probe import database_writable
 from tracker.store.writer import check_not_lost
 from tracker.topics.matcher import Matcher
 from tracker.units import parse_listen_address
@@ -342,14 +341,10 @@ class Daemon:
         if listen is None:
             return None
         host, port = parse_listen_address(listen)
-        path = self.settings.database
         assert self.guard is not None
-        server = HealthServer(
-            self.metrics,
-            all_of(self.gate.check, self.guard.health, lambda: database_writable(path)),
-            host,
-            port,
-        )
+        # The storage guard's state, not a probe of its own: a health check never waits on
+        # the database (nor competes with the writer for its lock).
+        server = HealthServer(self.metrics, all_of(self.gate.check, self.guard.health), host, port)
         try:
             await server.start()
         except OSError as exc:

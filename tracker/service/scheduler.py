@@ -79,6 +79,7 @@ class FeedScheduler:
         self.in_flight: dict[int, asyncio.Task[PollOutcome]] = {}
         self.last_tick_at: float | None = None
         self._scheduler: AsyncIOScheduler | None = None
+        self._due: asyncio.Task[None] | None = None  # a tick's query of due feeds
 
     async def tick(self) -> None:
         """Start polls for due feeds, up to the free concurrency slots."""
@@ -88,14 +89,21 @@ class FeedScheduler:
         free = self.concurrency - len(self.in_flight)
         if free <= 0 or self.store.fault is not None:
             return  # no slot, or the database takes no write (the storage guard waits it out)
+        if self._due is not None and not self._due.done():
+            return  # the last tick's query still waits for the writer thread
+        self._due = asyncio.create_task(self._start_due(self.last_tick_at, free))
+        # The tick job ends within a tick even when the writer is busy (a lock wait): the
+        # query goes on and starts its polls when it returns, and the job is never found
+        # still running by the next tick.
+        await asyncio.wait([self._due], timeout=TICK_S / 2)
+
+    async def _start_due(self, now: float, free: int) -> None:
         try:
-            due = await self.store.run(
-                self.store.due_feeds, self.last_tick_at, free, exclude=set(self.in_flight)
-            )
+            due = await self.store.run(self.store.due_feeds, now, free, exclude=set(self.in_flight))
         except StoreError:
             return  # a storage fault: the guard has it from here
         for state in due:
-            if state.id not in self.in_flight:
+            if state.id not in self.in_flight and len(self.in_flight) < self.concurrency:
                 self._start(state)
 
     def _start(self, state: FeedState) -> asyncio.Task[PollOutcome]:
@@ -204,6 +212,8 @@ class FeedScheduler:
         """Stop ticking; let polls in flight finish for up to ``timeout_s``, then cancel them."""
         if self._scheduler is not None and self._scheduler.running:
             self._scheduler.shutdown(wait=False)
+        if self._due is not None:
+            self._due.cancel()  # a tick's query would start polls after the stop
         tasks: list[asyncio.Task[Any]] = [*self.in_flight.values()]
         if self.dispatcher is not None:
             tasks += self.dispatcher.stop_sending()

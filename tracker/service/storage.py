@@ -6,7 +6,10 @@ scheduler starts no poll and no send. This guard, a job every ``CHECK_EVERY_S``,
 into the state people see: one ``storage.degraded`` line with the reason and what it waits
 for, ``storage.waiting`` each minute after, ``/healthz`` 503 with the reason, an admin notice
 sent straight through the admin channel (the outbox is in the database), and
-``storage.recovered`` once a probe write commits. It also checks the file is still the one
+``storage.recovered`` once a probe write commits. ``/healthz`` reads this state and never
+touches the database itself: the writer's own writes (and a probe every
+``PROBE_IDLE_EVERY_S`` when idle) are the test of writability, so a busy writer never makes
+a health check wait or fail. It also checks the file is still the one
 opened: a deleted or replaced database stops the daemon with a clear error.
 """
 
@@ -27,6 +30,7 @@ from tracker.units import format_duration
 log = logging.getLogger(__name__)
 
 CHECK_EVERY_S = 2.0
+PROBE_IDLE_EVERY_S = 30.0  # a probe write while all is well (every write is a probe too)
 LOG_EVERY_S = 60.0
 
 # Sends an admin notice (kind, subject, body) without the database.
@@ -54,6 +58,7 @@ class StorageGuard:
         self.degraded_at: float | None = None
         self._logged_at = 0.0
         self._fault: StorageFault | None = None
+        self._probed_at = clock()
 
     def health(self) -> tuple[bool, str]:
         """For /healthz: not ok, with the reason, while writes are paused."""
@@ -72,8 +77,14 @@ class StorageGuard:
             self.on_lost(writer.lost)
             return
         if writer.fault is None:
+            now = self.clock()
             try:
-                await self.store.run(writer.check_identity)  # raises if the file is gone
+                if now - self._probed_at >= PROBE_IDLE_EVERY_S:
+                    # An idle daemon learns of a read-only or full database too.
+                    self._probed_at = now
+                    await writer.recover()
+                else:
+                    await self.store.run(writer.check_identity)  # raises if the file is gone
             except DatabaseReplaced as exc:
                 self.on_lost(exc)
             except StorageFault:
