@@ -155,6 +155,10 @@ async def with_daemon(
 ) -> float:
     """Run the daemon on ``cfg`` with a sampler beside it; ``body`` returns the stall."""
     events = Events()
+    # A reload in an earlier case set tracker's logging up for stderr only: undo that.
+    for name in ("tracker", "apscheduler"):
+        logging.getLogger(name).handlers[:] = []
+        logging.getLogger(name).propagate = True
     root = logging.getLogger()
     root.addHandler(events)
     root.setLevel(logging.INFO)
@@ -173,7 +177,7 @@ async def with_daemon(
         gc.callbacks.append(_gc_timer)
     run = asyncio.get_running_loop().create_task(daemon.run())
     try:
-        await events.wait("daemon.started")
+        await events.wait("daemon.started", timeout=120)
         return await body(daemon, events, sampler)
     finally:
         daemon.stop.set()
