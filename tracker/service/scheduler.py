@@ -80,6 +80,7 @@ class FeedScheduler:
         self.last_tick_at: float | None = None
         self._scheduler: AsyncIOScheduler | None = None
         self._due: asyncio.Task[None] | None = None  # a tick's query of due feeds
+        self._jobs: set[asyncio.Task[None]] = set()  # job runs going on past their wait
 
     async def tick(self) -> None:
         """Start polls for due feeds, up to the free concurrency slots."""
@@ -198,7 +199,7 @@ class FeedScheduler:
         # One instance at a time, late runs coalesced and never dropped as "misfired".
         assert self._scheduler is not None
         self._scheduler.add_job(
-            job,
+            self._bounded(job, seconds, name),
             "interval",
             seconds=seconds,
             id=name,
@@ -208,12 +209,35 @@ class FeedScheduler:
             next_run_time=first_run or undefined,
         )
 
+    def _bounded(
+        self, job: Callable[[], Awaitable[None]], seconds: float, name: str
+    ) -> Callable[[], Awaitable[None]]:
+        """``job`` as an APScheduler job that returns within half its interval: a run that
+        takes longer (waiting for the writer thread behind a lock) goes on as a task, and
+        the runs due meanwhile are skipped here, quietly, instead of by APScheduler with a
+        "maximum number of running instances" warning each."""
+        running: asyncio.Task[None] | None = None
+
+        async def run() -> None:
+            nonlocal running
+            if running is not None and not running.done():
+                return
+            running = asyncio.create_task(_run_job(job), name=f"job:{name}")
+            self._jobs.add(running)
+            running.add_done_callback(self._jobs.discard)
+            await asyncio.wait([running], timeout=seconds / 2)
+
+        run.__name__ = run.__qualname__ = getattr(job, "__qualname__", name)
+        return run
+
     async def stop(self, timeout_s: float = 10.0) -> None:
         """Stop ticking; let polls in flight finish for up to ``timeout_s``, then cancel them."""
         if self._scheduler is not None and self._scheduler.running:
             self._scheduler.shutdown(wait=False)
         if self._due is not None:
             self._due.cancel()  # a tick's query would start polls after the stop
+        for job in list(self._jobs):
+            job.cancel()
         tasks: list[asyncio.Task[Any]] = [*self.in_flight.values()]
         if self.dispatcher is not None:
             tasks += self.dispatcher.stop_sending()
@@ -225,3 +249,10 @@ class FeedScheduler:
         if pending:
             await asyncio.wait(pending)
         event(log, logging.INFO, "scheduler.stopped", finished=len(done), cancelled=len(pending))
+
+
+async def _run_job(job: Callable[[], Awaitable[None]]) -> None:
+    try:
+        await job()
+    except Exception:  # keep the job alive; its next run tries again
+        log.exception("job crashed")
