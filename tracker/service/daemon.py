@@ -238,6 +238,10 @@ async def run_once(settings: Settings, init: bool = False) -> RunSummary:
             summary.pending = await parts.store.run(
                 parts.store.deliveries, limit=1000, status=DeliveryStatus.PENDING
             )
+        if (fault := parts.store.fault) is not None:
+            # Not news about the feeds: the run itself could not be recorded (exit 1).
+            lost = sum(o.storage_fault for o in summary.outcomes)
+            raise StoreError(f"{fault.message}; {lost} feed(s) polled but not recorded")
     summary.seconds = time.monotonic() - started
     return summary
 
