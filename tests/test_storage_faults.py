@@ -304,3 +304,42 @@ def test_listings_work_on_a_read_only_mount_and_run_refuses_clearly(
         assert run_cli("--config", str(cfg), "feeds").returncode == 0
     finally:
         subprocess.run(["chattr", "-i", str(data / "t.db")], check=True)
+
+
+def test_a_missing_database_with_its_traces_left_needs_init(tmp_path: Path) -> None:
+    from tracker.errors import StoreError
+    from tracker.store.writer import check_not_lost
+
+    db = tmp_path / "t.db"
+    check_not_lost(db, init=False)  # never existed: a first start
+    (tmp_path / "t.db-wal").write_bytes(b"old frames")
+    with pytest.raises(StoreError, match="--init"):
+        check_not_lost(db, init=False)
+    check_not_lost(db, init=True)
+    assert not (tmp_path / "t.db-wal").exists()  # set aside, never replayed into a new file
+    assert [p.read_bytes() for p in tmp_path.glob("t.db-wal.orphaned-*")] == [b"old frames"]
+
+
+def test_storage_errors_are_classified_by_result_code(tmp_path: Path) -> None:
+    import sqlite3
+
+    from tracker.store.writer import storage_fault
+
+    db = tmp_path / "t.db"
+    sqlite3.connect(db).execute("CREATE TABLE t (x)").connection.commit()
+    holder = sqlite3.connect(db, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    other = sqlite3.connect(db, timeout=0.05, isolation_level=None)
+    with pytest.raises(sqlite3.OperationalError) as locked:
+        other.execute("BEGIN IMMEDIATE")
+    fault = storage_fault(locked.value, db)
+    assert fault is not None and fault.kind == "locked"
+    holder.execute("ROLLBACK")
+    ro = sqlite3.connect(f"{db.as_uri()}?mode=ro", uri=True)
+    with pytest.raises(sqlite3.OperationalError) as readonly:
+        ro.execute("INSERT INTO t VALUES (1)")
+    fault = storage_fault(readonly.value, db)
+    assert fault is not None and fault.kind == "read-only"
+    with pytest.raises(sqlite3.OperationalError) as syntax:
+        other.execute("SELEC 1")
+    assert storage_fault(syntax.value, db) is None  # a bug is not a storage state
