@@ -67,7 +67,7 @@ def alerts_retry(ctx: click.Context, ids: tuple[int, ...], all_dead: bool) -> No
     """Queue deliveries again (ID..., or --dead), due now with their attempts reset."""
     if bool(ids) == all_dead:
         raise click.UsageError("give delivery IDs or --dead (one of them)")
-    store = existing_store(load(ctx), required=True)
+    store = existing_store(load(ctx), required=True, write=True)
     assert store is not None
     try:
         if ids:

@@ -65,13 +65,22 @@ config_option = click.option(
 )
 
 
-def existing_store(config: Config, required: bool = False) -> Store | None:
-    """The database, for commands that only read what a run stored; None (after saying so)
-    when no run has created it yet, or an error when the command cannot do without it."""
-    if config.database_path.exists():
-        from tracker.store.facade import Store  # sqlite-utils: not for `check`
+def existing_store(config: Config, required: bool = False, write: bool = False) -> Store | None:
+    """The database, for commands that use what a run stored; None (after saying so) when no
+    run has created it yet, or an error when the command cannot do without it. Without
+    ``write`` it is opened read-only (a read-only mount works), unless its schema is older
+    than this tracker's, which only a writable open can migrate."""
+    path, redact = config.database_path, Redactor(config.secrets())
+    if path.exists():
+        from tracker.store.facade import SCHEMA_VERSION, Store  # sqlite-utils: not for `check`
 
-        return Store(config.database_path, Redactor(config.secrets()))
+        if write:
+            return Store(path, redact)
+        store = Store(path, redact, read_only=True)
+        if store.schema_version >= SCHEMA_VERSION:
+            return store
+        store.close()
+        return Store(path, redact)
     message = f"no database yet at {config.database_path}: run `tracker run` first"
     if required:
         raise TrackerError(message)

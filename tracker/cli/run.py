@@ -25,9 +25,14 @@ from tracker.store.sqlite.peek import active_feed_urls
 @config_option
 @click.option("--once", is_flag=True, help="Do one full poll cycle, print a summary and exit.")
 @click.option("--quiet", "-q", is_flag=True, help="With --once: no summary, no progress.")
+@click.option(
+    "--init",
+    is_flag=True,
+    help="Start a new database although traces of an old one (-wal, -shm, .lock) remain.",
+)
 @click.pass_context
 @handle_errors
-def run(ctx: click.Context, once: bool, quiet: bool) -> None:
+def run(ctx: click.Context, once: bool, quiet: bool, init: bool) -> None:
     """Run the daemon (logs to stderr), or one cycle with --once."""
     config = load(ctx)
     if (
@@ -48,7 +53,7 @@ def run(ctx: click.Context, once: bool, quiet: bool) -> None:
         # Progress only on a terminal: a pipe, a file or journald gets nothing extra.
         progress = PollProgress() if on_terminal() and not quiet else None
         try:
-            summary = asyncio.run(run_once(settings, progress))
+            summary = asyncio.run(run_once(settings, progress, init))
         finally:
             if progress is not None:
                 progress.close()
@@ -57,4 +62,4 @@ def run(ctx: click.Context, once: bool, quiet: bool) -> None:
         return
     if quiet:
         raise click.UsageError("--quiet goes with --once")
-    asyncio.run(run_forever(ctx.obj["config_path"], settings))
+    asyncio.run(run_forever(ctx.obj["config_path"], settings, init))
