@@ -138,7 +138,8 @@ class FeedServer:
 
 def synthetic_feed(feed_no: int, items: int, start: int = 0, lang: str = "en") -> bytes:
     """An RSS 2.0 feed of ``items`` unique stories (about 2 KB of HTML each, like real news);
-    one in ten is about steel tariffs, so it matches a shipped topic, as a busy topic would."""
+    one in ten is about steel tariffs, so it matches a shipped topic, as a busy topic would.
+    Every headline names its feed: feeds do not syndicate each other's stories here."""
     parts = [
         '<?xml version="1.0" encoding="utf-8"?>\n<rss version="2.0"><channel>',
         f"<title>Synthetic feed {feed_no}</title><link>https://news{feed_no}.example/</link>",
@@ -151,7 +152,7 @@ def synthetic_feed(feed_no: int, items: int, start: int = 0, lang: str = "en") -
     )
     for i in range(start, start + items):
         headline = (
-            f"Story {i}: Mexico weighs response to new steel tariffs"
+            f"Story {i} from feed {feed_no}: Mexico weighs response to new steel tariffs"
             if i % 10 == 0
             else f"Story {i} from feed {feed_no}: officials meet in the city"
         )

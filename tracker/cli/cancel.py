@@ -17,7 +17,7 @@ def alerts_cancel(ctx: click.Context, ids: tuple[int, ...]) -> None:
 
     Those pending are cancelled; any other ID (sent, dead, cancelled, unknown) is named and
     the exit code is 1."""
-    store = existing_store(load(ctx), required=True)
+    store = existing_store(load(ctx), required=True, write=True)
     assert store is not None
     try:
         refused = store.cancel_deliveries(list(dict.fromkeys(ids)))

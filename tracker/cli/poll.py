@@ -23,7 +23,7 @@ def poll(ctx: click.Context, feeds: tuple[str, ...], force: bool) -> None:
     """Make FEED... (names or URLs; default: every feed) due now for the running daemon, or
     for the next `tracker run`."""
     config = load(ctx)
-    store = existing_store(config, required=True)
+    store = existing_store(config, required=True, write=True)
     assert store is not None
     now = time.time()
     utc = wants_utc(ctx)
