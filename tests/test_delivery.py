@@ -191,7 +191,7 @@ def test_webhook_500s_then_success_signed(
     keys = {r.headers["Idempotency-Key"] for r in hook.received}
     assert len(hook.received) == 3 and len(keys) == 1  # three tries, one key
     body = ok.json
-    assert body["version"] == 1 and body["type"] == "alert" and body["topic"] == "wall"
+    assert body["version"] == 2 and body["type"] == "alert" and body["topic"] == "wall"
     assert body["idempotency_key"] == ok.headers["Idempotency-Key"]
     assert body["article"]["url"] == "https://n.example/w"
     assert body["match"]["terms"] == ['"border wall"']  # as written in the query

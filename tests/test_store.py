@@ -72,6 +72,7 @@ def test_database_from_before_sqlite_utils_migrations_is_adopted(tmp_path: Path)
     conn.close()
     store = Store(db)  # v1 again would fail: "table feeds already exists"
     assert store.schema_version == SCHEMA_VERSION
+    # Every step by its name (branches add steps out of order: v5, v6, v7).
     assert [r[0] for r in store.query("SELECT name FROM _sqlite_migrations ORDER BY id")] == [
         *NAMES
     ]

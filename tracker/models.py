@@ -212,7 +212,25 @@ class Alert:
     content: str = ""  # the article's text beyond its summary: a snippet when there is none
     canonical_url: str | None = None  # the link without tracking parameters
     notice: NoticeKind | None = None  # set for an admin notice (topic NOTICE_TOPIC)
-    # The stories issue adds the story's id and every outlet that carried it here.
+    story_id: int | None = None
+    headline: str | None = None  # the story's (its first report's title)
+    story_first_seen: float | None = None
+    # Every report of the story known when the alert is rendered, first published first.
+    reports: tuple[StoryReport, ...] = ()
+    update: bool = False  # a follow-up: the story gained another language or outlets
+    thread_key: str | None = None  # an update's first alert's key (its Message-ID)
+
+
+@dataclass(frozen=True)
+class StoryReport:
+    """One outlet's report of a story: the feed that carried it, its language and link."""
+
+    feed: str
+    lang: str | None
+    title: str
+    link: str | None
+    published_at: float | None
+    first_seen: float
 
 
 # The topic name admin notices carry; `tracker check` refuses a user topic of that name.

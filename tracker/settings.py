@@ -46,6 +46,7 @@ class ChannelSettings:
     digest_at: str  # HH:MM, local to ``timezone``
     timezone: str  # an IANA name
     quiet_hours: str | None  # HH:MM-HH:MM, or None
+    story_wait_s: float = 0.0  # immediate alerts wait this long for copies of the story
 
 
 class SmtpSecurity(StrEnum):
@@ -154,10 +155,12 @@ class TopicSettings:
     # The topic's own notify list as configured (None: the default routes). ``routes`` is
     # derived from it and the channels, so a reload compares this one to say what changed.
     notify: tuple[str, ...] | None = None
+    updates: bool = False  # one follow-up when the story gains a language or outlets
+    updates_outlets: int = 3
 
     def configured(self) -> tuple[object, ...]:
         """What the topic itself sets (not what it inherits): equal when its entry is."""
-        return (self.spec, self.notify, self.rate_limit)
+        return (self.spec, self.notify, self.rate_limit, self.updates, self.updates_outlets)
 
 
 @dataclass(frozen=True)
@@ -179,6 +182,7 @@ class Settings:
     metrics_listen: str | None
     # Every secret value in the config, so that logs never show one.
     secrets: tuple[str, ...] = field(repr=False)
+    stories_window_s: float = 72 * 3600.0  # reports further apart never join one story
 
     def topic_specs(self) -> list[TopicSpec]:
         """The topics as the matcher compiles them."""

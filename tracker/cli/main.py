@@ -1,5 +1,5 @@
 """The command line: the `tracker` group and its commands, one module per command group
-(cli/run.py, check.py, reload.py, feeds.py, topics.py, alerts.py, notify.py); every
+(cli/run.py, check.py, reload.py, feeds.py, topics.py, stories.py, alerts.py, notify.py); every
 TrackerError becomes a clear message and exit code (cli/common.py)."""
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from tracker.cli.feeds import feeds
 from tracker.cli.notify import notify
 from tracker.cli.reload import reload
 from tracker.cli.run import run
+from tracker.cli.stories import stories
 from tracker.cli.topics import topics
 from tracker.redact import Redactor
 
@@ -39,7 +40,7 @@ def cli(ctx: click.Context, config_path: Path) -> None:
     ctx.obj["config_path"] = config_path
 
 
-for command in (run, check, reload, feeds, topics, alerts, notify):
+for command in (run, check, reload, feeds, topics, stories, alerts, notify):
     cli.add_command(command)
 
 

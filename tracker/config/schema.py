@@ -281,6 +281,14 @@ class Topic(_Model):
     the excess waits and goes out as one digest when the window has room. Nothing is dropped.
     """
 
+    updates: bool = False
+    """Send one follow-up when a story that alerted gains a report in another language, or
+    `updates_outlets` new outlets (threaded to the first alert in email, marked as an update in
+    webhooks). Without it, outlets that join later only show in digests and `tracker stories`.
+    """
+    updates_outlets: int = Field(default=3, ge=1)
+    """How many outlets new since the alert make a follow-up (with `updates: true`)."""
+
     @field_validator("rate_limit")
     @classmethod
     def _check_rate(cls, value: str | None) -> str | None:
@@ -311,6 +319,10 @@ class _Channel(_Model):
     """`HH:MM-HH:MM` (may cross midnight, e.g. `22:00-07:00`): alerts that fall inside wait, as a
     digest, until it ends.
     """
+    story_wait: Duration = Field(default=0.0, ge=0)
+    """Hold an immediate alert this long (e.g. `10m`), so copies of the story arriving in the
+    next polls join it and it names their outlets too. `0`: send at once.
+    """
 
     @field_validator("quiet_hours")
     @classmethod
@@ -338,6 +350,7 @@ class _Channel(_Model):
             "digest_at": self.digest_at,
             "timezone": self.timezone,
             "quiet_hours": self.quiet_hours,
+            "story_wait_s": self.story_wait,
         }
 
 
@@ -596,6 +609,13 @@ class Metrics(_Model):
         return value
 
 
+class Stories(_Model):
+    """How articles are grouped into stories (one alert per story, naming every outlet)."""
+
+    window: Duration = Field(default=72 * 3600.0, gt=0)
+    """Reports published further apart than this never join one story."""
+
+
 class Config(_Model):
     """The whole config file."""
 
@@ -625,6 +645,8 @@ class Config(_Model):
     """When a feed counts as failing or silent (below)."""
     metrics: Metrics = Metrics()
     """The optional `/metrics` and `/healthz` listener (below)."""
+    stories: Stories = Stories()
+    """How articles are grouped into stories (below)."""
     # Where the file was read from; relative paths in it are relative to this folder.
     base_dir: Path = Field(default=Path("."), exclude=True)
 

@@ -27,7 +27,10 @@ def to_settings(config: Config) -> Settings:
     for name, topic in config.topics.items():
         rate = RateLimit(*parse_rate(topic.rate_limit)) if topic.rate_limit else None
         notify = tuple(topic.notify) if topic.notify is not None else None
-        topics[name] = TopicSettings(specs[name], tuple(config.routes(name)), rate, notify)
+        topics[name] = TopicSettings(
+            specs[name], tuple(config.routes(name)), rate, notify,
+            updates=topic.updates, updates_outlets=topic.updates_outlets,
+        )  # fmt: skip
     return Settings(
         database=config.database_path,
         log_level=config.log_level,
@@ -56,4 +59,5 @@ def to_settings(config: Config) -> Settings:
         feed_health=FeedHealthSettings(h.fail_after, h.silent_factor, h.min_silence),
         metrics_listen=config.metrics.listen,
         secrets=tuple(config.secrets()),
+        stories_window_s=config.stories.window,
     )

@@ -69,7 +69,9 @@ class Router:
             ch = self.settings.channels.get(name)
             if ch is None:
                 continue
-            digest, not_before = False, now
+            # An immediate alert waits ``story_wait`` for copies of its story from the next
+            # polls: it is rendered when sent, naming every outlet known by then.
+            digest, not_before = False, now + ch.story_wait_s
             if ch.mode is not DeliveryMode.IMMEDIATE:
                 digest, not_before = True, next_digest_at(ch.mode, ch.digest_at, ch.timezone, now)
             quiet_end = quiet_until(ch.quiet_hours, ch.timezone, not_before)

@@ -17,6 +17,7 @@ from tracker.delivery.routing import Router
 from tracker.errors import FetchError, HTTPStatusError, ParseError
 from tracker.ingest import fetch, items
 from tracker.ingest.items import KeyedFeed
+from tracker.ingest.stories import StoryStep
 from tracker.log import event
 from tracker.models import (
     Article,
@@ -27,6 +28,7 @@ from tracker.models import (
     PollResult,
 )
 from tracker.store.facade import Store
+from tracker.stories.index import DEFAULT_WINDOW_S
 from tracker.topics.matcher import Matcher
 
 log = logging.getLogger(__name__)
@@ -69,6 +71,9 @@ class PollSettings:
     auth: dict[str, tuple[str, str]] = field(default_factory=dict)
     # None when no channel is configured: alerts are then only stored and logged.
     router: Router | None = None
+    story_window_s: float = DEFAULT_WINDOW_S
+    # Topics with `updates: true` -> how many new outlets make a story's follow-up.
+    updates: dict[str, int] = field(default_factory=dict)
 
 
 def next_check(
@@ -100,6 +105,7 @@ class Poller:
         metrics: PollMetrics | None = None,
         health: PollHealth | None = None,
         on_deliveries: Callable[[], None] | None = None,
+        stories: StoryStep | None = None,
     ) -> None:
         self.client = client
         self.store = store
@@ -109,6 +115,8 @@ class Poller:
         self.health = health
         # Called after a feed's transaction queued deliveries, to send them without waiting.
         self.on_deliveries = on_deliveries
+        # The story index outlives a reload's new Poller: the daemon passes it in.
+        self.stories = stories or StoryStep.load(store, settings.story_window_s, clock())
 
     async def poll(self, state: FeedState) -> PollOutcome:
         """Poll one feed; never raises for feed problems: they are stored on the feed's row."""
@@ -214,11 +222,11 @@ class Poller:
         for n, chunk in enumerate(chunks, start=1):
             if n > 1:
                 await asyncio.sleep(0)
-            with self.store.transaction():
+            with self.stories.transaction(self.store, now):
                 for key, entry in chunk:
                     try:
                         # A savepoint per entry: one bad item is skipped, the rest is stored.
-                        with self.store.transaction():
+                        with self.stories.savepoint(self.store):
                             queued += self._ingest_entry(
                                 state, spec, entry, key, lang, may_alert, outcome
                             )
@@ -271,10 +279,14 @@ class Poller:
         article_id, is_new = self.store.add_entry(state.id, article, now)
         outcome.new_entries += 1
         outcome.new_articles += is_new
+        # Its story first: topics match stories, so the match needs to know which one.
+        story = self.stories.assign(self.store, article_id, article, is_new, now)
         alert = may_alert and _fresh(article, now - self.settings.max_age_s)
         hits = self.settings.matcher.match(article.match_input(spec.name))
         queued = 0
-        for m in self.store.add_matches(article_id, hits, alert, now):
+        if may_alert and self.settings.router is not None and self.settings.updates:
+            queued += self.stories.updates(self.store, story, self.settings.updates, now)
+        for m in self.store.add_matches(article_id, hits, alert, now, story):
             outcome.matches += 1
             outcome.matched_topics.append(m.topic)
             if m.alert:

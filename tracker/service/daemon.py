@@ -27,6 +27,7 @@ from tracker.delivery.routing import Router
 from tracker.errors import ConfigError, TrackerError
 from tracker.ingest import fetch
 from tracker.ingest.pipeline import Poller, PollSettings
+from tracker.ingest.stories import StoryStep
 from tracker.log import event
 from tracker.models import DeliveryStatus, PollOutcome
 from tracker.redact import Redactor
@@ -75,6 +76,8 @@ def poll_settings(settings: Settings) -> PollSettings:
         redirects=fetch.RedirectGuard(allow=f.allow_private_redirects),
         auth=settings.feed_auth,
         router=Router(settings) if settings.channels else None,
+        story_window_s=settings.stories_window_s,
+        updates={n: t.updates_outlets for n, t in settings.topics.items() if t.updates},
     )
 
 
@@ -151,6 +154,7 @@ class Components:
     health: FeedHealthMonitor
     waker: OutboxWaker
     sched: FeedScheduler
+    stories: StoryStep
     metrics: Metrics | None = None
 
 
@@ -171,7 +175,11 @@ async def _components(
             waker = OutboxWaker()
             health = _health_monitor(settings, store)
             dispatcher = make_dispatcher(settings, store, metrics) if settings.channels else None
-            poller = _poller(poll_settings(settings), store, client, health, waker, metrics)
+            # Rebuilt from the window's stored articles; a reload keeps it.
+            stories = StoryStep.load(store, settings.stories_window_s, time.time())
+            poller = _poller(
+                poll_settings(settings), store, client, health, waker, metrics, stories
+            )
             sched = FeedScheduler(
                 poller,
                 store,
@@ -180,7 +188,7 @@ async def _components(
                 waker=waker,
                 on_tick=on_tick,
             )
-            parts = Components(store, client, health, waker, sched, metrics)
+            parts = Components(store, client, health, waker, sched, stories, metrics)
             try:
                 yield parts
             finally:
@@ -199,6 +207,7 @@ def _poller(
     health: FeedHealthMonitor,
     waker: OutboxWaker,
     metrics: Metrics | None,
+    stories: StoryStep,
 ) -> Poller:
     return Poller(
         client,
@@ -207,6 +216,7 @@ def _poller(
         metrics=metrics,
         health=health,
         on_deliveries=waker,
+        stories=stories,
     )
 
 
@@ -420,7 +430,7 @@ class Daemon:
             dispatcher = make_dispatcher(new, store, self.metrics) if new.channels else None
         # Last: nothing after this can fail and leave a new client unclosed.
         client = _client(new) if new.fetch != old.fetch else parts.client
-        poller = _poller(settings, store, client, health, parts.waker, self.metrics)
+        poller = _poller(settings, store, client, health, parts.waker, self.metrics, parts.stories)
         if client is not parts.client:
             # Polls in flight keep their poller and its client: close it once they are done.
             _close_when_idle(list(sched.in_flight.values()), parts.client)

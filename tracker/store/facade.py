@@ -20,6 +20,7 @@ from tracker.store.sqlite.articles import ArticleTables, NewMatch
 from tracker.store.sqlite.feeds import REBASELINE_AFTER_S, FeedRow, FeedTables
 from tracker.store.sqlite.migrations import NAMES, migrate
 from tracker.store.sqlite.outbox import DeliveryOutcome, DeliveryRow, OutboxTables
+from tracker.store.sqlite.stories import ReportRow, SentAlert, StoryMember, StoryRow
 
 __all__ = [
     "REBASELINE_AFTER_S",
@@ -28,7 +29,11 @@ __all__ = [
     "DeliveryRow",
     "FeedRow",
     "NewMatch",
+    "ReportRow",
+    "SentAlert",
     "Store",
+    "StoryMember",
+    "StoryRow",
 ]
 
 # The schema level this tracker writes (the number of migrations it knows).
@@ -66,7 +71,7 @@ class Store(FeedTables, ArticleTables, OutboxTables):
         return int(self.db.execute("PRAGMA user_version").fetchone()[0])
 
     def count(self, table: str) -> int:
-        if table not in ("feeds", "articles", "entries", "matches", "deliveries"):
+        if table not in ("feeds", "articles", "entries", "matches", "deliveries", "stories"):
             raise ValueError(table)
         return int(self.db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0])
 

@@ -55,7 +55,7 @@ def _slack_url(url: str) -> str:
 
 
 def _slack_story(v: AlertView) -> list[dict[str, Any]]:
-    title = slack_escape(v.title_text)
+    title = slack_escape(("Update: " if v.update else "") + v.title_text)
     headline = f"*<{_slack_url(v.link)}|{title}>*" if v.link else f"*{title}*"
     meta = slack_escape(v.outlet_line + (f" · {v.published}" if v.published else ""))
     lines = [headline, meta]
@@ -153,7 +153,7 @@ def _discord_story(v: AlertView, description_limit: int) -> dict[str, Any]:
     parts.append(f"*{why}*")
     embed: dict[str, Any] = {
         # Titles and author names are not markdown: as they are.
-        "title": _cut(v.title_text, DISCORD_TITLE),
+        "title": _cut(("Update: " if v.update else "") + v.title_text, DISCORD_TITLE),
         "description": _cut("\n\n".join(parts), description_limit),
         "color": BLUE,
         "author": {"name": _cut(v.outlet_line, 256)},

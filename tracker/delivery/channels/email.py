@@ -148,7 +148,14 @@ def build_message(ch: EmailSettings, alerts: list[Alert], key: str) -> EmailMess
     else:
         topics = dict.fromkeys(a.topic for a in alerts)
         msg["X-Tracker-Topic"] = clean_header(", ".join(topics), 900)
-    # X-Tracker-Story (the story's id, for threading) comes with the stories issue.
+    story = alerts[0].story_id if len(alerts) == 1 else None
+    if story is not None:
+        msg["X-Tracker-Story"] = str(story)
+    thread = alerts[0].thread_key if len(alerts) == 1 else None
+    if thread is not None:
+        # A story's follow-up: threaded under its first alert, whose Message-ID is its key.
+        msg["In-Reply-To"] = f"<{thread}@{domain}>"
+        msg["References"] = f"<{thread}@{domain}>"
     msg["X-Tracker-Idempotency-Key"] = clean_header(key)
     msg["Auto-Submitted"] = "auto-generated"
     msg.set_content(render_text(alerts, key, subj, ch.timezone))

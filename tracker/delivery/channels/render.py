@@ -110,7 +110,7 @@ Segments = tuple[tuple[str, bool], ...]  # text, and whether it is a matched wor
 
 @dataclass(frozen=True)
 class Outlet:
-    """One outlet that carried the story (the stories issue adds every one)."""
+    """One outlet that carried the story, with the language of its report."""
 
     name: str
     lang: str  # primary subtag, "" when unknown
@@ -137,6 +137,7 @@ class AlertView:
     also: tuple[str, ...] = ()  # other topics of a digest this story matched
     notice: NoticeKind | None = None
     body: str = ""  # a notice's text
+    update: bool = False  # a follow-up: the story gained a language or outlets
 
     @property
     def title_text(self) -> str:
@@ -148,7 +149,10 @@ class AlertView:
 
     @property
     def outlet_line(self) -> str:
-        return ", ".join(map(str, self.outlets))
+        """``Reported by Los Angeles Times (en), El Universal (es), CNN (en)``."""
+        if not self.outlets:
+            return ""
+        return "Reported by " + ", ".join(map(str, self.outlets))
 
     def marked(self, segments: Segments, before: str, after: str) -> str:
         """Segments as text with each matched word between ``before`` and ``after``."""
@@ -260,8 +264,15 @@ def _web(url: str | None) -> str | None:
     return url if url and url.lower().startswith(("http://", "https://")) else None
 
 
+def outlets(a: Alert) -> tuple[Outlet, ...]:
+    """Every outlet of the alert's story with its report's language, first seen first (the
+    alert's own article when the story is not known)."""
+    found = [Outlet(r.feed, primary_subtag(r.lang)) for r in a.reports]
+    return tuple(dict.fromkeys(found)) or (Outlet(a.feed, primary_subtag(a.lang)),)
+
+
 def view(a: Alert, tz: str = "UTC", also: Sequence[str] = ()) -> AlertView:
-    """What every channel shows of one alert."""
+    """What every channel shows of one alert: the story's headline and every outlet."""
     link = _web(a.canonical_url) or _web(a.url)
     host = urlsplit(link).hostname if link else None
     if host and host.startswith("www."):
@@ -271,13 +282,14 @@ def view(a: Alert, tz: str = "UTC", also: Sequence[str] = ()) -> AlertView:
         title=((a.title, False),),
         link=link,
         host=host,
-        outlets=(Outlet(a.feed, primary_subtag(a.lang)),),
+        outlets=outlets(a) if a.notice is None else (),
         published=local_time(a.published_at, tz) if a.published_at else None,
         published_at=a.published_at,
         excerpt=(),
         words=(),
         reason="",
         key=a.key,
+        update=a.update,
     )
     if a.notice is not None:
         return replace(base, notice=a.notice, body=a.summary)
@@ -302,7 +314,7 @@ def view(a: Alert, tz: str = "UTC", also: Sequence[str] = ()) -> AlertView:
         excerpt = marked
     return replace(
         base,
-        title=highlight(a.title, words),
+        title=highlight(a.headline or a.title, words),
         excerpt=excerpt,
         words=tuple(words),
         reason=_reason(words, a.terms, a.topic),
@@ -323,7 +335,11 @@ def group(alerts: Sequence[Alert], tz: str) -> list[Group]:
     appears once, under the first, naming the others."""
     by_story: dict[str, list[Alert]] = defaultdict(list)
     for a in alerts:
-        story = _web(a.canonical_url) or _web(a.url) or " ".join(fold_words(a.title)) or a.key
+        story = (
+            f"story:{a.story_id}"
+            if a.story_id is not None
+            else _web(a.canonical_url) or _web(a.url) or " ".join(fold_words(a.title)) or a.key
+        )
         by_story[story].append(a)
     groups: dict[str, Group] = {}
     for members in by_story.values():
@@ -354,7 +370,8 @@ def subject(alerts: list[Alert], prefix: str = "") -> str:
         a = alerts[0]
         if a.notice is not None:
             return clean_header(f"{lead}notice: {a.title}")
-        return clean_header(f"{lead}{a.topic}: {a.title}")
+        update = "Update: " if a.update else ""
+        return clean_header(f"{lead}{update}{a.topic}: {a.headline or a.title}")
     counts: dict[str, int] = defaultdict(int)
     for a in alerts:
         counts[a.topic] += 1

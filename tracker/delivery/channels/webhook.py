@@ -22,7 +22,8 @@ from tracker.delivery.channels.render import view
 from tracker.models import Alert, SendKind, SendResult
 from tracker.settings import WebhookSettings
 
-PAYLOAD_VERSION = 1
+# 2: alerts carry their ``story`` (every report) and ``update``.
+PAYLOAD_VERSION = 2
 RETRY_STATUSES = frozenset({408, 425, 429})
 
 
@@ -30,11 +31,34 @@ def _iso(ts: float | None) -> str | None:
     return datetime.fromtimestamp(ts, UTC).isoformat() if ts else None
 
 
+def story_json(a: Alert) -> dict[str, Any] | None:
+    """The alert's story: id, headline, first seen, and every report known at send time."""
+    if a.story_id is None:
+        return None
+    return {
+        "id": a.story_id,
+        "headline": a.headline or a.title,
+        "first_seen": _iso(a.story_first_seen),
+        "reports": [
+            {
+                "feed": r.feed,
+                "lang": r.lang,
+                "title": r.title,
+                "link": r.link,
+                "published": _iso(r.published_at),
+            }
+            for r in a.reports
+        ],
+    }
+
+
 def alert_json(a: Alert) -> dict[str, Any]:
-    """One alert in the documented payload shape (version 1, docs/webhook-payload.schema.json)."""
+    """One alert in the documented payload shape (version 2, docs/webhook-payload.schema.json)."""
     v = view(a)
     return {
         "topic": a.topic,
+        "update": a.update,
+        "story": story_json(a),
         "article": {
             "title": a.title,
             "url": a.url,

@@ -70,29 +70,37 @@ class ArticleTables(Tables):
             )
             article_id = int(cur.lastrowid or 0)
         self.db.execute(
-            "INSERT OR IGNORE INTO entries (feed_id, entry_key, article_id, seen_at)"
-            " VALUES (?, ?, ?, ?)",
-            [feed_id, article.entry_key, article_id, now],
+            "INSERT OR IGNORE INTO entries (feed_id, entry_key, article_id, seen_at, title, lang)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            [feed_id, article.entry_key, article_id, now, article.title, article.lang],
         )
         return article_id, is_new
 
     def add_matches(
-        self, article_id: int, hits: Sequence[TopicHit], alert: bool, now: float
+        self,
+        article_id: int,
+        hits: Sequence[TopicHit],
+        alert: bool,
+        now: float,
+        story_id: int | None = None,
     ) -> list[NewMatch]:
         """Store matches; a topic already matched silently (a baseline, another feed) is
-        promoted to an alert when this sighting may alert. Returns what changed."""
+        promoted to an alert when this sighting may alert. A topic matches the story: one
+        that already alerted on ``story_id`` only records this article's match. Returns
+        what changed."""
         out = []
         for hit in hits:
+            may = alert and (story_id is None or not self._story_alerted(story_id, hit.topic))
             terms = json.dumps(list(hit.terms), ensure_ascii=False)
             cur = self.db.execute(
                 "INSERT OR IGNORE INTO matches (article_id, topic, terms, snippet, alert,"
-                " created_at) VALUES (?, ?, ?, ?, ?, ?)",
-                [article_id, hit.topic, terms, hit.snippet, int(alert), now],
+                " created_at, story_id) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [article_id, hit.topic, terms, hit.snippet, int(may), now, story_id],
             )
             if cur.rowcount:
-                out.append(NewMatch(int(cur.lastrowid or 0), hit.topic, alert))
+                out.append(NewMatch(int(cur.lastrowid or 0), hit.topic, may))
                 continue
-            if alert:
+            if may:
                 row = self.db.execute(
                     "UPDATE matches SET alert = 1, terms = ?, snippet = ? WHERE article_id = ?"
                     " AND topic = ? AND alert = 0 RETURNING id",
@@ -101,6 +109,13 @@ class ArticleTables(Tables):
                 if row:
                     out.append(NewMatch(int(row[0]), hit.topic, True))
         return out
+
+    def _story_alerted(self, story_id: int, topic: str) -> bool:
+        row = self.db.execute(
+            "SELECT 1 FROM matches WHERE story_id = ? AND topic = ? AND alert = 1",
+            [story_id, topic],
+        ).fetchone()
+        return row is not None
 
     def articles_since(self, since: float) -> Iterator[StoredArticle]:
         """Articles first seen at or after ``since``, oldest first, with their feed's name."""

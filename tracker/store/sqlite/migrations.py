@@ -159,8 +159,47 @@ def _v6(db: sqlite_utils.Database) -> None:
     db.execute("ALTER TABLE feeds ADD COLUMN moved_to TEXT")
 
 
+def _v7(db: sqlite_utils.Database) -> None:
+    # Stories: every article belongs to exactly one, with the reason it joined (NULL kind:
+    # it began the story). Existing articles get a story each, its id the article's.
+    # ``matches.story_id`` lets one partial unique index hold "at most one alert per
+    # (story, topic)"; ``deliveries.update_of`` marks a follow-up to the first alert's
+    # delivery (threaded to it, one per delivery by its idempotency key).
+    db.executescript(
+        """
+        CREATE TABLE stories (
+            id INTEGER PRIMARY KEY,
+            headline TEXT NOT NULL,
+            published_at REAL NOT NULL,
+            first_seen REAL NOT NULL,
+            last_seen REAL NOT NULL
+        );
+        INSERT INTO stories (id, headline, published_at, first_seen, last_seen)
+            SELECT id, title, COALESCE(published_at, first_seen_at), first_seen_at,
+                   first_seen_at FROM articles;
+        ALTER TABLE articles ADD COLUMN story_id INTEGER REFERENCES stories(id);
+        ALTER TABLE articles ADD COLUMN join_kind TEXT;
+        ALTER TABLE articles ADD COLUMN join_score REAL;
+        ALTER TABLE articles ADD COLUMN join_matched INTEGER;
+        ALTER TABLE articles ADD COLUMN join_shared TEXT NOT NULL DEFAULT '[]';
+        UPDATE articles SET story_id = id;
+        CREATE INDEX articles_story ON articles (story_id);
+        CREATE INDEX articles_published ON articles (COALESCE(published_at, first_seen_at));
+        CREATE INDEX stories_seen ON stories (last_seen);
+        ALTER TABLE matches ADD COLUMN story_id INTEGER REFERENCES stories(id);
+        UPDATE matches SET story_id = (SELECT story_id FROM articles a WHERE a.id = article_id);
+        CREATE UNIQUE INDEX matches_story_alert ON matches (story_id, topic) WHERE alert = 1;
+        ALTER TABLE deliveries ADD COLUMN update_of INTEGER REFERENCES deliveries(id);
+        -- Each outlet's own title and language: a Spanish feed carrying an article stored
+        -- first from an English one (one canonical URL) is still a Spanish report.
+        ALTER TABLE entries ADD COLUMN title TEXT;
+        ALTER TABLE entries ADD COLUMN lang TEXT;
+        """
+    )
+
+
 # Append only: a migration that shipped is never edited. Each is recorded by its name (v1…).
-STEPS = (_v1, _v2, _v3, _v4, _v6)
+STEPS = (_v1, _v2, _v3, _v4, _v6, _v7)
 NAMES = tuple(step.__name__.lstrip("_") for step in STEPS)
 
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from tracker.models import Alert, DeliveryStatus, NoticeKind, Route
-from tracker.store.sqlite.base import Tables
+from tracker.store.sqlite.stories import StoryTables
 
 
 @dataclass(frozen=True)
@@ -42,7 +42,7 @@ class DeliveryRow:
     sent_at: float | None
 
 
-class OutboxTables(Tables):
+class OutboxTables(StoryTables):
     """Deliveries: queued in the ingest transaction, claimed and recorded by the dispatcher."""
 
     def add_delivery(self, match_id: int, key: str, route: Route, now: float) -> None:
@@ -101,7 +101,7 @@ class OutboxTables(Tables):
             f" AND d.not_before <= ?{backoff}{busy} ORDER BY d.id LIMIT ?",
             [now, *([] if ignore_backoff else [now]), *skip, limit],
         ).fetchall()
-        return [_alert(r) for r in rows]
+        return self._with_reports([_alert(r) for r in rows])
 
     def alerts_by_id(self, ids: Sequence[int]) -> list[Alert]:
         marks = ",".join("?" * len(ids))
@@ -109,7 +109,7 @@ class OutboxTables(Tables):
             f"SELECT {_ALERT_COLUMNS} {_ALERT_JOINS} WHERE d.id IN ({marks}) ORDER BY d.id",
             list(ids),
         ).fetchall()
-        return [_alert(r) for r in rows]
+        return self._with_reports([_alert(r) for r in rows])
 
     def batch_alerts(self, batch: str) -> list[Alert]:
         """Every pending member of a digest already attempted, due or not, oldest first."""
@@ -118,7 +118,19 @@ class OutboxTables(Tables):
             " ORDER BY d.id",
             [batch],
         ).fetchall()
-        return [_alert(r) for r in rows]
+        return self._with_reports([_alert(r) for r in rows])
+
+    def _with_reports(self, alerts: list[Alert]) -> list[Alert]:
+        """Alerts with every report of their story known now: an alert names the outlets
+        known when it is sent (``story_wait`` holds it so that more join)."""
+        ids = [a.story_id for a in alerts if a.story_id is not None]
+        if not ids:
+            return alerts
+        reports = self.story_reports(ids)
+        return [
+            replace(a, reports=tuple(reports.get(a.story_id, ()))) if a.story_id else a
+            for a in alerts
+        ]
 
     def begin_attempt(self, ids: Sequence[int], batch: str | None = None) -> None:
         """Count an attempt before sending, so a delivery that crashes the daemon every time
@@ -229,12 +241,13 @@ _ALERT_COLUMNS = (
     " COALESCE(a.title, n.subject), a.url, COALESCE(a.summary, n.body),"
     " COALESCE(f.name, 'tracker'), a.published_at, a.lang, COALESCE(m.terms, '[]'),"
     " COALESCE(m.snippet, ''), d.created_at, d.attempts, d.batch,"
-    " COALESCE(a.content, ''), a.canonical_url, n.kind"
+    " COALESCE(a.content, ''), a.canonical_url, n.kind, a.story_id, s.headline, s.first_seen,"
+    " d.update_of, (SELECT u.idempotency_key FROM deliveries u WHERE u.id = d.update_of)"
 )
 _ALERT_JOINS = (
     "FROM deliveries d LEFT JOIN matches m ON m.id = d.match_id"
     " LEFT JOIN articles a ON a.id = m.article_id LEFT JOIN feeds f ON f.id = a.feed_id"
-    " LEFT JOIN notices n ON n.id = d.notice_id"
+    " LEFT JOIN notices n ON n.id = d.notice_id LEFT JOIN stories s ON s.id = a.story_id"
 )
 
 
@@ -259,4 +272,9 @@ def _alert(r: Sequence[Any]) -> Alert:
         content=r[16],
         canonical_url=r[17],
         notice=NoticeKind.from_stored(r[18]) if r[18] is not None else None,
+        story_id=r[19],
+        headline=r[20],
+        story_first_seen=r[21],
+        update=r[22] is not None,
+        thread_key=r[23],
     )

@@ -1,0 +1,177 @@
+"""Stories in the store and the ingest step, on real SQLite files: the v7 migration, one
+alert per (topic, story), the index learning a report only after its transaction commits,
+the rebuild at start, `stories test`'s order, and the outlets an alert renders."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+import sqlite_utils
+
+from tracker.delivery.channels.render import render_text, view
+from tracker.ingest.stories import StoryStep, rebuild
+from tracker.models import Alert, Article, Entry, FeedItem, FeedSpec, StoryReport, TopicHit
+from tracker.store.facade import Store
+from tracker.store.sqlite.migrations import STEPS
+from tracker.stories import trial
+from tracker.stories.reports import report_of
+
+NOW = time.time()
+
+
+def _article(key: str, title: str, url: str | None = None, age_s: float = 60.0) -> Article:
+    return Article(
+        entry_key=key,
+        url=url,
+        canonical_url=url,
+        title=title,
+        summary="summary of " + title,
+        content="",
+        published_at=datetime.fromtimestamp(NOW - age_s, UTC),
+        lang="en",
+    )
+
+
+def _store(tmp_path: Path) -> tuple[Store, int]:
+    store = Store(tmp_path / "t.db")
+    store.sync_feeds([FeedSpec("https://f.example/a", "A", 600)], NOW)
+    (feed,) = store.pollable_feeds(NOW + 10_000)
+    return store, feed.id
+
+
+def test_v7_gives_every_existing_article_a_story_of_its_own(tmp_path: Path) -> None:
+    db = tmp_path / "old.db"
+    conn = sqlite_utils.Database(sqlite3.connect(db, isolation_level=None))
+    for level, step in enumerate(STEPS[:4], start=1):
+        step(conn)
+        conn.execute(f"PRAGMA user_version = {level}")
+    conn.execute("INSERT INTO feeds (url, name, next_check_at, created_at) VALUES ('u', 'n', 1, 1)")
+    for i, title in enumerate(["First", "Second"], start=1):
+        conn.execute(
+            "INSERT INTO articles (title, summary, content, first_seen_at, feed_id)"
+            " VALUES (?, '', '', ?, 1)",
+            [title, 100.0 * i],
+        )
+    conn.execute(
+        "INSERT INTO matches (article_id, topic, terms, snippet, alert, created_at)"
+        " VALUES (2, 't', '[]', '', 1, 5)"
+    )
+    conn.close()
+    store = Store(db)
+    assert store.query("SELECT id, story_id, join_kind FROM articles ORDER BY id") == [
+        (1, 1, None),
+        (2, 2, None),
+    ]
+    assert store.query("SELECT id, headline, first_seen FROM stories ORDER BY id") == [
+        (1, "First", 100.0),
+        (2, "Second", 200.0),
+    ]
+    assert store.query("SELECT story_id FROM matches") == [(2,)]
+    store.close()
+
+
+def test_a_topic_alerts_once_per_story(tmp_path: Path) -> None:
+    store, feed = _store(tmp_path)
+    step = StoryStep(rebuild(store, 72 * 3600, NOW))
+    hit = [TopicHit("wall", ("wall",), "**wall**")]
+    with step.transaction(store, NOW):
+        a1, _ = store.add_entry(feed, _article("1", "Wall news", "https://x.example/1"), NOW)
+        s1 = step.assign(store, a1, _article("1", "Wall news"), True, NOW)
+        first = store.add_matches(a1, hit, True, NOW, s1)
+    with step.transaction(store, NOW):
+        a2, _ = store.add_entry(feed, _article("2", "WALL NEWS", "https://y.example/2"), NOW)
+        s2 = step.assign(store, a2, _article("2", "WALL NEWS"), True, NOW)
+        second = store.add_matches(a2, hit, True, NOW, s2)
+    assert s1 == s2
+    assert [m.alert for m in first] == [True]
+    assert [m.alert for m in second] == [False]  # recorded, not alerted
+    assert store.query("SELECT article_id, alert FROM matches ORDER BY id") == [(a1, 1), (a2, 0)]
+    # The database holds it too, whatever the caller does.
+    with pytest.raises(sqlite3.IntegrityError):
+        store.db.execute("UPDATE matches SET alert = 1 WHERE article_id = ?", [a2])
+    store.close()
+
+
+def test_the_index_learns_a_report_only_after_its_transaction_commits(tmp_path: Path) -> None:
+    store, feed = _store(tmp_path)
+    step = StoryStep(rebuild(store, 72 * 3600, NOW))
+    art = _article("1", "Tariffs on steel", "https://x.example/1")
+    with pytest.raises(RuntimeError), step.transaction(store, NOW):
+        a1, _ = store.add_entry(feed, art, NOW)
+        step.assign(store, a1, art, True, NOW)
+        raise RuntimeError("the feed's transaction fails")
+    assert len(step.index) == 0 and store.count("stories") == 0
+    with step.transaction(store, NOW):
+        a1, _ = store.add_entry(feed, art, NOW)
+        s1 = step.assign(store, a1, art, True, NOW)
+        # A copy in the same transaction joins through the transaction's own index.
+        copy = _article("2", "Tariffs on steel", "https://y.example/2")
+        a2, _ = store.add_entry(feed, copy, NOW)
+        assert step.assign(store, a2, copy, True, NOW) == s1
+        assert len(step.index) == 0  # not committed yet
+        # One entry's savepoint rolled back: only its report is forgotten.
+        other = _article("3", "Something else", "https://z.example/3")
+        with pytest.raises(ValueError), step.savepoint(store):
+            a3, _ = store.add_entry(feed, other, NOW)
+            step.assign(store, a3, other, True, NOW)
+            raise ValueError("bad entry")
+    assert len(step.index) == 2
+    assert store.query("SELECT story_id, join_kind, join_matched FROM articles ORDER BY id") == [
+        (s1, None, None),
+        (s1, "near_duplicate", a1),
+    ]
+    # At the next start, the index is rebuilt from the window's stored articles.
+    again = StoryStep.load(store, 72 * 3600, NOW)
+    assert len(again.index) == 2
+    later = _article("4", "TARIFFS ON STEEL", "https://w.example/4")
+    joined = again.find(report_of(99, later, NOW))
+    assert joined is not None and joined.story == s1
+    # ... but not from articles published before the window.
+    assert len(rebuild(store, 30.0, NOW)) == 0
+    store.close()
+
+
+def _item(guid: str, title: str, age_s: float | None) -> FeedItem:
+    published = datetime.fromtimestamp(NOW - age_s, UTC) if age_s is not None else None
+    entry = Entry(guid, None, title, "", "", published, "en")
+    article = Article(guid, None, None, title, "", "", published, "en")
+    return FeedItem(entry, guid, article)
+
+
+def test_stories_test_orders_by_publication_with_ties_in_the_order_given() -> None:
+    a = [_item("a1", "Talks open in Washington", 100), _item("a2", "Late news", 10)]
+    b = [_item("b1", "Talks open in Washington", 100), _item("b2", "Early news", 500)]
+    out = trial.assign([("A", a), ("B", b)], NOW)
+    assert [x.id for x in out] == ["b2", "a1", "b1", "a2"]
+    assert out[2].story == out[1].story and out[2].joined is not None
+    assert out[1].why == "new story"
+    assert len({x.story for x in out}) == 3
+    undated = trial.assign([("A", [_item("u", "No date", None), *a])], NOW)
+    assert undated[-1].id == "u"  # an undated entry counts as arriving now
+
+
+def test_an_alert_names_every_outlet_with_its_language_once() -> None:
+    reports = (
+        StoryReport("Los Angeles Times", "en-US", "Trip cancelled", None, NOW - 300, NOW),
+        StoryReport("El Universal", "es-MX", "Cancela visita", None, NOW - 200, NOW),
+        StoryReport("El Universal", "es", "Cancela visita (2)", None, NOW - 100, NOW),
+        StoryReport("CNN", "en", "Trip off", None, NOW - 50, NOW),
+    )
+    alert = Alert(
+        delivery_id=1, key="k", channel="c", digest=False, topic="mexico",
+        title="Trip off", url="https://cnn.example/1", summary="The trip is off.", feed="CNN",
+        published_at=NOW, lang="en", terms=("Mexico",), snippet="", created_at=NOW,
+        story_id=7, headline="Trip cancelled", reports=reports,
+    )  # fmt: skip
+    v = view(alert)
+    assert v.outlet_line == "Reported by Los Angeles Times (en), El Universal (es), CNN (en)"
+    assert v.title_text == "Trip cancelled"  # the story's headline
+    text = render_text([alert], "k", "s")
+    assert "Reported by Los Angeles Times (en), El Universal (es), CNN (en)" in text
+    # Without a story (an alert queued before v7): its own outlet.
+    lone = view(Alert(**{**alert.__dict__, "reports": (), "story_id": None, "headline": None}))
+    assert lone.outlet_line == "Reported by CNN (en)"

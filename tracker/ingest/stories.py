@@ -1,0 +1,184 @@
+"""The story step of the ingest transaction: every stored article gets exactly one story.
+
+The pipeline calls ``assign`` for each new entry, before matching, inside the feed's
+transaction. The index is asked first (``StoryIndex.find``); the answer, or a new story,
+is stored with why it joined. Reports reach the index only when the transaction commits
+(``commit``); until then they sit in a per-transaction index of their own, so two copies in
+one feed still join each other, and a rollback (``discard``) leaves the index as it was.
+
+``updates`` queues a story's one follow-up per channel when it gains a report in another
+language or enough new outlets after its alert went out (topics with ``updates: true``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+from tracker.log import event
+from tracker.models import Article
+from tracker.store.facade import ReportRow, Store
+from tracker.stories.index import Joined, Report, StoryIndex
+from tracker.stories.reports import report_of
+from tracker.text import primary_subtag
+
+log = logging.getLogger(__name__)
+
+# The index forgets reports older than its window at most this often.
+PRUNE_EVERY_S = 60.0
+
+
+def report_of_row(row: ReportRow) -> Report:
+    """A stored article (``Store.window_reports``) as the index's report."""
+    return Report(
+        key=row.article_id,
+        title=row.title,
+        text=row.text,
+        lang=row.lang,
+        published_at=row.published_at,
+        canonical_url=row.canonical_url,
+    )
+
+
+def rebuild(store: Store, window_s: float, now: float) -> StoryIndex:
+    """The index over the window's stored articles, in publication order (at start)."""
+    index = StoryIndex(window_s=window_s)
+    for row in store.window_reports(now - window_s):
+        index.add(report_of_row(row), row.story_id)
+    return index
+
+
+@dataclass
+class StoryStep:
+    """Assigns stories in the ingest transaction; the index learns them after commit."""
+
+    index: StoryIndex
+    _pending: list[tuple[Report, int]] = field(default_factory=list)
+    _pending_index: StoryIndex | None = None
+    _pruned_at: float = 0.0
+
+    @classmethod
+    def load(cls, store: Store, window_s: float, now: float) -> StoryStep:
+        step = cls(rebuild(store, window_s, now))
+        event(log, logging.INFO, "stories.index_rebuilt", reports=len(step.index))
+        return step
+
+    def find(self, report: Report) -> Joined | None:
+        """What ``report`` joins: a committed story, else one begun in this transaction."""
+        found = self.index.find(report)
+        if found is None and self._pending_index is not None:
+            found = self._pending_index.find(report)
+        return found
+
+    def assign(
+        self, store: Store, article_id: int, article: Article, is_new: bool, now: float
+    ) -> int:
+        """The story of a stored article: found (or begun) for a new one, kept for one
+        another feed carried first. Stored with why it joined; returns the story id."""
+        if not is_new:
+            known = store.article_story(article_id)
+            if known is not None:
+                store.touch_story(known, now)
+                return known
+        report = report_of(article_id, article, now)
+        joined = self.find(report)
+        if joined is None:
+            story = store.new_story(article.title, report.published_at, now)
+            store.assign_story(article_id, story, now)
+        else:
+            story = joined.story
+            store.assign_story(
+                article_id, story, now, joined.kind, joined.score, joined.matched, joined.shared
+            )
+        self._pending.append((report, story))
+        if self._pending_index is None:
+            self._pending_index = StoryIndex(window_s=self.index.window_s)
+        self._pending_index.add(report, story)
+        return story
+
+    @contextmanager
+    def transaction(self, store: Store, now: float) -> Iterator[None]:
+        """``store.transaction()``; its reports join the index once it commits."""
+        try:
+            with store.transaction():
+                yield
+        except BaseException:
+            self.discard()
+            raise
+        self.commit(now)
+
+    @contextmanager
+    def savepoint(self, store: Store) -> Iterator[None]:
+        """A savepoint for one entry: rolled back, it leaves no report behind."""
+        mark = self.mark()
+        try:
+            with store.transaction():
+                yield
+        except BaseException:
+            self.rollback_to(mark)
+            raise
+
+    def mark(self) -> int:
+        """Where this transaction's list stands (before an entry's savepoint)."""
+        return len(self._pending)
+
+    def rollback_to(self, mark: int) -> None:
+        """An entry's savepoint rolled back: forget what it assigned."""
+        if mark == len(self._pending):
+            return
+        del self._pending[mark:]
+        self._pending_index = StoryIndex(window_s=self.index.window_s)
+        for report, story in self._pending:
+            self._pending_index.add(report, story)
+
+    def commit(self, now: float) -> None:
+        """The transaction committed: its reports join the index."""
+        for report, story in self._pending:
+            self.index.add(report, story)
+        self.discard()
+        if now - self._pruned_at >= PRUNE_EVERY_S:
+            self._pruned_at = now
+            self.index.prune(now)
+
+    def discard(self) -> None:
+        """The transaction rolled back: nothing it assigned reaches the index."""
+        self._pending.clear()
+        self._pending_index = None
+
+    def updates(self, store: Store, story_id: int, topics: Mapping[str, int], now: float) -> int:
+        """Queue follow-ups for ``story_id`` (it just gained a report): for each topic with
+        updates on (topic -> new outlets needed) whose alert a channel has accepted, one
+        per channel, when a report arrived since in a language the alert had not, or at
+        least that many outlets had not carried it. Returns how many were queued."""
+        queued = 0
+        for topic, needed in topics.items():
+            match_id = store.story_alert_match(story_id, topic)
+            if match_id is None:
+                continue
+            for first in store.sent_first_alerts(match_id):
+                all_reports = store.story_reports([story_id]).get(story_id, [])
+                before = [r for r in all_reports if r.first_seen <= first.sent_at]
+                after = [r for r in all_reports if r.first_seen > first.sent_at]
+                langs = {primary_subtag(r.lang) for r in before}
+                feeds = {r.feed for r in before}
+                new_lang = any(primary_subtag(r.lang) not in langs for r in after)
+                new_outlets = {r.feed for r in after} - feeds
+                if not new_lang and len(new_outlets) < needed:
+                    continue
+                key = update_key(store.instance_id, first.delivery_id)
+                store.add_update(match_id, key, first, now)
+                queued += 1
+                event(
+                    log, logging.INFO, "alert.update", topic=topic, story=story_id,
+                    channel=first.channel, new_lang=new_lang or None, new_outlets=len(new_outlets),
+                )  # fmt: skip
+        return queued
+
+
+def update_key(instance_id: str, first_delivery: int) -> str:
+    """The idempotency key of the one follow-up to a delivered alert."""
+    digest = hashlib.sha256(f"{instance_id}:update:{first_delivery}".encode()).hexdigest()[:24]
+    return f"trk-{digest}"
