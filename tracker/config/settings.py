@@ -60,4 +60,6 @@ def to_settings(config: Config) -> Settings:
         metrics_listen=config.metrics.listen,
         secrets=tuple(config.secrets()),
         stories_window_s=config.stories.window,
+        web_listen=config.web.listen,
+        web_token=config.web.token.get_secret_value() if config.web.token else None,
     )

@@ -47,6 +47,7 @@ from tracker.service.reload import (
 )
 from tracker.service.scheduler import FeedScheduler, OutboxWaker
 from tracker.service.systemd import InstanceLock
+from tracker.service.web.app import status_pages
 from tracker.settings import Settings
 from tracker.store.facade import DeliveryRow, Store
 from tracker.store.sqlite.probe import database_writable
@@ -302,6 +303,7 @@ class Daemon:
         self.parts = parts
         sched = parts.sched
         health = await self._start_health_server()
+        pages = await self._start_web_server()
         sched.every(STATUS_EVERY_S, self._status, "status")
         sched.every(SILENCE_CHECK_EVERY_S, self._check_silence, "feed-silence")
         sched.every(WATCH_EVERY_S, self._watch_config, "config-watch")
@@ -335,15 +337,34 @@ class Daemon:
                 watchdog.cancel()
             if health is not None:
                 await health.stop()
+            if pages is not None:
+                await pages.stop()
 
-    async def _start_health_server(self) -> HealthServer | None:
-        listen = self.settings.metrics_listen
+    async def _start_web_server(self) -> HealthServer | None:
+        """The status page on web.listen (with /metrics and /healthz), unless it shares the
+        metrics listener's address (then that listener serves it)."""
+        listen = self.settings.web_listen
+        if listen is None or listen == self.settings.metrics_listen:
+            return None
+        return await self._start_health_server(listen, "web.listen")
+
+    async def _start_health_server(
+        self, listen: str | None = None, key: str = "metrics.listen"
+    ) -> HealthServer | None:
+        listen = listen or self.settings.metrics_listen
         if listen is None:
             return None
         host, port = parse_listen_address(listen)
         path = self.settings.database
+        routes = None
+        if listen == self.settings.web_listen:
+            routes = status_pages(self.settings).add_routes
         server = HealthServer(
-            self.metrics, all_of(self.gate.check, lambda: database_writable(path)), host, port
+            self.metrics,
+            all_of(self.gate.check, lambda: database_writable(path)),
+            host,
+            port,
+            routes,
         )
         try:
             await server.start()
@@ -353,8 +374,10 @@ class Daemon:
             hint = None
             if exc.errno == errno.EADDRINUSE:
                 hint = "another program listens there; choose another port"
-            raise TrackerError(f"metrics.listen {listen}: {reason}", hint=hint) from exc
+            raise TrackerError(f"{key} {listen}: {reason}", hint=hint) from exc
         event(log, logging.INFO, "metrics.listening", url=f"http://{listen}/metrics")
+        if routes is not None:
+            event(log, logging.INFO, "web.listening", url=f"http://{host or '*'}:{server.port}/")
         return server
 
     def _status_line(self) -> str:
