@@ -222,3 +222,61 @@ def test_a_non_loopback_listen_needs_a_token(tmp_path: Path) -> None:
     assert settings.web_token == "tok-123456" and "tok-123456" in settings.secrets
     cfg.write_text("web:\n  listen: 127.0.0.1:9465\n")
     assert to_settings(loader.load(cfg)).web_token is None
+
+
+def test_the_daemon_serves_the_page_on_the_metrics_listener_when_they_share_it(
+    tmp_path: Path,
+) -> None:
+    import signal
+    import subprocess
+    import sys
+    import time
+    import urllib.error
+    import urllib.request
+
+    from smtpserver import free_port
+
+    port = free_port()
+    cfg = tmp_path / "config.yaml"
+    (tmp_path / "tok").write_text("tok-abcdef\n")
+    cfg.write_text(
+        "feeds:\n  - url: http://127.0.0.1:9/feed.xml\ntopics:\n  t:\n    query: wall\n"
+        f"metrics:\n  listen: 127.0.0.1:{port}\n"
+        f"web:\n  listen: 127.0.0.1:{port}\n  token_file: tok\n"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tracker", "--config", str(cfg), "run"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                urllib.request.urlopen(base + "/healthz", timeout=2).read()
+                break
+            except OSError:
+                assert time.monotonic() < deadline and proc.poll() is None
+                time.sleep(0.2)
+        with pytest.raises(urllib.error.HTTPError) as denied:
+            urllib.request.urlopen(base + "/")
+        assert denied.value.code == 401
+        ask = urllib.request.Request(base + "/", headers={"Authorization": "Bearer tok-abcdef"})
+        page = urllib.request.urlopen(ask).read().decode()
+        assert "<h1>Overview</h1>" in page
+        metrics = urllib.request.Request(
+            base + "/metrics", headers={"Authorization": "Bearer tok-abcdef"}
+        )
+        assert b"tracker_polls" in urllib.request.urlopen(metrics).read()
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    assert proc.stderr is not None
+    log = proc.stderr.read()
+    assert "web.listening" in log and "tok-abcdef" not in log
