@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tracker.service.web.app import _authorized
+from tracker.service.web.app import authorized
 from tracker.service.web.views import bars, environment, highlight, safe_url
 
 
@@ -51,9 +51,9 @@ def test_every_template_autoescapes() -> None:
 
 
 def test_token_check() -> None:
-    assert _authorized("Bearer tok", "tok")
-    assert not _authorized("Bearer tok2", "tok")
-    assert not _authorized("Bearer ", "tok")
-    assert _authorized("Basic dTp0b2s=", "tok")  # u:tok
-    assert not _authorized("Basic !!", "tok")
-    assert not _authorized("", "tok")
+    assert authorized("Bearer tok", "tok")
+    assert not authorized("Bearer tok2", "tok")
+    assert not authorized("Bearer ", "tok")
+    assert authorized("Basic dTp0b2s=", "tok")  # u:tok
+    assert not authorized("Basic !!", "tok")
+    assert not authorized("", "tok")

@@ -90,7 +90,7 @@ class StatusPages:
     @web.middleware
     async def _guard(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         token = self.token if request.path not in OPEN_PATHS else None
-        if token is not None and not _authorized(request.headers.get("Authorization", ""), token):
+        if token is not None and not authorized(request.headers.get("Authorization", ""), token):
             raise web.HTTPUnauthorized(
                 headers={**HEADERS, "WWW-Authenticate": 'Basic realm="tracker"'},
                 text="401: this page needs the token (web.token_file)\n",
@@ -250,7 +250,7 @@ def status_pages(settings: Settings) -> StatusPages:
     )
 
 
-def _authorized(header: str, token: str) -> bool:
+def authorized(header: str, token: str) -> bool:
     """``Bearer TOKEN``, or basic auth whose password is the token (any user name)."""
     scheme, _, value = header.partition(" ")
     given = ""
