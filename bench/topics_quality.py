@@ -1,12 +1,16 @@
 """Precision and recall of the configured topics on the labelled sets, per topic and language.
 
-    .venv/bin/python bench/topics_quality.py                 # both sets, config.yaml
+    .venv/bin/python bench/topics_quality.py                 # all three sets, config.yaml
     .venv/bin/python bench/topics_quality.py --config old.yaml --json
-    .venv/bin/python bench/topics_quality.py --misses        # the tuning set's misses
+    .venv/bin/python bench/topics_quality.py --misses        # the tuning sets' misses
+    .venv/bin/python bench/topics_quality.py --set tuning2 --misses
 
-Needs only the runtime install (``make run``'s venv), not pytest. Two sets:
+Needs only the runtime install (``make run``'s venv), not pytest. Three sets, each
+reported on its own:
 
-- ``tuning``: tests/data/topics_labelled.yaml, the set the queries are tuned on;
+- ``tuning``: tests/data/topics_labelled.yaml, the first set the queries are tuned on;
+- ``tuning2``: tests/data/topics_tuning2.yaml, a second tuning set written by someone who
+  saw neither the queries nor the held-out set (hard paraphrases and hard negatives);
 - ``heldout``: tests/data/topics_heldout.yaml (see topics_heldout.md), for measuring only.
   Its misses are never printed, so that tuning on it cannot happen by accident.
 """
@@ -29,7 +33,13 @@ from tracker.topics.matcher import Matcher
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "tests" / "data"
-SETS = {"tuning": DATA / "topics_labelled.yaml", "heldout": DATA / "topics_heldout.yaml"}
+SETS = {
+    "tuning": DATA / "topics_labelled.yaml",
+    "tuning2": DATA / "topics_tuning2.yaml",
+    "heldout": DATA / "topics_heldout.yaml",
+}
+# The sets whose misses may be printed: never the held-out one.
+TUNING = ("tuning", "tuning2")
 LANGS = ("en", "es", "all")
 
 
@@ -54,6 +64,7 @@ class Score:
 class Miss:
     """An item the topic got wrong: ``kind`` is ``fp`` (matched, not labelled) or ``fn``."""
 
+    set: str
     topic: str
     kind: str
     id: str
@@ -99,9 +110,14 @@ def score(
 
 
 def misses(
-    topics: Sequence[str], items: Sequence[Mapping[str, Any]], got: Sequence[set[str]]
+    set_name: str,
+    topics: Sequence[str],
+    items: Sequence[Mapping[str, Any]],
+    got: Sequence[set[str]],
 ) -> list[Miss]:
-    """Every false positive and false negative, topic by topic."""
+    """Every false positive and false negative of a tuning set, topic by topic."""
+    if set_name not in TUNING:
+        raise ValueError(f"{set_name} is not a tuning set: its misses are never listed")
     out = []
     for topic in topics:
         for item, matched in zip(items, got, strict=True):
@@ -109,7 +125,7 @@ def misses(
             if hit != want:
                 kind = "fp" if hit else "fn"
                 fields = (item["id"], item["lang"], item["title"], item["summary"])
-                out.append(Miss(topic, kind, *fields))
+                out.append(Miss(set_name, topic, kind, *fields))
     return out
 
 
@@ -142,13 +158,15 @@ def table(results: Mapping[str, Mapping[str, Mapping[str, Score]]]) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--config", type=Path, default=ROOT / "config.yaml")
-    parser.add_argument("--set", choices=[*SETS, "both"], default="both")
+    parser.add_argument("--set", choices=[*SETS, "all"], default="all")
     parser.add_argument("--json", action="store_true", help="scores as JSON")
     parser.add_argument(
-        "--misses", action="store_true", help="list the tuning set's misses (never the held-out)"
+        "--misses", action="store_true", help="list the tuning sets' misses (never the held-out)"
     )
     args = parser.parse_args(argv)
-    sets = list(SETS) if args.set == "both" else [args.set]
+    sets = list(SETS) if args.set == "all" else [args.set]
+    if args.misses and not any(name in TUNING for name in sets):
+        parser.error("--misses lists the tuning sets' misses only, never the held-out set's")
     results = measure(args.config, sets)
     if args.json:
         plain = {
@@ -161,11 +179,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(table(results))
     if args.misses:
         cfg = loader.load(args.config)
-        items = load_items(SETS["tuning"])
-        got = predict(Matcher.from_topics(cfg.topic_specs(), cfg.lists), items)
-        for miss in misses(list(cfg.topics), items, got):
-            print(f"\n{miss.kind} {miss.topic} {miss.id} ({miss.lang}): {miss.title}")
-            print(f"    {miss.summary}")
+        matcher = Matcher.from_topics(cfg.topic_specs(), cfg.lists)
+        for name in (x for x in sets if x in TUNING):
+            items = load_items(SETS[name])
+            for miss in misses(name, list(cfg.topics), items, predict(matcher, items)):
+                print(
+                    f"\n{miss.set} {miss.kind} {miss.topic} {miss.id} ({miss.lang}): {miss.title}"
+                )
+                print(f"    {miss.summary}")
     return 0
 
 

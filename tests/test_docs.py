@@ -78,7 +78,9 @@ def test_config_reference_is_generated_from_the_schema() -> None:
 
 def _commands(group: click.Group, prefix: str) -> list[str]:
     out = []
-    for name, command in group.commands.items():
+    ctx = click.Context(group)
+    for name in group.list_commands(ctx):  # click's API: the CLI imports commands lazily
+        command = group.get_command(ctx, name)
         out.append(f"{prefix} {name}")
         if isinstance(command, click.Group):
             out += _commands(command, f"{prefix} {name}")

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
+
+import pytest
 
 from tracker.models import Article, FeedSpec, PollOutcome
 from tracker.service.feedhealth import FeedHealthMonitor
@@ -47,3 +50,68 @@ def test_too_little_history_is_never_silent(tmp_path: Path) -> None:
     store, _ = _store_with_cadence(tmp_path, [0, HOUR])
     monitor = FeedHealthMonitor(store, None, 3, 10, HOUR, clock=lambda: 1000 * HOUR)
     assert monitor.check_silence() == 0
+
+
+def _poll(store: Store, feed_id: int, at: float, items: list[tuple[str, float | None]]) -> None:
+    """One poll storing ``items`` (key, publication time) as the pipeline does: one
+    transaction, each entry stamped a few microseconds after the one before."""
+    with store.transaction():
+        for n, (key, published) in enumerate(items):
+            when = datetime.fromtimestamp(published, UTC) if published is not None else None
+            art = Article(key, f"https://a.example/{key}", None, key, "", "", when, None)
+            store.add_entry(feed_id, art, at + n * 7e-6)
+
+
+def _feed(tmp_path: Path) -> tuple[Store, int]:
+    store = Store(tmp_path / "t.db")
+    store.sync_feeds([FeedSpec("https://a.example/rss", "A", 900)], now=0)
+    (feed,) = store.pollable_feeds(0)
+    return store, feed.id
+
+
+DAY = 24 * HOUR
+
+
+def test_a_one_poll_baseline_of_50_dated_items_teaches_the_cadence(tmp_path: Path) -> None:
+    store, feed_id = _feed(tmp_path)
+    start = 100 * DAY
+    # One baseline poll: 50 items, published hourly up to the poll.
+    _poll(store, feed_id, start, [(f"b{i}", start - i * HOUR) for i in range(50)])
+    assert store.new_item_times(feed_id, 12) == [start]  # one poll, one sample
+    now = [start + 5 * HOUR]
+    monitor = FeedHealthMonitor(store, "ops", 3, 10, 2 * HOUR, clock=lambda: now[0])
+    assert monitor.check_silence() == 0  # 5 h: not yet 10× an hour
+    now[0] = start + 11 * HOUR
+    assert monitor.check_silence() == 1
+    (body,) = [r[0] for r in store.query("SELECT body FROM notices")]
+    assert "no new items for 11h" in body and "usually does every 1h" in body, body
+
+
+def test_a_one_poll_baseline_of_undated_items_is_too_little_history(tmp_path: Path) -> None:
+    store, feed_id = _feed(tmp_path)
+    _poll(store, feed_id, 100 * DAY, [(f"b{i}", None) for i in range(50)])
+    # Old behaviour: 12 "times" microseconds apart, a cadence of 7e-06 s, and a notice as
+    # soon as min_silence passed. One poll is one sample: nothing is known yet.
+    monitor = FeedHealthMonitor(store, "ops", 3, 10, HOUR, clock=lambda: 130 * DAY)
+    assert monitor.check_silence() == 0
+
+
+@pytest.mark.parametrize("dated", [True, False], ids=["dated", "undated"])
+def test_an_hourly_feed_polled_every_15_minutes(dated: bool, tmp_path: Path) -> None:
+    store, feed_id = _feed(tmp_path)
+    start, t, n = 100 * DAY, 100 * DAY, 0
+    _poll(store, feed_id, t, [(f"b{i}", start - i * HOUR if dated else None) for i in range(20)])
+    while t < start + 12 * HOUR:
+        t += 15 * 60
+        if (t - start) % HOUR == 0:  # the feed publishes one item an hour
+            n += 1
+            _poll(store, feed_id, t, [(f"n{n}", t - 60 if dated else None)])
+        else:
+            _poll(store, feed_id, t, [])  # a poll that brought nothing writes nothing
+    now = [t + 9 * HOUR]
+    monitor = FeedHealthMonitor(store, "ops", 3, 10, HOUR, clock=lambda: now[0])
+    assert monitor.check_silence() == 0, dated  # 9 h quiet: under 10× an hour
+    now[0] = t + 10.5 * HOUR
+    assert monitor.check_silence() == 1, dated
+    (body,) = [r[0] for r in store.query("SELECT body FROM notices")]
+    assert "usually does every 1h" in body, (dated, body)

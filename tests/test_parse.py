@@ -102,3 +102,79 @@ def test_rss_served_as_json_is_read_as_rss() -> None:
     body += b"<guid>1</guid></item></channel></rss>"
     parsed = parse_feed(body, {"content-type": "application/json"}, "https://x.example/f")
     assert [e.title for e in parsed.entries] == ["a"]
+
+
+# One bad value loses one value (issue 10): what used to lose the whole feed.
+
+JSON_HEAD = b'{"version": "https://jsonfeed.org/version/1.1", "title": "T", "items": ['
+
+
+def test_a_lone_surrogate_in_a_namespace_uri_keeps_the_feed() -> None:
+    body = (
+        b'<?xml version="1.0" encoding="utf-8"?>'
+        b'<rss version="2.0" xmlns:dc="http://purl.org/\xed\xa0\x80dc/"><channel><title>x</title>'
+        b"<item><title>kept</title><guid>g1</guid><dc:creator>me</dc:creator></item>"
+        b"</channel></rss>"
+    )
+    parsed = parse_feed(body, {})
+    assert [(e.title, e.guid) for e in parsed.entries] == [("kept", "g1")]
+    assert parsed.warning and "ValueError" in parsed.warning  # what the strict parser said
+
+
+def test_a_bad_byte_in_a_json_feed_is_replaced() -> None:
+    body = JSON_HEAD + b'{"id": "1", "title": "caf\xff"}, {"id": "2", "title": "ok"}]}'
+    parsed = parse_feed(body, {"content-type": "application/feed+json"})
+    assert [e.title for e in parsed.entries] == ["caf\ufffd", "ok"]
+    at = body.index(b"\xff")
+    assert parsed.warning == f"invalid UTF-8 at byte {at}, replaced"
+
+
+def test_json_nested_1000_deep_loses_only_the_deep_value() -> None:
+    deep = b"[" * 1000 + b'"x"' + b"]" * 1000
+    body = JSON_HEAD + b'{"id": "1", "title": "a", "_ext": ' + deep + b'}, {"id": "2"}]}'
+    parsed = parse_feed(body, {})
+    assert [(e.guid, e.title) for e in parsed.entries] == [("1", "a"), ("2", "")]
+    assert parsed.warning == "values nested deeper than 64 dropped"
+
+
+def test_brackets_inside_strings_are_not_nesting() -> None:
+    deep = b"[" * 100 + b"]" * 100
+    title = b'"[[[{{{ not nesting ]]]}}}"'
+    body = JSON_HEAD + b'{"id": "1", "title": ' + title + b', "x": ' + deep + b"}]}"
+    (entry,) = parse_feed(body, {}).entries
+    assert entry.title == "[[[{{{ not nesting ]]]}}}"
+
+
+def test_a_100000_digit_id_is_kept_as_its_digits() -> None:
+    body = JSON_HEAD + b'{"id": ' + b"7" * 100_000 + b', "title": "a"}]}'
+    (entry,) = parse_feed(body, {}).entries
+    assert entry.guid == "7" * 100_000
+
+
+def test_a_truncated_json_feed_keeps_the_items_before_the_cut() -> None:
+    body = JSON_HEAD + b'{"id": "1", "title": "a"}, {"id": "2", "title": "b"}, {"id": "3", "ti'
+    parsed = parse_feed(body, {})
+    assert [e.guid for e in parsed.entries] == ["1", "2"]
+    assert parsed.warning and "kept the 2 items before it" in parsed.warning
+
+
+def test_json_without_an_items_list_is_still_an_error() -> None:
+    with pytest.raises(ParseError, match="invalid JSON Feed"):
+        parse_feed(b'{"version": "x", "title": "no items", "ite', {})
+
+
+def test_an_element_with_100000_attributes_is_refused_before_feedparser() -> None:
+    attrs = b" ".join(b'a%d="x"' % i for i in range(100_000))
+    body = (
+        b'<rss version="2.0"><channel><item ' + attrs + b"><title>t</title></item></channel></rss>"
+    )
+    with pytest.raises(ParseError, match="more than 1,000 attributes"):
+        parse_feed(body, {})
+    # Long tags that are not floods pass: a data: URI, a long alt text of few words.
+    data_uri = b'<img src="data:image/png;base64,' + b"A" * 50_000 + b'"/>'
+    body = (
+        b'<rss version="2.0"><channel><item><title>t</title><description><![CDATA['
+        + data_uri
+        + b"]]></description></item></channel></rss>"
+    )
+    assert len(parse_feed(body, {}).entries) == 1

@@ -371,5 +371,5 @@ def test_a_huge_feed_is_stored_in_chunks_without_holding_the_event_loop(
     outcome = asyncio.run(go())
     assert outcome.ok and outcome.new_articles == count
     # Parsing runs in a thread and storing yields between chunks: the loop keeps ticking.
-    # (Stored in one go, these 12,000 entries held it for over a second.)
+    # (Stored in one go, 12,000 such entries held it for over a second.)
     assert max(gaps) < 0.5, max(gaps)

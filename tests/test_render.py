@@ -292,10 +292,8 @@ def test_chat_presets_carry_headline_outlet_snippet_reason_and_link() -> None:
     assert "<!channel>" not in hostile_slack and "<!here>" not in hostile_slack
     discord = payload("discord", [spanish], "k", False)
     (embed,) = discord["embeds"]
-    assert (
-        embed["url"].startswith("https://")
-        and embed["author"]["name"] == "Reported by El Universal (es)"
-    )
+    assert embed["url"].startswith("https://")
+    assert embed["author"]["name"] == "Reported by El Universal (es), Milenio (es), Reuters (en)"
     assert "**aranceles**" in embed["description"] and "Why: mentions" in embed["description"]
     assert discord["allowed_mentions"] == {"parse": []}
     hostile_discord = payload("discord", [hostile], "k", False)["embeds"][0]["description"]

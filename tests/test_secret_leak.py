@@ -135,6 +135,11 @@ def test_no_secret_in_any_log_output_or_database_byte(
         outputs["daemon log"] = daemon.log
         cli("alerts", "alerts")
         cli("feeds", "feeds")
+        # The scriptable forms too (issue 14): JSON is masked like the tables.
+        cli("alerts --json", "alerts", "--json")
+        cli("feeds --json", "feeds", "--json")
+        cli("check --json", "check", "--json")
+        cli("matches --json", "matches", "--json")
     finally:
         smtp_a.stop()
         smtp_b.stop()
@@ -145,6 +150,7 @@ def test_no_secret_in_any_log_output_or_database_byte(
     assert "bad signature; my key is ***" in outputs["notify test hook"], outputs
     assert "SMTP 535 5.7.8 Authentication failed" in outputs["notify test mail-b"], outputs
     assert "token=***" in outputs["check"]
+    assert "token=***" in outputs["check --json"] and "token=***" in outputs["feeds --json"]
     # ... and no secret shows, in any form.
     found = {name: leaks(text.encode()) for name, text in outputs.items()}
     assert not any(found.values()), found

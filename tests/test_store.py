@@ -76,6 +76,7 @@ def test_database_from_before_sqlite_utils_migrations_is_adopted(tmp_path: Path)
     assert [r[0] for r in store.query("SELECT name FROM _sqlite_migrations ORDER BY id")] == [
         *NAMES
     ]
+    assert NAMES[:4] == ("v1", "v2", "v3", "v4")
     assert store.query("SELECT url, retired_at FROM feeds") == [("u", None)]  # v4 ran
     assert len(store.instance_id) == 16
     store.close()

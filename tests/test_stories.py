@@ -103,14 +103,17 @@ def _db(tmp_path: Path, sql: str) -> list[tuple[object, ...]]:
         conn.close()
 
 
+TITLES = [
+    "Mexico will not pay for the border wall, Peña Nieto says",
+    "Mexico Will Not Pay For The Border Wall — Peña Nieto Says",
+    "MEXICO WILL NOT PAY FOR THE BORDER WALL: PENA NIETO SAYS",
+]
+
+
 def _copies(paths: list[str]) -> list[bytes]:
     """One wire story as three outlets carry it: own guids, utm links on their own sites,
     titles edited in case and punctuation only (identical after folding)."""
-    titles = [
-        "Mexico will not pay for the border wall, Peña Nieto says",
-        "Mexico Will Not Pay For The Border Wall — Peña Nieto Says",
-        "MEXICO WILL NOT PAY FOR THE BORDER WALL: PENA NIETO SAYS",
-    ]
+    titles = TITLES
     hosts = ["reuters.example", "cnn.example", "huffpost.example"]
     return [
         rss(
@@ -160,6 +163,13 @@ def test_three_feeds_syndicating_one_story_give_one_alert_per_topic_naming_all(
     (wall,) = [s for s in stories if s["id"] == story_id]
     assert wall["articles"] == 3 and wall["topics"] == ["mexico", "wall"]
     assert [o["feed"] for o in wall["outlets"]] == ["Reuters", "CNN", "HuffPost"]
+    text = run_cli("--config", str(cfg), "stories", "--topic", "wall")
+    # The headline is the title of the copy that began the story: whichever feed's poll
+    # stored first (polls run concurrently), so any of the three.
+    assert any(f"#{story_id}  {title}" in text.stdout for title in TITLES), text.stdout
+    assert "3 articles · topics: mexico, wall" in text.stdout
+    missing = run_cli("--config", str(cfg), "stories", "show", "999999")
+    assert (missing.returncode, missing.stderr) == (1, "error: no story #999999\n")
     shown = run_cli("--config", str(cfg), "stories", "show", str(story_id))
     assert shown.returncode == 0, shown.stderr
     assert "Reported by Reuters (en), CNN (en), HuffPost (en)" in shown.stdout

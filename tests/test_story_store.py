@@ -79,12 +79,10 @@ def test_a_topic_alerts_once_per_story(tmp_path: Path) -> None:
     step = StoryStep(rebuild(store, 72 * 3600, NOW))
     hit = [TopicHit("wall", ("wall",), "**wall**")]
     with step.transaction(store, NOW):
-        a1, _ = store.add_entry(feed, _article("1", "Wall news", "https://x.example/1"), NOW)
-        s1 = step.assign(store, a1, _article("1", "Wall news"), True, NOW)
+        a1, _, s1 = step.add_entry(store, feed, _article("1", "Wall news", "https://x/1"), NOW)
         first = store.add_matches(a1, hit, True, NOW, s1)
     with step.transaction(store, NOW):
-        a2, _ = store.add_entry(feed, _article("2", "WALL NEWS", "https://y.example/2"), NOW)
-        s2 = step.assign(store, a2, _article("2", "WALL NEWS"), True, NOW)
+        a2, _, s2 = step.add_entry(store, feed, _article("2", "WALL NEWS", "https://y/2"), NOW)
         second = store.add_matches(a2, hit, True, NOW, s2)
     assert s1 == s2
     assert [m.alert for m in first] == [True]
@@ -101,23 +99,20 @@ def test_the_index_learns_a_report_only_after_its_transaction_commits(tmp_path: 
     step = StoryStep(rebuild(store, 72 * 3600, NOW))
     art = _article("1", "Tariffs on steel", "https://x.example/1")
     with pytest.raises(RuntimeError), step.transaction(store, NOW):
-        a1, _ = store.add_entry(feed, art, NOW)
-        step.assign(store, a1, art, True, NOW)
+        step.add_entry(store, feed, art, NOW)
         raise RuntimeError("the feed's transaction fails")
     assert len(step.index) == 0 and store.count("stories") == 0
     with step.transaction(store, NOW):
-        a1, _ = store.add_entry(feed, art, NOW)
-        s1 = step.assign(store, a1, art, True, NOW)
+        a1, _, s1 = step.add_entry(store, feed, art, NOW)
         # A copy in the same transaction joins through the transaction's own index.
         copy = _article("2", "Tariffs on steel", "https://y.example/2")
-        a2, _ = store.add_entry(feed, copy, NOW)
-        assert step.assign(store, a2, copy, True, NOW) == s1
+        _, _, s2 = step.add_entry(store, feed, copy, NOW)
+        assert s2 == s1
         assert len(step.index) == 0  # not committed yet
         # One entry's savepoint rolled back: only its report is forgotten.
         other = _article("3", "Something else", "https://z.example/3")
         with pytest.raises(ValueError), step.savepoint(store):
-            a3, _ = store.add_entry(feed, other, NOW)
-            step.assign(store, a3, other, True, NOW)
+            step.add_entry(store, feed, other, NOW)
             raise ValueError("bad entry")
     assert len(step.index) == 2
     assert store.query("SELECT story_id, join_kind, join_matched FROM articles ORDER BY id") == [
@@ -175,3 +170,76 @@ def test_an_alert_names_every_outlet_with_its_language_once() -> None:
     # Without a story (an alert queued before v7): its own outlet.
     lone = view(Alert(**{**alert.__dict__, "reports": (), "story_id": None, "headline": None}))
     assert lone.outlet_line == "Reported by CNN (en)"
+
+
+def test_a_digest_lists_each_story_once_with_every_outlet(tmp_path: Path) -> None:
+    """Deliveries read back from the outbox carry every report of their story."""
+    from tracker.models import Route
+
+    store, _ = _store(tmp_path)
+    store.sync_feeds(
+        [FeedSpec("https://f.example/a", "A", 600), FeedSpec("https://f.example/b", "B", 600)],
+        NOW,
+    )
+    feeds = {f.name: f.id for f in store.pollable_feeds(NOW + 10_000)}
+    step = StoryStep(rebuild(store, 72 * 3600, NOW))
+    hits = [TopicHit("wall", ("wall",), "**wall**"), TopicHit("mexico", ("Mexico",), "")]
+    for name, key, title in (("A", "1", "Mexico and the wall"), ("B", "2", "MEXICO AND THE WALL")):
+        with step.transaction(store, NOW):
+            a, _, s = step.add_entry(
+                store, feeds[name], _article(key, title, f"https://{key}"), NOW
+            )
+            for m in store.add_matches(a, hits, True, NOW, s):
+                if m.alert:
+                    store.add_delivery(m.match_id, f"k{m.match_id}", Route("d", True, NOW), NOW)
+    alerts = store.due_alerts(NOW + 1, ignore_backoff=True)
+    assert sorted(a.topic for a in alerts) == ["mexico", "wall"]  # one story, once per topic
+    assert all([r.feed for r in a.reports] == ["A", "B"] for a in alerts)
+    text = render_text(alerts, "digest-k", "s")
+    assert text.count("Reported by A (en), B (en)") == 1  # the story once, naming the other topic
+    assert "also mexico" in text or "also wall" in text
+    store.close()
+
+
+def test_a_changed_story_window_needs_a_restart() -> None:
+    from dataclasses import replace
+
+    from tracker.config import loader
+    from tracker.config.settings import to_settings
+    from tracker.service.reload import needs_restart
+
+    old = to_settings(loader.parse("{}", Path.cwd()))
+    new = replace(old, stories_window_s=3600.0)
+    assert needs_restart(old, new) == ["stories.window"]
+    assert needs_restart(old, old) == []
+
+
+def test_an_update_follows_a_report_in_another_language_once(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    from tracker.models import Route
+
+    store, _ = _store(tmp_path)
+    store.sync_feeds(
+        [FeedSpec("https://f.example/a", "A", 600), FeedSpec("https://f.example/b", "B", 600)],
+        NOW,
+    )
+    feeds = {f.name: f.id for f in store.pollable_feeds(NOW + 10_000)}
+    step = StoryStep(rebuild(store, 72 * 3600, NOW))
+    url = "https://wire.example/1"
+    with step.transaction(store, NOW):
+        a, _, story = step.add_entry(store, feeds["A"], _article("1", "Talks", url), NOW)
+        (m,) = store.add_matches(a, [TopicHit("t", (), "")], True, NOW, story)
+        store.add_delivery(m.match_id, "first", Route("mail", False, NOW), NOW)
+    store.db.execute("UPDATE deliveries SET status = 'sent', sent_at = ?", [NOW + 1])
+    assert step.updates(store, story, {"t": 3}, NOW + 2) == 0  # nothing new yet
+    spanish = replace(_article("2", "Negociaciones", url), lang="es")
+    with step.transaction(store, NOW + 5):
+        _, is_new, joined = step.add_entry(store, feeds["B"], spanish, NOW + 5)
+        assert (is_new, joined) == (False, story)  # the same article, carried by B
+        assert step.updates(store, story, {"t": 3}, NOW + 5) == 1  # a new language
+        assert step.updates(store, story, {"t": 3}, NOW + 5) == 0  # one update only
+    (update,) = [x for x in store.due_alerts(NOW + 10, True) if x.update]
+    assert update.thread_key == "first" and update.channel == "mail"
+    assert [(r.feed, r.lang) for r in update.reports] == [("A", "en"), ("B", "es")]
+    store.close()

@@ -43,7 +43,8 @@ def test_topics_test_json_on_a_local_file(tmp_path: Path) -> None:
         ["steel-tariffs"],
         ["nafta-rounds"],
     ]
-    assert set(records[0]) == {"id", "link", "title", "topics", "why"}
+    assert set(records[0]) == {"id", "link", "title", "topics", "why", "feed", "published"}
+    assert records[0]["feed"] == "feed.xml"
     assert "muro fronterizo" in records[0]["why"]["border-wall"]  # type: ignore[index]
     assert records[1]["why"] == {}
     assert records[3]["link"] is None

@@ -15,6 +15,8 @@ TrackerError
  │    └── InvalidURL         (the URL itself cannot be requested)
  ├── ParseError
  └── StoreError
+      ├── StorageFault       (no write possible now: full, read-only, I/O error, locked too long)
+      └── DatabaseReplaced   (the database file was deleted or replaced under the daemon)
 ```
 
 Callers decide on the class (``except HTTPStatusError``), never on a class name or on a
@@ -111,3 +113,19 @@ class ParseError(TrackerError):
 
 class StoreError(TrackerError):
     """The database could not be opened, migrated or written."""
+
+
+class StorageFault(StoreError):
+    """The database cannot take a write now: the disk is full, the file is read-only, an I/O
+    error, or a lock held longer than the busy timeout. The daemon waits it out (degraded);
+    ``kind`` says which ("full", "read-only", "io", "locked"), ``waiting_for`` what would end it."""
+
+    def __init__(self, message: str, kind: str, waiting_for: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.waiting_for = waiting_for
+
+
+class DatabaseReplaced(StoreError):
+    """The database file was deleted or replaced under a running daemon: writing on would go
+    to an unlinked file, so the daemon stops."""

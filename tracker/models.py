@@ -178,6 +178,11 @@ class PollOutcome:
     error: str | None = None
     hits: list[tuple[str, str]] = field(default_factory=list)
     matched_topics: list[str] = field(default_factory=list)
+    muted: list[tuple[str, str]] = field(default_factory=list)  # (topic, title), no alert
+    # The `alert` log lines of the transaction in hand: logged only once it has committed.
+    alert_lines: list[dict[str, str | None]] = field(default_factory=list)
+    # The database took no write (a storage fault, or the file lost): nothing was recorded.
+    storage_fault: bool = False
 
 
 @dataclass(frozen=True)
@@ -244,6 +249,8 @@ class NoticeKind(StrEnum):
     FEED_SILENT = "feed_silent"
     FEED_RECOVERED = "feed_recovered"
     CONFIG_REJECTED = "config_rejected"
+    STORAGE_DEGRADED = "storage_degraded"  # the database takes no write (sent without it)
+    STORAGE_RECOVERED = "storage_recovered"
     OTHER = "other"  # a kind this version does not know (a newer tracker wrote it)
 
     @classmethod
@@ -296,6 +303,7 @@ class DeliveryStatus(StrEnum):
     PENDING = "pending"  # waiting for its time, or for a retry
     SENT = "sent"
     DEAD = "dead"  # given up: permanent refusal or out of attempts
+    CANCELLED = "cancelled"  # `tracker alerts cancel` while pending: never sent
 
 
 class HealthStatus(StrEnum):

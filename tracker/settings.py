@@ -126,6 +126,14 @@ class FetchSettings:
 
 
 @dataclass(frozen=True)
+class ParseSettings:
+    """Limits of one feed's parse (enforced by ingest.isolate's worker processes)."""
+
+    timeout_s: float = 10.0
+    max_memory: int = 200 * 1000**2  # bytes beyond the idle worker's
+
+
+@dataclass(frozen=True)
 class DeliverySettings:
     """Retry policy shared by every channel, the default route and the admin channel."""
 
@@ -182,6 +190,7 @@ class Settings:
     metrics_listen: str | None
     # Every secret value in the config, so that logs never show one.
     secrets: tuple[str, ...] = field(repr=False)
+    parse: ParseSettings = field(default_factory=ParseSettings)
     stories_window_s: float = 72 * 3600.0  # reports further apart never join one story
     web_listen: str | None = None  # the status page's host:port (None: off)
     web_token: str | None = field(default=None, repr=False)  # its access token, if any

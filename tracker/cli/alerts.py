@@ -7,56 +7,52 @@ import time
 import click
 
 from tracker.cli.common import (
-    ago,
     config_option,
     echo,
     existing_store,
     handle_errors,
     load,
-    print_table,
 )
+from tracker.cli.deliveries import delivery_record, print_deliveries
+from tracker.cli.jsonout import emit_lines
 from tracker.errors import TrackerError
 from tracker.models import DeliveryStatus
 
 
 @click.group(invoke_without_command=True)
 @config_option
-@click.option("--status", type=click.Choice(["pending", "sent", "dead"]), help="Only these.")
+@click.option("--status", type=click.Choice([s.value for s in DeliveryStatus]), help="Only these.")
+@click.option("--topic", "-t", help="Only this topic's deliveries (`admin`: notices).")
+@click.option("--channel", help="Only deliveries to this channel.")
 @click.option("--limit", "-n", type=click.IntRange(min=1), default=30, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per delivery per line.")
 @click.pass_context
 @handle_errors
-def alerts(ctx: click.Context, status: str | None, limit: int) -> None:
-    """Recent deliveries: channel, topic, status, attempts, last error."""
+def alerts(
+    ctx: click.Context,
+    status: str | None,
+    topic: str | None,
+    channel: str | None,
+    limit: int,
+    as_json: bool,
+) -> None:
+    """Recent deliveries: channel, topic, status, attempts, feed, title, link, last error."""
     if ctx.invoked_subcommand is not None:
         return
-    store = existing_store(load(ctx))
+    store = existing_store(load(ctx), required=as_json)
     if store is None:
         return
     try:
-        rows = store.deliveries(limit, DeliveryStatus(status) if status else None)
+        rows = store.delivery_views(
+            limit, DeliveryStatus(status) if status else None, topic, channel
+        )
         counts = store.delivery_counts()
     finally:
         store.close()
-    now = time.time()
-    table = [("ID", "CREATED", "CHANNEL", "TOPIC", "STATUS", "TRIES", "TITLE", "LAST ERROR")]
-    for r in rows:
-        state: str = r.status
-        if r.status is DeliveryStatus.PENDING:
-            when = max(r.not_before, r.next_attempt_at)
-            state = f"pending ({'digest ' if r.digest else ''}{ago(when, now)})"
-        table.append(
-            (
-                str(r.id),
-                ago(r.created_at, now),
-                r.channel,
-                r.topic,
-                state,
-                str(r.attempts),
-                r.title[:50],
-                (r.last_error or "")[:100],
-            )
-        )
-    print_table(table)
+    if as_json:
+        emit_lines(delivery_record(r) for r in rows)
+        return
+    print_deliveries(rows, time.time())
     echo(", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "no deliveries yet")
 
 
@@ -71,7 +67,7 @@ def alerts_retry(ctx: click.Context, ids: tuple[int, ...], all_dead: bool) -> No
     """Queue deliveries again (ID..., or --dead), due now with their attempts reset."""
     if bool(ids) == all_dead:
         raise click.UsageError("give delivery IDs or --dead (one of them)")
-    store = existing_store(load(ctx), required=True)
+    store = existing_store(load(ctx), required=True, write=True)
     assert store is not None
     try:
         if ids:

@@ -8,7 +8,7 @@ import sys
 import unicodedata
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
@@ -16,9 +16,11 @@ from tracker.config import loader as config_mod
 from tracker.config.schema import Config
 from tracker.errors import ConfigError, TrackerError
 from tracker.redact import Redactor
-from tracker.store.facade import Store
 from tracker.text import clean_text
 from tracker.units import format_duration
+
+if TYPE_CHECKING:
+    from tracker.store.facade import Store
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -63,11 +65,22 @@ config_option = click.option(
 )
 
 
-def existing_store(config: Config, required: bool = False) -> Store | None:
-    """The database, for commands that only read what a run stored; None (after saying so)
-    when no run has created it yet, or an error when the command cannot do without it."""
-    if config.database_path.exists():
-        return Store(config.database_path, Redactor(config.secrets()))
+def existing_store(config: Config, required: bool = False, write: bool = False) -> Store | None:
+    """The database, for commands that use what a run stored; None (after saying so) when no
+    run has created it yet, or an error when the command cannot do without it. Without
+    ``write`` it is opened read-only (a read-only mount works), unless its schema is older
+    than this tracker's, which only a writable open can migrate."""
+    path, redact = config.database_path, Redactor(config.secrets())
+    if path.exists():
+        from tracker.store.facade import SCHEMA_VERSION, Store  # sqlite-utils: not for `check`
+
+        if write:
+            return Store(path, redact)
+        store = Store(path, redact, read_only=True)
+        if store.schema_version >= SCHEMA_VERSION:
+            return store
+        store.close()
+        return Store(path, redact)
     message = f"no database yet at {config.database_path}: run `tracker run` first"
     if required:
         raise TrackerError(message)
@@ -80,6 +93,12 @@ def load(ctx: click.Context) -> Config:
     path: Path = ctx.obj["config_path"]
     config = config_mod.load(path)
     ctx.obj["redact"] = Redactor(config.secrets())
+    folder = config.database_path.parent
+    if not folder.is_dir():
+        # Never created silently: a typo in the path would start an empty database.
+        raise ConfigError(
+            f"{path}: database: folder {folder} does not exist (create it, or fix the path)"
+        )
     return config
 
 

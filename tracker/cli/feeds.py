@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import click
 
 from tracker.cli.common import (
     ago,
     config_option,
+    echo,
     existing_store,
     handle_errors,
     load,
     print_table,
 )
+from tracker.cli.feedshow import feeds_json
+from tracker.errors import TrackerError
 from tracker.models import HealthStatus
 from tracker.store.facade import FeedRow
 
@@ -32,26 +36,35 @@ def _status(row: FeedRow) -> str:
 
 def _note(row: FeedRow) -> str:
     """The last column: the last error, and a permanent redirect the config should follow."""
-    notes = [(row.last_error or "")[:80]] if row.last_error else []
+    # Whole: the cause is at the end (`feeds show NAME` has it too).
+    notes = [row.last_error] if row.last_error else []
     if row.moved_to and row.active:
         notes.append(f"moved permanently to {row.moved_to}: update the config")
     return "; ".join(notes)
 
 
-@click.command()
+@click.group(invoke_without_command=True)
 @config_option
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per feed per line.")
 @click.pass_context
 @handle_errors
-def feeds(ctx: click.Context) -> None:
-    """Show every feed: status, last success, last error, articles."""
-    store = existing_store(load(ctx))
+def feeds(ctx: click.Context, as_json: bool) -> None:
+    """Show every feed: status, last success, last error, articles (`feeds show NAME`: one
+    feed in full)."""
+    if ctx.invoked_subcommand is not None:
+        return  # a subcommand: `feeds show`, `feeds export`
+    store = existing_store(load(ctx), required=as_json)
     if store is None:
         return
+    now = time.time()
     try:
         rows = store.feeds()
+        waits = store.feed_waits(now)
     finally:
         store.close()
-    now = time.time()
+    if as_json:
+        feeds_json(rows, waits, now)
+        return
     table = [("FEED", "STATUS", "LAST SUCCESS", "NEXT CHECK", "ARTICLES", "LAST ERROR")]
     for r in rows:
         table.append(
@@ -65,3 +78,28 @@ def feeds(ctx: click.Context) -> None:
             )
         )
     print_table(table)
+
+
+@feeds.command("export")
+@config_option
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Write the OPML to this file (default: standard output).",
+)
+@click.pass_context
+@handle_errors
+def export(ctx: click.Context, out: Path | None) -> None:
+    """Write the configured feeds as OPML 2.0 (names, URLs, tags as categories)."""
+    from tracker.config.opml import to_opml
+
+    config = load(ctx)
+    text = to_opml((f.url, f.display_name, f.tags) for f in config.feeds)
+    if out is None:
+        click.echo(text, nl=False)
+        return
+    try:
+        out.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise TrackerError(f"cannot write {out}: {exc.strerror or exc}") from exc
+    echo(f"{len(config.feeds)} feeds written to {out}")

@@ -20,6 +20,7 @@ from tracker.errors import TrackerError
 
 
 @click.group()
+@config_option
 def notify() -> None:
     """Check alert channels."""
 

@@ -13,6 +13,7 @@ from tracker.cli.common import (
     handle_errors,
     load,
 )
+from tracker.cli.progress import PollProgress, on_terminal
 from tracker.config.settings import to_settings
 from tracker.errors import ConfigError
 from tracker.redact import Redactor
@@ -23,9 +24,15 @@ from tracker.store.sqlite.peek import active_feed_urls
 @click.command()
 @config_option
 @click.option("--once", is_flag=True, help="Do one full poll cycle, print a summary and exit.")
+@click.option("--quiet", "-q", is_flag=True, help="With --once: no summary, no progress.")
+@click.option(
+    "--init",
+    is_flag=True,
+    help="Start a new database although traces of an old one (-wal, -shm, .lock) remain.",
+)
 @click.pass_context
 @handle_errors
-def run(ctx: click.Context, once: bool) -> None:
+def run(ctx: click.Context, once: bool, quiet: bool, init: bool) -> None:
     """Run the daemon (logs to stderr), or one cycle with --once."""
     config = load(ctx)
     if (
@@ -43,7 +50,16 @@ def run(ctx: click.Context, once: bool) -> None:
     settings = to_settings(config)
     log.setup(settings.log_level, Redactor(settings.secrets))
     if once:
-        summary = asyncio.run(run_once(settings))
-        echo(summary.render())
+        # Progress only on a terminal: a pipe, a file or journald gets nothing extra.
+        progress = PollProgress() if on_terminal() and not quiet else None
+        try:
+            summary = asyncio.run(run_once(settings, progress, init))
+        finally:
+            if progress is not None:
+                progress.close()
+        if not quiet:
+            echo(summary.render())
         return
-    asyncio.run(run_forever(ctx.obj["config_path"], settings))
+    if quiet:
+        raise click.UsageError("--quiet goes with --once")
+    asyncio.run(run_forever(ctx.obj["config_path"], settings, init))

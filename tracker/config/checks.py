@@ -39,12 +39,13 @@ def _semantic_problems(raw: dict[str, Any]) -> Iterator[tuple[str, str]]:
     feeds = _typed(raw.get("feeds"), list)
     seen_urls: dict[str, int] = {}
     seen_names: dict[str, int] = {}
+    default_names: set[str] = set()
     for i, feed in enumerate(feeds):
         if not isinstance(feed, dict) or not isinstance(feed.get("url"), str):
             continue
         url = feed["url"].strip()
         try:
-            default_feed_name(url)
+            default_names.add(default_feed_name(url))
         except ValueError:
             continue  # pydantic reports the malformed URL itself
         if url in seen_urls:
@@ -55,7 +56,14 @@ def _semantic_problems(raw: dict[str, Any]) -> Iterator[tuple[str, str]]:
             if name in seen_names:
                 yield f"feeds[{i}].name", f"'{name}' is already feeds[{seen_names[name]}]"
             seen_names.setdefault(name, i)
-    known = set(seen_urls) | set(seen_names) | {default_feed_name(u) for u in seen_urls}
+    tags = {
+        t
+        for feed in feeds
+        if isinstance(feed, dict)
+        for t in _typed(feed.get("tags"), list)
+        if isinstance(t, str)
+    }
+    known = set(seen_urls) | set(seen_names) | default_names | tags
     topics = _typed(raw.get("topics"), dict)
     lists = _typed(raw.get("lists"), dict)
     good_lists = {k: v for k, v in lists.items() if isinstance(v, list)}

@@ -7,11 +7,13 @@ cross-key checks and the pydantic schema, and raises one ConfigError listing eve
 from __future__ import annotations
 
 import difflib
+import gc
 import os
 import re
 import types
 import typing
 from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
@@ -21,9 +23,14 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from tracker.config.checks import cross_key_problems
+from tracker.config.paths import config_relative
 from tracker.config.schema import Config, url_tokens
 from tracker.errors import ConfigError
 from tracker.redact import SECRET_PARAM
+
+# libyaml's C loader reads a large file about ten times faster; the pure-Python one is the
+# fallback where PyYAML was built without it. Both give the same data and the same marks.
+_Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 _ENV_REF = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
@@ -44,12 +51,34 @@ def _substitute_env(value: str, path: str, problems: list[str]) -> str:
 
 
 def _walk_env(data: Any, path: str, problems: list[str]) -> Any:
+    """``data`` with ``${ENV}`` substituted in every string: a copy, so that an aliased node is
+    substituted once per use from its original text. Key paths are only spelled out for the
+    strings that hold a ``$`` (a 100,000-feed file has no other use for them)."""
+    return _walk(data, [path] if path else [], problems)
+
+
+def _walk(data: Any, at: list[str | int], problems: list[str]) -> Any:
     if isinstance(data, str):
+        if "$" not in data:
+            return data
+        path = ""
+        for part in at:
+            path = _join(path, part)
         return _substitute_env(data, path, problems)
     if isinstance(data, list):
-        return [_walk_env(v, f"{path}[{i}]", problems) for i, v in enumerate(data)]
+        out: list[Any] = []
+        for i, v in enumerate(data):
+            at.append(i)
+            out.append(_walk(v, at, problems))
+            at.pop()
+        return out
     if isinstance(data, dict):
-        return {k: _walk_env(v, _join(path, k), problems) for k, v in data.items()}
+        copy: dict[Any, Any] = {}
+        for k, v in data.items():
+            at.append(k)
+            copy[k] = _walk(v, at, problems)
+            at.pop()
+        return copy
     return data
 
 
@@ -81,7 +110,7 @@ def _line_map(text: str) -> dict[str, int]:
             for i, item in enumerate(node.value):
                 walk(item, _join(path, i))
 
-    root = yaml.compose(text, Loader=yaml.SafeLoader)
+    root = yaml.compose(text, Loader=_Loader)
     if root is not None:
         walk(root, "")
     return lines
@@ -209,28 +238,94 @@ class Problem:
         return f"{where}{self.path}{sep}{self.message}"
 
 
-def _problems_from_validation(exc: ValidationError, lines: dict[str, int]) -> Iterator[Problem]:
+def _with_opml_feeds(data: dict[str, Any], base_dir: Path, found: list[tuple[str, str]]) -> Any:
+    """``data`` with the feeds of its ``feeds_from:`` OPML files appended to ``feeds``.
+
+    A feed the YAML lists already keeps its YAML entry; one listed twice across the OPML
+    files (one feed in two folders) is one feed with both tags. A title another feed
+    already goes by is not used as a name (the feed is called by host and path instead):
+    feed readers allow duplicate titles, tracker's names are unique."""
+    sources = data.get("feeds_from")
+    if not isinstance(sources, list) or not sources:
+        return data  # absent, or pydantic reports the wrong type
+    from tracker.config.opml import OpmlError, read_opml  # the XML parser only when used
+
+    yaml_feeds = data.get("feeds", [])
+    if not isinstance(yaml_feeds, list):
+        return data  # pydantic reports it
+    taken_urls = {f.get("url", "").strip() for f in yaml_feeds if isinstance(f, dict)}
+    taken_names = {f.get("name") for f in yaml_feeds if isinstance(f, dict)}
+    merged: dict[str, dict[str, Any]] = {}
+    for i, source in enumerate(sources):
+        if not isinstance(source, str):
+            continue
+        try:
+            outlines = read_opml(config_relative(Path(source), {"base_dir": base_dir}))
+        except OpmlError as exc:
+            found.append((f"feeds_from[{i}]", str(exc)))
+            continue
+        for o in outlines:
+            if o.url in taken_urls:
+                continue
+            if (feed := merged.get(o.url)) is not None:
+                feed["tags"] = list(dict.fromkeys([*feed["tags"], *o.tags]))
+                continue
+            feed = {"url": o.url, "tags": list(o.tags)}
+            if o.title and o.title not in taken_names:
+                feed["name"] = o.title
+                taken_names.add(o.title)
+            merged[o.url] = feed
+    return {**data, "feeds": [*yaml_feeds, *merged.values()]}
+
+
+def _validation_problems(exc: ValidationError) -> Iterator[tuple[str, str]]:
     for err in exc.errors():
-        path, msg = _describe(err)
-        yield Problem(path, msg, _nearest_line(path, lines))
+        yield _describe(err)
 
 
 def _nearest_line(path: str, lines: dict[str, int]) -> int | None:
     while path:
         if path in lines:
             return lines[path]
-        path = re.sub(r"(\.[^.\[]+|\[\d+\])$", "", path)
+        parent = re.sub(r"(\.[^.\[]+|\[\d+\])$", "", path)
+        if parent == path:
+            return None  # a top-level key the map does not hold
+        path = parent
     return None
 
 
 _SELF_REFERENCE = "{source}: the YAML refers to itself (an alias inside its own anchor)"
 
 
-def parse(text: str, base_dir: Path, source: str = "config") -> Config:
-    """Validate config text; raise one ConfigError listing every problem found."""
+@contextmanager
+def paused_gc() -> Iterator[None]:
+    """Pause the cyclic garbage collector while a config is built: reading 100,000 feeds
+    allocates millions of objects that live on, and the collections this triggers cost
+    more than the reading itself. Config data holds no cycles; reference counting goes on."""
+    was_enabled = gc.isenabled()
+    gc.disable()
     try:
-        raw = yaml.safe_load(text)
-        lines = _line_map(text)
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def parse(text: str, base_dir: Path, source: str = "config") -> Config:
+    """Validate config text; raise one ConfigError listing every problem found.
+
+    Line numbers cost a second pass over the file (composing it into nodes), so that pass
+    runs only when there is a problem to place."""
+    with paused_gc():
+        try:
+            return _parse(text, base_dir, source)
+        except RecursionError as exc:  # an alias inside its own anchor, met by any walk
+            raise ConfigError(_SELF_REFERENCE.format(source=source)) from exc
+
+
+def _parse(text: str, base_dir: Path, source: str) -> Config:
+    try:
+        raw = yaml.load(text, Loader=_Loader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
@@ -244,23 +339,29 @@ def parse(text: str, base_dir: Path, source: str = "config") -> Config:
         raise ConfigError(f"{source}: the top level must be a mapping of keys, not a list or value")
     env_problems: list[str] = []
     try:
-        data = _walk_env(raw, "", env_problems)
+        # Without a "$" in the text (nor a backslash, for a "\x24" escape) no value can
+        # hold a reference: the walk would copy every node for nothing.
+        data = raw if "$" not in text and "\\" not in text else _walk_env(raw, "", env_problems)
     except RecursionError as exc:
         raise ConfigError(_SELF_REFERENCE.format(source=source)) from exc
-    problems = []
-    for text_problem in env_problems:
-        path, _, message = text_problem.partition(": ")
-        problems.append(Problem(path, message, _nearest_line(path, lines)))
-    for path, message in cross_key_problems(data):
-        problems.append(Problem(path, message, _nearest_line(path, lines)))
+    found: list[tuple[str, str]] = [
+        (path, message) for path, _, message in (p.partition(": ") for p in env_problems)
+    ]
+    data = _with_opml_feeds(data, base_dir, found)
+    found += cross_key_problems(data)
     config: Config | None = None
     try:
         config = Config.model_validate(
             {**data, "base_dir": base_dir}, context={"base_dir": base_dir}
         )
     except ValidationError as exc:
-        problems += list(_problems_from_validation(exc, lines))
-    if problems or config is None:
+        found += _validation_problems(exc)
+    if found or config is None:
+        try:
+            lines = _line_map(text)  # the file parsed once already: only its shape is new
+        except RecursionError:
+            lines = {}
+        problems = [Problem(path, msg, _nearest_line(path, lines)) for path, msg in found]
         problems.sort(key=lambda p: (p.line or 0, p.path))
         count = len(problems)
         raise ConfigError(

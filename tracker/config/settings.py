@@ -7,12 +7,14 @@ by URL, topic routes, rate limits parsed.
 
 from __future__ import annotations
 
+from tracker.config.loader import paused_gc
 from tracker.config.schema import Config, parse_rate
 from tracker.settings import (
     DeliverySettings,
     FeedDefaults,
     FeedHealthSettings,
     FetchSettings,
+    ParseSettings,
     RateLimit,
     Settings,
     TopicSettings,
@@ -21,6 +23,11 @@ from tracker.settings import (
 
 def to_settings(config: Config) -> Settings:
     """Everything tracker runs on, from a validated config."""
+    with paused_gc():  # 100,000 feeds: see paused_gc
+        return _to_settings(config)
+
+
+def _to_settings(config: Config) -> Settings:
     d, f, dl, h = config.defaults, config.fetch, config.delivery, config.feed_health
     specs = {t.name: t for t in config.topic_specs()}
     topics = {}
@@ -59,6 +66,7 @@ def to_settings(config: Config) -> Settings:
         feed_health=FeedHealthSettings(h.fail_after, h.silent_factor, h.min_silence),
         metrics_listen=config.metrics.listen,
         secrets=tuple(config.secrets()),
+        parse=ParseSettings(config.parse.timeout, config.parse.max_memory),
         stories_window_s=config.stories.window,
         web_listen=config.web.listen,
         web_token=config.web.token.get_secret_value() if config.web.token else None,

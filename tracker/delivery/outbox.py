@@ -19,6 +19,7 @@ from typing import Protocol, assert_never
 
 from tracker.backoff import Backoff, delivery_backoff
 from tracker.delivery.channels import Notifier, digest_key
+from tracker.errors import StoreError
 from tracker.log import event
 from tracker.models import Alert, DeliveryStatus, SendKind, SendResult
 from tracker.store.facade import DeliveryOutcome, Store
@@ -93,7 +94,9 @@ class Dispatcher:
         summary = DispatchSummary()
         if self._closing:
             return summary
-        alerts = self.store.due_alerts(self.clock(), ignore_backoff, limit, exclude=self._busy)
+        alerts = await self.store.run(
+            self.store.due_alerts, self.clock(), ignore_backoff, limit, exclude=set(self._busy)
+        )
         # Digests attempted before go out again as the same set (their ``batch``), whole
         # even where ``limit`` cut them; the rest of a channel's due digest alerts make one
         # new digest.
@@ -103,7 +106,7 @@ class Dispatcher:
         by_channel: dict[str, list[tuple[bool, list[Alert]]]] = defaultdict(list)
         for (channel, digest, batch_key), batch in batches.items():
             if batch_key is not None:
-                batch = self.store.batch_alerts(batch_key)
+                batch = await self.store.run(self.store.batch_alerts, batch_key)
             by_channel[channel].append((digest, batch))
         tasks = []
         for channel, work in by_channel.items():
@@ -130,14 +133,24 @@ class Dispatcher:
     async def _send_channel(
         self, channel: str, work: list[tuple[bool, list[Alert]]], summary: DispatchSummary
     ) -> None:
+        try:
+            await self._send_work(channel, work, summary)
+        except StoreError:
+            # The database took no write (the storage guard reports it, and no pass starts
+            # until it is back): unrecorded deliveries stay pending, sent again with their key.
+            return
+
+    async def _send_work(
+        self, channel: str, work: list[tuple[bool, list[Alert]]], summary: DispatchSummary
+    ) -> None:
         notifier = self.notifiers.get(channel)
         for i, (digest, batch) in enumerate(work):
-            if self._closing:
+            if self._closing or self.store.fault is not None:
                 return  # the rest stays pending, due as it was
             if notifier is None:
                 # Removed (perhaps mid-edit): keep them, try again later; nothing is dropped.
                 missing = SendResult(SendKind.RETRY, f"channel '{channel}' is not configured")
-                self._record(batch, [missing] * len(batch), summary, count_attempt=False)
+                await self._record(batch, [missing] * len(batch), summary, count_attempt=False)
                 continue
             if digest:
                 await self._send_digest(notifier, channel, batch, summary)
@@ -146,7 +159,7 @@ class Dispatcher:
             if failed is not None:
                 # The channel is failing: its other batches wait as long.
                 rest = [a for _, later in work[i + 1 :] for a in later]
-                self._defer(channel, rest, failed, summary)
+                await self._defer(channel, rest, failed, summary)
                 return
 
     async def _send_digest(
@@ -154,7 +167,9 @@ class Dispatcher:
     ) -> None:
         # A digest is one message: one result, and one retry time, for all its alerts. Its
         # key is a hash of its members: fixing them (``batch``) fixes the key.
-        self.store.begin_attempt([a.delivery_id for a in batch], digest_key(batch))
+        await self.store.run(
+            self.store.begin_attempt, [a.delivery_id for a in batch], digest_key(batch)
+        )
         results = notifier.send(batch, True)
         try:
             result = await anext(results)
@@ -163,7 +178,7 @@ class Dispatcher:
             result = SendResult(SendKind.RETRY, f"internal error: {exc!r}")
         # Recorded before the notifier closes its connection: an SMTP QUIT that fails
         # after the server accepted the digest must not leave it due again.
-        self._record(batch, [result] * len(batch), summary)
+        await self._record(batch, [result] * len(batch), summary)
         await _close(results, channel)
 
     async def _send_alerts(
@@ -174,40 +189,46 @@ class Dispatcher:
         # Each attempt is counted just before its alert goes out (the generator sends
         # alert i+1 only when asked for its result), and recorded as soon as known: after
         # a crash, only the alert in flight can be sent again.
-        self.store.begin_attempt([batch[0].delivery_id])
+        await self.store.run(self.store.begin_attempt, [batch[0].delivery_id])
         results = notifier.send(batch, False)
         done = 0
         try:
             async for result in results:
-                (outcome,) = self._record([batch[done]], [result], summary)
+                (outcome,) = await self._record([batch[done]], [result], summary)
                 done += 1
                 if done == len(batch):
                     break
                 if not result.ok and not result.permanent:
-                    self._defer(channel, batch[done:], outcome, summary)
+                    await self._defer(channel, batch[done:], outcome, summary)
                     return outcome
-                if self._closing:
-                    return None
-                self.store.begin_attempt([batch[done].delivery_id])
+                if self._closing or self.store.fault is not None:
+                    return None  # the rest stays pending, due as it was
+                await self.store.run(self.store.begin_attempt, [batch[done].delivery_id])
+        except StoreError:
+            # The database took no write (the storage guard reports it): what was not
+            # recorded stays pending, and is sent again with the same key after recovery.
+            return None
         except Exception as exc:  # a channel bug must not stop the others
             log.exception("send crashed", extra={"fields": {"channel": channel}})
             failed = SendResult(SendKind.RETRY, f"internal error: {exc!r}")
             if done < len(batch):
-                (outcome,) = self._record([batch[done]], [failed], summary)
-                self._defer(channel, batch[done + 1 :], outcome, summary)
+                (outcome,) = await self._record([batch[done]], [failed], summary)
+                await self._defer(channel, batch[done + 1 :], outcome, summary)
                 return outcome
         finally:
             await _close(results, channel)
         return None
 
-    def _defer(
+    async def _defer(
         self, channel: str, alerts: list[Alert], failed: DeliveryOutcome, summary: DispatchSummary
     ) -> None:
         """Move alerts not tried to the failed one's retry time; no attempt is spent."""
         if not alerts:
             return
         until = failed.next_attempt_at or self.clock()
-        self.store.defer([a.delivery_id for a in alerts], until, failed.hold_until)
+        await self.store.run(
+            self.store.defer, [a.delivery_id for a in alerts], until, failed.hold_until
+        )
         summary.retrying += len(alerts)
         event(
             log, logging.INFO, "delivery.deferred", channel=channel, count=len(alerts),
@@ -222,7 +243,7 @@ class Dispatcher:
         for notifier in self.notifiers.values():
             await notifier.aclose()
 
-    def _record(
+    async def _record(
         self,
         batch: list[Alert],
         results: list[SendResult],
@@ -278,7 +299,7 @@ class Dispatcher:
                 attempts=attempts,
                 error=None if result.ok else result.detail[:300],
             )
-        self.store.finish_attempt(outcomes, now)
+        await self.store.run(self.store.finish_attempt, outcomes, now)
         return outcomes
 
     def _status(self, result: SendResult, attempts: int) -> DeliveryStatus:

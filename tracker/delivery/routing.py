@@ -7,8 +7,6 @@ from datetime import datetime, time, timedelta
 from typing import assert_never
 from zoneinfo import ZoneInfo
 
-from apscheduler.triggers.cron import CronTrigger
-
 from tracker.models import Route
 from tracker.settings import DeliveryMode, Settings
 from tracker.store.facade import Store
@@ -38,6 +36,8 @@ def next_digest_at(mode: DeliveryMode, digest_at: str, timezone: str, now: float
     APScheduler's cron trigger does the calendar arithmetic (DST included); the time is
     stored on each delivery, so a digest due while the daemon was down goes out at start.
     """
+    from apscheduler.triggers.cron import CronTrigger  # only a digest channel needs it
+
     tz = ZoneInfo(timezone)
     match mode:
         case DeliveryMode.HOURLY:

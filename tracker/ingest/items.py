@@ -38,8 +38,8 @@ def parse_keyed(body: bytes, headers: Mapping[str, str], url: str) -> KeyedFeed:
     try:
         parsed = parse.parse_feed(body, headers, url)
         return KeyedFeed(parsed, tuple(normalize.entry_key(e) for e in parsed.entries))
-    except ParseError:
-        raise
+    except (ParseError, MemoryError):
+        raise  # MemoryError: a parse worker's cap (ingest.isolate) says so itself
     except Exception as exc:  # feedparser itself fails on some hostile documents
         raise ParseError(f"feed could not be parsed: {type(exc).__name__}: {exc}") from exc
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import calendar
 import json
 import re
+import threading
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -45,27 +46,66 @@ def _safe_charref(m: re.Match[bytes]) -> bytes:
     return m.group(0)
 
 
+# feedparser's time is quadratic in the attributes of one element (20,000 took 3 s, 100,000
+# took 78 s); real elements have a handful. Only tags this long can hold more than the limit.
+MAX_ATTRIBUTES = 1000
+_LONG_TAG = re.compile(rb"<[^<>]{%d,}" % (2 * MAX_ATTRIBUTES))
+
+
+def _attribute_flood(body: bytes) -> bool:
+    """Whether one tag carries more than MAX_ATTRIBUTES attributes (linear in the body)."""
+    return any(len(m.group().split()) > MAX_ATTRIBUTES + 1 for m in _LONG_TAG.finditer(body))
+
+
+def _feedparser(body: bytes, headers: Mapping[str, str], *, strict: bool = True) -> Any:
+    # sanitize_html/resolve_relative_uris off: ~40% less CPU. We strip all HTML to text
+    # ourselves, and the email issue sanitises what it renders.
+    if strict:
+        return feedparser.parse(
+            body, response_headers=dict(headers), sanitize_html=False, resolve_relative_uris=False
+        )
+    # feedparser falls back to its loose parser only on a SAX error; other failures of its
+    # strict path (a lone surrogate in a namespace URI: ValueError) would lose the feed.
+    with _LOOSE:
+        feedparser.api._XML_AVAILABLE = False
+        try:
+            return feedparser.parse(
+                body,
+                response_headers=dict(headers),
+                sanitize_html=False,
+                resolve_relative_uris=False,
+            )
+        finally:
+            feedparser.api._XML_AVAILABLE = _XML_AVAILABLE
+
+
+_LOOSE = threading.Lock()
+_XML_AVAILABLE = feedparser.api._XML_AVAILABLE
+
+
 def _parse_xml_feed(body: bytes, headers: Mapping[str, str], url: str) -> ParsedFeed:
+    if _attribute_flood(body):
+        raise ParseError(f"refused: an element has more than {MAX_ATTRIBUTES:,} attributes")
     if b"&#" in body:
         # feedparser's loose parser raises on references to surrogates or past U+10FFFF
         # (&#55296;, &#99999999;), losing the whole feed: make them U+FFFD first.
         body = _CHARREF.sub(_safe_charref, body)
-    # sanitize_html/resolve_relative_uris off: ~40% less CPU. We strip all HTML to text
-    # ourselves, and the email issue sanitises what it renders.
-    result = feedparser.parse(
-        body,
-        response_headers=dict(headers),
-        sanitize_html=False,
-        resolve_relative_uris=False,
-    )
+    fallback = None
+    try:
+        result = _feedparser(body, headers)
+    except MemoryError:
+        raise
+    except Exception as failed:
+        fallback = f"{type(failed).__name__}: {failed}"
+        result = _feedparser(body, headers, strict=False)
     entries = tuple(_xml_entry(e) for e in result.entries)
-    warning = None
+    warning = fallback
     if result.get("bozo"):
         exc = result.get("bozo_exception")
         reason = f"{type(exc).__name__}: {exc}" if exc else "ill-formed feed"
         if not entries and not result.get("version"):
             raise ParseError(f"not a feed: {reason}")
-        warning = reason
+        warning = warning or reason
     if not entries and not result.get("version"):
         raise ParseError("not a feed: no RSS, Atom or JSON Feed document found")
     feed = result.get("feed", {})
@@ -109,11 +149,34 @@ def _xml_entry(e: Any) -> Entry:
 
 
 def _parse_json_feed(body: bytes) -> ParsedFeed:
-    """JSON Feed 1.0/1.1 (https://jsonfeed.org/version/1.1), which feedparser does not read."""
+    """JSON Feed 1.0/1.1 (https://jsonfeed.org/version/1.1), which feedparser does not read.
+
+    Leniently, as feedparser reads XML: a bad byte is replaced (U+FFFD), nesting deeper than
+    MAX_JSON_DEPTH is dropped (its values become null), numbers are kept as their digits (a
+    100,000-digit id is an id), and a document that still does not decode keeps the items
+    that do, up to the first broken one. The warning says what was lost.
+    """
+    warnings = []
     try:
-        doc = json.loads(body.decode("utf-8-sig"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ParseError(f"invalid JSON Feed: {exc}") from exc
+        text = body.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        warnings.append(f"invalid UTF-8 at byte {exc.start}, replaced")
+        text = body.decode("utf-8-sig", errors="replace")
+    doc: object
+    try:
+        doc = _JSON.decode(text)
+    except (json.JSONDecodeError, RecursionError) as exc:
+        flat = _flatten(text, MAX_JSON_DEPTH)
+        if flat != text:
+            warnings.append(f"values nested deeper than {MAX_JSON_DEPTH} dropped")
+        try:
+            doc = _JSON.decode(flat)
+        except (json.JSONDecodeError, RecursionError):
+            salvaged = _salvage_items(flat)
+            if salvaged is None:
+                raise ParseError(f"invalid JSON Feed: {exc}") from exc
+            doc = {"items": salvaged}
+            warnings.append(f"invalid JSON ({exc}): kept the {len(salvaged)} items before it")
     if not isinstance(doc, dict) or not isinstance(doc.get("items"), list):
         raise ParseError("invalid JSON Feed: no 'items' list")
     entries = []
@@ -138,8 +201,66 @@ def _parse_json_feed(body: bytes) -> ParsedFeed:
             )
         )
     return ParsedFeed(
-        entries=tuple(entries), title=_str(doc.get("title")), lang=_str(doc.get("language"))
+        entries=tuple(entries),
+        title=_str(doc.get("title")),
+        lang=_str(doc.get("language")),
+        warning="; ".join(warnings) or None,
     )
+
+
+# Digits stay a string: int() refuses more than 4,300 digits, and an id is text anyway.
+_JSON = json.JSONDecoder(parse_int=str)
+MAX_JSON_DEPTH = 64
+_JSON_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]')
+_ITEMS = re.compile(r'"items"\s*:\s*\[')
+_BETWEEN = re.compile(r"[\s,]*")
+
+
+def _flatten(text: str, max_depth: int) -> str:
+    """``text`` with every array or object deeper than ``max_depth`` replaced by null, brackets
+    inside strings left alone (one linear scan; unbalanced input is cut where it ends)."""
+    out: list[str] = []
+    depth = 0
+    copied = 0  # text[:copied] is in out
+    skip_from = -1  # where the dropped value began, while inside it
+    for m in _JSON_TOKEN.finditer(text):
+        token = m.group()
+        if token in "[{":
+            depth += 1
+            if depth == max_depth + 1 and skip_from < 0:
+                skip_from = m.start()
+        elif token in "]}":
+            depth -= 1
+            if depth == max_depth and skip_from >= 0:
+                out.append(text[copied:skip_from])
+                out.append("null")
+                copied = m.end()
+                skip_from = -1
+    if skip_from >= 0:
+        out.append(text[copied:skip_from])
+        out.append("null")
+    else:
+        out.append(text[copied:])
+    return "".join(out)
+
+
+def _salvage_items(text: str) -> list[object] | None:
+    """The items that decode, in order, up to the first that does not (a truncated or
+    corrupted document); None when there is no items list at all."""
+    start = _ITEMS.search(text)
+    if start is None:
+        return None
+    found: list[object] = []
+    pos = start.end()
+    while True:
+        pos = _BETWEEN.match(text, pos).end()  # type: ignore[union-attr]
+        if pos >= len(text) or text[pos] == "]":
+            return found
+        try:
+            item, pos = _JSON.raw_decode(text, pos)
+        except (json.JSONDecodeError, RecursionError):
+            return found
+        found.append(item)
 
 
 def _str(value: object) -> str | None:

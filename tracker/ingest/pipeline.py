@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import logging
 import time
@@ -14,8 +13,9 @@ import httpx
 
 from tracker.backoff import feed_backoff
 from tracker.delivery.routing import Router
-from tracker.errors import FetchError, HTTPStatusError, ParseError
+from tracker.errors import DatabaseReplaced, FetchError, HTTPStatusError, ParseError, StorageFault
 from tracker.ingest import fetch, items
+from tracker.ingest.isolate import InlineParser, Parser
 from tracker.ingest.items import KeyedFeed
 from tracker.ingest.stories import StoryStep
 from tracker.log import event
@@ -26,8 +26,11 @@ from tracker.models import (
     FeedState,
     PollOutcome,
     PollResult,
+    TopicHit,
 )
-from tracker.store.facade import Store
+from tracker.settings import ParseSettings
+from tracker.store.facade import NewMatch, Store
+from tracker.store.writer import storage_fault
 from tracker.stories.index import DEFAULT_WINDOW_S
 from tracker.topics.matcher import Matcher
 
@@ -69,11 +72,14 @@ class PollSettings:
     # Refuses redirects from a public feed to an internal address (fetch.allow_private_redirects).
     redirects: fetch.RedirectGuard = field(default_factory=fetch.RedirectGuard)
     auth: dict[str, tuple[str, str]] = field(default_factory=dict)
+    parse_limits: ParseSettings = field(default_factory=ParseSettings)
     # None when no channel is configured: alerts are then only stored and logged.
     router: Router | None = None
     story_window_s: float = DEFAULT_WINDOW_S
     # Topics with `updates: true` -> how many new outlets make a story's follow-up.
     updates: dict[str, int] = field(default_factory=dict)
+    # Topics configured with `notify: []`: matched and stored, never alerted (like a mute).
+    silenced: frozenset[str] = frozenset()
 
 
 def next_check(
@@ -89,7 +95,8 @@ def next_check(
 
 
 # New entries stored per transaction, with the event loop free between transactions.
-INGEST_CHUNK = 500
+# (250 since the story step: 500 with it held the loop for up to 0.5 s on a busy machine.)
+INGEST_CHUNK = 250
 
 
 class Poller:
@@ -105,6 +112,7 @@ class Poller:
         metrics: PollMetrics | None = None,
         health: PollHealth | None = None,
         on_deliveries: Callable[[], None] | None = None,
+        parser: Parser | None = None,
         stories: StoryStep | None = None,
     ) -> None:
         self.client = client
@@ -115,8 +123,14 @@ class Poller:
         self.health = health
         # Called after a feed's transaction queued deliveries, to send them without waiting.
         self.on_deliveries = on_deliveries
+        # The daemon's is an ingest.isolate.ParsePool (bounded); by hand, a thread.
+        self.parser: Parser = parser or InlineParser()
         # The story index outlives a reload's new Poller: the daemon passes it in.
-        self.stories = stories or StoryStep.load(store, settings.story_window_s, clock())
+        self.stories = (
+            stories
+            if stories is not None
+            else StoryStep.load(store, settings.story_window_s, clock())
+        )
 
     async def poll(self, state: FeedState) -> PollOutcome:
         """Poll one feed; never raises for feed problems: they are stored on the feed's row."""
@@ -132,8 +146,14 @@ class Poller:
             self.metrics.new_articles(outcome.new_articles)
             for topic in outcome.matched_topics:
                 self.metrics.match(topic)
-        if self.health is not None and self.health.after_poll(state, outcome):
-            self._wake_outbox()
+        if outcome.storage_fault:
+            return outcome  # the daemon's storage guard reports it, once
+        if self.health is not None:
+            try:
+                if await self.store.run(self.health.after_poll, state, outcome):
+                    self._wake_outbox()
+            except (StorageFault, DatabaseReplaced):
+                pass  # the storage guard reports it; the transition is seen on a later poll
         return outcome
 
     def _wake_outbox(self) -> None:
@@ -157,12 +177,12 @@ class Poller:
                 redirects=s.redirects,
             )
             now = self.clock()
-            self._note_moved(state, spec, result.moved_to)
+            await self._note_moved(state, spec, result.moved_to)
             if result.not_modified or result.body is None:
                 # Nothing was stored: a feed not yet read keeps its silent baseline for the
                 # first body (a 304 to an unconditional first request would otherwise let
                 # the next poll alert on everything the feed carries).
-                self._success(
+                await self._success(
                     state, spec, now, result.status, result.etag, result.last_modified, None,
                     baseline_done=state.baseline_done,
                 )  # fmt: skip
@@ -171,14 +191,12 @@ class Poller:
             body_hash = hashlib.sha256(result.body).hexdigest()
             if body_hash == state.body_hash:
                 # Same bytes as last time (a server without validators): skip parsing.
-                self._success(
+                await self._success(
                     state, spec, now, result.status, result.etag, result.last_modified, body_hash,
                     baseline_done=state.baseline_done,
                 )  # fmt: skip
                 return PollOutcome(spec.name, ok=True, not_modified=True)
-            keyed = await asyncio.to_thread(
-                items.parse_keyed, result.body, result.headers, state.url
-            )
+            keyed = await self.parser.parse(result.body, result.headers, state.url, s.parse_limits)
             if keyed.feed.warning:
                 event(log, logging.INFO, "parse.warning", feed=spec.name, error=keyed.feed.warning)
             # Inside the try: an ingest that fails as a whole (its transaction rolled back)
@@ -186,11 +204,13 @@ class Poller:
             return await self._ingest(
                 state, spec, keyed, result.status, result.etag, result.last_modified, body_hash
             )
+        except (StorageFault, DatabaseReplaced) as exc:
+            return _storage_outcome(spec, exc)
         except (FetchError, ParseError) as exc:
-            return self._failure(state, spec, exc)
+            return await self._failure(state, spec, exc)
         except Exception as exc:  # a bug must still count as a failure, with backoff
             log.exception("poll crashed", extra={"fields": {"feed": spec.name}})
-            return self._failure(state, spec, FetchError(f"internal error: {exc!r}"))
+            return await self._failure(state, spec, FetchError(f"internal error: {exc!r}"))
 
     async def _ingest(
         self,
@@ -203,7 +223,7 @@ class Poller:
         body_hash: str,
     ) -> PollOutcome:
         now = self.clock()
-        known = self.store.known_keys(state.id, keyed.keys)
+        known = await self.store.run(self.store.known_keys, state.id, keyed.keys)
         # A baseline poll stores what the feed carries today without alerting on any of it.
         may_alert = state.baseline_done or spec.alert_on_first_poll
         outcome = PollOutcome(spec.name, ok=True)
@@ -212,39 +232,21 @@ class Poller:
             if key not in known:
                 fresh.setdefault(key, entry)
         new = list(fresh.items())
-        # One transaction for a feed's new entries, or one per INGEST_CHUNK of them, with the
-        # event loop free in between: 300,000 entries (9.5 MB) held it for 13 s. The feed's
-        # own state (validators, body hash, baseline) moves with the last chunk only, so after
-        # a crash midway the next poll fetches again and stores the rest.
+        # One transaction for a feed's new entries, or one per INGEST_CHUNK of them: each
+        # chunk is one unit on the writer thread (matching included), so the loop never waits
+        # on it, and other writers (the outbox) get their turn in between. The feed's own
+        # state (validators, body hash, baseline) moves with the last chunk only, so after a
+        # crash midway the next poll fetches again and stores the rest.
         chunks = [new[i : i + INGEST_CHUNK] for i in range(0, len(new), INGEST_CHUNK)] or [[]]
         lang = keyed.lang(spec.lang)
         queued = 0
         for n, chunk in enumerate(chunks, start=1):
-            if n > 1:
-                await asyncio.sleep(0)
-            with self.stories.transaction(self.store, now):
-                for key, entry in chunk:
-                    try:
-                        # A savepoint per entry: one bad item is skipped, the rest is stored.
-                        with self.stories.savepoint(self.store):
-                            queued += self._ingest_entry(
-                                state, spec, entry, key, lang, may_alert, outcome
-                            )
-                    except Exception as exc:
-                        event(
-                            log,
-                            logging.WARNING,
-                            "entry.skipped",
-                            feed=spec.name,
-                            entry=key[:200],
-                            error=f"{type(exc).__name__}: {exc}",
-                        )
-                if n == len(chunks):
-                    # What the feed carries is stored: later items are news.
-                    self._success(
-                        state, spec, now, status, etag, last_modified, body_hash,
-                        baseline_done=True,
-                    )  # fmt: skip
+            last = n == len(chunks)
+            validators = (status, etag, last_modified, body_hash)
+            queued += await self.store.run(
+                self._store_chunk, state, spec, chunk, lang, may_alert, outcome, now,
+                validators if last else None,
+            )  # fmt: skip
         if queued:
             self._wake_outbox()
         event(
@@ -257,6 +259,61 @@ class Poller:
             baseline=not state.baseline_done or None,
         )
         return outcome
+
+    def _store_chunk(
+        self,
+        state: FeedState,
+        spec: FeedSpec,
+        chunk: list[tuple[str, Entry]],
+        lang: str | None,
+        may_alert: bool,
+        outcome: PollOutcome,
+        now: float,
+        validators: tuple[int, str | None, str | None, str] | None,
+    ) -> int:
+        """One chunk's transaction (on the writer thread); with ``validators``, the feed's
+        success too. Its `alert` lines are logged once it has committed."""
+        queued = 0
+        outcome.alert_lines.clear()
+        # The story step's transaction: its reports join the story index once it commits.
+        with self.stories.transaction(self.store, now):
+            for key, entry in chunk:
+                lines = len(outcome.alert_lines)
+                try:
+                    # A savepoint per entry: one bad item is skipped, the rest is stored.
+                    with self.stories.savepoint(self.store):
+                        queued += self._ingest_entry(
+                            state, spec, entry, key, lang, may_alert, outcome
+                        )
+                except Exception as exc:
+                    if storage_fault(exc, self.store.path) is not None:
+                        raise  # the database, not the entry: the whole chunk rolls back
+                    del outcome.alert_lines[lines:]
+                    event(
+                        log,
+                        logging.WARNING,
+                        "entry.skipped",
+                        feed=spec.name,
+                        entry=key[:200],
+                        error=f"{type(exc).__name__}: {exc}",
+                    )
+            if validators is not None:
+                # What the feed carries is stored: later items are news.
+                status, etag, last_modified, body_hash = validators
+                self.store.record_success(
+                    state.id,
+                    now=now,
+                    next_check_at=next_check(now, spec.interval_s, self.settings.jitter_s),
+                    status=status,
+                    etag=etag,
+                    last_modified=last_modified,
+                    body_hash=body_hash,
+                    baseline_done=True,
+                )
+        for line in outcome.alert_lines:
+            event(log, logging.INFO, "alert", **line)
+        outcome.alert_lines.clear()
+        return queued
 
     def _ingest_entry(
         self,
@@ -272,37 +329,60 @@ class Poller:
 
         An article another feed carried first is matched too: if it only matched silently
         there (a baseline, another feed's restriction), this feed's carrying it is news.
-        A story alerts at most once per topic (one match row per article and topic).
+        A story alerts at most once per topic: topics match stories (store.add_matches).
         """
         now = self.clock()
         article = items.to_item(entry, key, lang, now).article
-        article_id, is_new = self.store.add_entry(state.id, article, now)
+        # Stored with its story: topics match stories, so the match needs to know which one.
+        article_id, is_new, story = self.stories.add_entry(self.store, state.id, article, now)
         outcome.new_entries += 1
         outcome.new_articles += is_new
-        # Its story first: topics match stories, so the match needs to know which one.
-        story = self.stories.assign(self.store, article_id, article, is_new, now)
         alert = may_alert and _fresh(article, now - self.settings.max_age_s)
         hits = self.settings.matcher.match(article.match_input(spec.name))
         queued = 0
         if may_alert and self.settings.router is not None and self.settings.updates:
             queued += self.stories.updates(self.store, story, self.settings.updates, now)
-        for m in self.store.add_matches(article_id, hits, alert, now, story):
+        for m in self._add_matches(
+            article_id, hits, alert, now, story, spec, article.title, outcome
+        ):
             outcome.matches += 1
             outcome.matched_topics.append(m.topic)
             if m.alert:
                 outcome.alerts += 1
                 outcome.hits.append((m.topic, article.title))
-                event(
-                    log,
-                    logging.INFO,
-                    "alert",
-                    topic=m.topic,
-                    feed=spec.name,
-                    title=article.title,
-                    url=article.url,
-                )
+                # Logged by _store_chunk once the transaction has committed.
+                line = {"topic": m.topic, "feed": spec.name, "title": article.title}
+                outcome.alert_lines.append({**line, "url": article.url})
                 queued += self._enqueue(m.match_id, m.topic, now)
         return queued
+
+    def _add_matches(
+        self,
+        article_id: int,
+        hits: list[TopicHit],
+        alert: bool,
+        now: float,
+        story: int,
+        spec: FeedSpec,
+        title: str,
+        outcome: PollOutcome,
+    ) -> list[NewMatch]:
+        """Store the hits; those of a muted topic (`tracker topics mute`, read from the
+        database at each match so a running daemon sees a mute at once, or `notify: []`)
+        are stored without an alert, and counted as muted."""
+        if not (alert and hits):
+            return self.store.add_matches(article_id, hits, alert, now, story)
+        muted = self.settings.silenced.union(self.store.muted_topics(now))
+        quiet = [h for h in hits if h.topic in muted]
+        if not quiet:
+            return self.store.add_matches(article_id, hits, alert, now, story)
+        loud = [h for h in hits if h.topic not in muted]
+        stored = self.store.add_matches(article_id, loud, True, now, story)
+        for m in self.store.add_matches(article_id, quiet, False, now, story):
+            outcome.muted.append((m.topic, title))
+            event(log, logging.INFO, "alert.muted", topic=m.topic, feed=spec.name, title=title)
+            stored.append(m)
+        return stored
 
     def _enqueue(self, match_id: int, topic: str, now: float) -> int:
         """Queue the alert for each channel its topic routes to (same transaction)."""
@@ -315,9 +395,9 @@ class Poller:
             self.store.add_delivery(match_id, key, route, now)
         return len(routes)
 
-    def _note_moved(self, state: FeedState, spec: FeedSpec, moved_to: str | None) -> None:
+    async def _note_moved(self, state: FeedState, spec: FeedSpec, moved_to: str | None) -> None:
         """Remember a permanent redirect (`tracker feeds` shows it); log it once."""
-        if self.store.record_moved(state, moved_to):
+        if await self.store.run(self.store.record_moved, state, moved_to):
             event(
                 log,
                 logging.WARNING,
@@ -328,7 +408,7 @@ class Poller:
                 hint="moved permanently: update the config",
             )
 
-    def _success(
+    async def _success(
         self,
         state: FeedState,
         spec: FeedSpec,
@@ -340,7 +420,8 @@ class Poller:
         *,
         baseline_done: bool,
     ) -> None:
-        self.store.record_success(
+        await self.store.run(
+            self.store.record_success,
             state.id,
             now=now,
             next_check_at=next_check(now, spec.interval_s, self.settings.jitter_s),
@@ -351,7 +432,7 @@ class Poller:
             baseline_done=baseline_done,
         )
 
-    def _failure(
+    async def _failure(
         self, state: FeedState, spec: FeedSpec, exc: FetchError | ParseError
     ) -> PollOutcome:
         now = self.clock()
@@ -362,14 +443,19 @@ class Poller:
         backoff = feed_backoff(spec.interval_s, self.settings.jitter_s)
         # The hold makes even `run --once` (which ignores the schedule) wait as asked.
         hold_until = now + backoff.retry_after_cap(retry_after) if retry_after else None
-        self.store.record_failure(
-            state.id,
-            now=now,
-            next_check_at=now + backoff.delay(errors, retry_after),
-            status=status,
-            error=exc.message,
-            hold_until=hold_until,
-        )
+        try:
+            await self.store.run(
+                self.store.record_failure,
+                state.id,
+                now=now,
+                next_check_at=now + backoff.delay(errors, retry_after),
+                status=status,
+                error=exc.message,
+                hold_until=hold_until,
+            )
+        except (StorageFault, DatabaseReplaced) as fault:
+            # Recording the failure failed too: that is the database's state, not the feed's.
+            return _storage_outcome(spec, fault)
         event(
             log,
             logging.WARNING,
@@ -380,6 +466,12 @@ class Poller:
             errors=errors,
         )
         return PollOutcome(spec.name, ok=False, error=exc.message)
+
+
+def _storage_outcome(spec: FeedSpec, exc: StorageFault | DatabaseReplaced) -> PollOutcome:
+    """A poll the database could not record: the feed's row is untouched (its schedule and
+    validators), so the first poll after recovery fetches and stores it all again."""
+    return PollOutcome(spec.name, ok=False, error=exc.message, storage_fault=True)
 
 
 def delivery_key(instance_id: str, match_id: int, channel: str) -> str:

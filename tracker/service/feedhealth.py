@@ -20,7 +20,7 @@ from tracker.units import format_duration
 
 log = logging.getLogger(__name__)
 
-CADENCE_SAMPLES = 12  # recent "new items" times used to learn a feed's cadence
+CADENCE_SAMPLES = 12  # recent publication (or news-bringing poll) times a cadence is learnt from
 MIN_SAMPLES = 4
 
 
@@ -82,11 +82,11 @@ class FeedHealthMonitor:
         now = self.clock()
         queued = 0
         for feed_id, name in self.store.healthy_feeds():
-            times = self.store.new_item_times(feed_id, CADENCE_SAMPLES)
-            if len(times) < MIN_SAMPLES:
+            polls = self.store.new_item_times(feed_id, CADENCE_SAMPLES)
+            cadence = self._cadence(feed_id, polls, now)
+            if cadence is None:
                 continue  # too little history to know what is usual
-            cadence = statistics.median(a - b for a, b in itertools.pairwise(times))
-            silence = now - times[0]
+            silence = now - polls[0]
             if silence > max(self.silent_factor * cadence, self.min_silence_s):
                 state = FeedState(feed_id, "", name, None, None, None, True, 0)
                 queued += self._transition(
@@ -98,6 +98,17 @@ class FeedHealthMonitor:
                     " and still publishes.",
                 )
         return queued
+
+    def _cadence(self, feed_id: int, polls: list[float], now: float) -> float | None:
+        """The feed's usual gap between new items: the median gap between its items'
+        publication times (one baseline poll is enough), else between the polls that
+        brought news; None while neither has ``MIN_SAMPLES`` distinct times."""
+        for times in (self.store.publication_times(feed_id, now, CADENCE_SAMPLES), polls):
+            if len(times) >= MIN_SAMPLES:
+                gap = statistics.median(a - b for a, b in itertools.pairwise(times))
+                if gap > 0:
+                    return gap
+        return None
 
     def _transition(self, state: FeedState, health: HealthStatus, subject: str, body: str) -> bool:
         now = self.clock()

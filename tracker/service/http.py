@@ -107,6 +107,8 @@ class Metrics:
                 label = "retry"
             case DeliveryStatus.DEAD:
                 label = "dead"
+            case DeliveryStatus.CANCELLED:  # set by the CLI, never by an attempt
+                return
             case _:
                 assert_never(status)
         self.delivery(channel, label)

@@ -73,6 +73,8 @@ def needs_restart(old: Settings, new: Settings) -> list[str]:
         keys.append("database")
     if old.metrics_listen != new.metrics_listen:
         keys.append("metrics")
+    if old.stories_window_s != new.stories_window_s:
+        keys.append("stories.window")  # the story index is built with it at start
     return keys
 
 

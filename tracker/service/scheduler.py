@@ -12,15 +12,15 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
-from apscheduler.schedulers.asyncio import AsyncIOScheduler
-from apscheduler.util import undefined
-
+from tracker.errors import StoreError
 from tracker.log import event
 from tracker.models import FeedState, PollOutcome
 
 if TYPE_CHECKING:  # types only: the daemon builds these and hands them in
+    from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
     from tracker.delivery.outbox import Dispatcher
     from tracker.ingest.pipeline import Poller
     from tracker.store.facade import Store
@@ -74,6 +74,14 @@ class OutboxWaker:
                 return
 
 
+class RunProgress(Protocol):
+    """Told of a one-shot cycle's polls as they start and finish."""
+
+    def begin(self, total: int) -> None: ...
+    def started(self, feed: str) -> None: ...
+    def finished(self, feed: str) -> None: ...
+
+
 class FeedScheduler:
     """Runs polls with a global concurrency limit; one feed is never polled twice at once."""
 
@@ -101,6 +109,8 @@ class FeedScheduler:
         self.in_flight: dict[int, asyncio.Task[PollOutcome]] = {}
         self.last_tick_at: float | None = None
         self._scheduler: AsyncIOScheduler | None = None
+        self._due: asyncio.Task[None] | None = None  # a tick's query of due feeds
+        self._jobs: set[asyncio.Task[None]] = set()  # job runs going on past their wait
 
     async def tick(self) -> None:
         """Start polls for due feeds, up to the free concurrency slots."""
@@ -108,10 +118,24 @@ class FeedScheduler:
         if self.on_tick is not None:
             self.on_tick()
         free = self.concurrency - len(self.in_flight)
-        if free <= 0:
-            return
-        for state in self.store.due_feeds(self.last_tick_at, free, exclude=self.in_flight):
-            self._start(state)
+        if free <= 0 or self.store.fault is not None:
+            return  # no slot, or the database takes no write (the storage guard waits it out)
+        if self._due is not None and not self._due.done():
+            return  # the last tick's query still waits for the writer thread
+        self._due = asyncio.create_task(self._start_due(self.last_tick_at, free))
+        # The tick job ends within a tick even when the writer is busy (a lock wait): the
+        # query goes on and starts its polls when it returns, and the job is never found
+        # still running by the next tick.
+        await asyncio.wait([self._due], timeout=TICK_S / 2)
+
+    async def _start_due(self, now: float, free: int) -> None:
+        try:
+            due = await self.store.run(self.store.due_feeds, now, free, exclude=set(self.in_flight))
+        except StoreError:
+            return  # a storage fault: the guard has it from here
+        for state in due:
+            if state.id not in self.in_flight and len(self.in_flight) < self.concurrency:
+                self._start(state)
 
     def _start(self, state: FeedState) -> asyncio.Task[PollOutcome]:
         task = asyncio.create_task(self._poll(self.poller, state), name=f"poll:{state.url}")
@@ -137,7 +161,7 @@ class FeedScheduler:
         """Start sending due deliveries (APScheduler job). Each channel sends from its own
         task and the tick does not wait for them: a channel still sending is left out of
         the next ticks until it is done, so no delivery is claimed twice."""
-        if self.dispatcher is None:
+        if self.dispatcher is None or self.store.fault is not None:
             return
         try:
             await self.dispatcher.run_due(wait=False)
@@ -172,19 +196,31 @@ class FeedScheduler:
         """Run the outbox job now: new deliveries go out without waiting for the next tick."""
         self.waker()
 
-    async def run_once(self) -> list[PollOutcome]:
-        """Poll every active feed once (bounded concurrency) and return the outcomes."""
-        states = self.store.pollable_feeds(self.clock())
+    async def run_once(self, progress: RunProgress | None = None) -> list[PollOutcome]:
+        """Poll every active feed once (bounded concurrency) and return the outcomes;
+        ``progress`` hears of each poll's start and end (`run --once` on a terminal)."""
+        states = await self.store.run(self.store.pollable_feeds, self.clock())
         sem = asyncio.Semaphore(self.concurrency)
+        if progress is not None:
+            progress.begin(len(states))
 
         async def bounded(state: FeedState) -> PollOutcome:
             async with sem:
-                return await self._poll(self.poller, state)
+                if progress is None:
+                    return await self._poll(self.poller, state)
+                progress.started(state.name)
+                try:
+                    return await self._poll(self.poller, state)
+                finally:
+                    progress.finished(state.name)
 
         return list(await asyncio.gather(*(bounded(s) for s in states)))
 
     def start(self) -> None:
         """Start the jobs on the running event loop: poll tick, outbox tick, extra jobs."""
+        # Imported here: a one-shot run never starts the jobs, and apscheduler costs ~0.1 s.
+        from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
         self._scheduler = AsyncIOScheduler()
         self._add_job(self.tick, TICK_S, "poll-tick", first_run=datetime.now().astimezone())
         # Always scheduled: a reload may add the first channel; with none it returns at once.
@@ -203,9 +239,11 @@ class FeedScheduler:
         first_run: datetime | None = None,
     ) -> None:
         # One instance at a time, late runs coalesced and never dropped as "misfired".
+        from apscheduler.util import undefined
+
         assert self._scheduler is not None
         self._scheduler.add_job(
-            job,
+            self._bounded(job, seconds, name),
             "interval",
             seconds=seconds,
             id=name,
@@ -215,11 +253,36 @@ class FeedScheduler:
             next_run_time=first_run or undefined,
         )
 
+    def _bounded(
+        self, job: Callable[[], Awaitable[None]], seconds: float, name: str
+    ) -> Callable[[], Awaitable[None]]:
+        """``job`` as an APScheduler job that returns within half its interval: a run that
+        takes longer (waiting for the writer thread behind a lock) goes on as a task, and
+        the runs due meanwhile are skipped here, quietly, instead of by APScheduler with a
+        "maximum number of running instances" warning each."""
+        running: asyncio.Task[None] | None = None
+
+        async def run() -> None:
+            nonlocal running
+            if running is not None and not running.done():
+                return
+            running = asyncio.create_task(_run_job(job), name=f"job:{name}")
+            self._jobs.add(running)
+            running.add_done_callback(self._jobs.discard)
+            await asyncio.wait([running], timeout=seconds / 2)
+
+        run.__name__ = run.__qualname__ = getattr(job, "__qualname__", name)
+        return run
+
     async def stop(self, timeout_s: float = 10.0) -> None:
         """Stop ticking; let polls in flight finish for up to ``timeout_s``, then cancel them."""
         if self._scheduler is not None and self._scheduler.running:
             self._scheduler.shutdown(wait=False)
         self.waker.disconnect()
+        if self._due is not None:
+            self._due.cancel()  # a tick's query would start polls after the stop
+        for job in list(self._jobs):
+            job.cancel()
         tasks: list[asyncio.Task[Any]] = [*self.in_flight.values()]
         if self.dispatcher is not None:
             tasks += self.dispatcher.stop_sending()
@@ -231,3 +294,10 @@ class FeedScheduler:
         if pending:
             await asyncio.wait(pending)
         event(log, logging.INFO, "scheduler.stopped", finished=len(done), cancelled=len(pending))
+
+
+async def _run_job(job: Callable[[], Awaitable[None]]) -> None:
+    try:
+        await job()
+    except Exception:  # keep the job alive; its next run tries again
+        log.exception("job crashed")

@@ -33,6 +33,14 @@ class Tested:
             "title": self.title,
             "topics": [h.topic for h in self.hits],
             "why": {h.topic: list(h.terms) for h in self.hits},
+            "feed": self.feed,
+            "published": (
+                self.published_at.astimezone(UTC)
+                .isoformat(timespec="seconds")
+                .replace("+00:00", "Z")
+                if self.published_at
+                else None
+            ),
         }
 
 

@@ -358,6 +358,8 @@ NOTICE_LABELS = {
     NoticeKind.FEED_SILENT: "Feed silent",
     NoticeKind.FEED_RECOVERED: "Feed recovered",
     NoticeKind.CONFIG_REJECTED: "Config edit rejected",
+    NoticeKind.STORAGE_DEGRADED: "Storage degraded",
+    NoticeKind.STORAGE_RECOVERED: "Storage recovered",
     NoticeKind.OTHER: "Notice",
 }
 

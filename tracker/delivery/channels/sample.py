@@ -10,7 +10,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from tracker.delivery.channels import build, digest_key
-from tracker.models import NOTICE_TOPIC, Alert, NoticeKind, SendResult
+from tracker.models import NOTICE_TOPIC, Alert, NoticeKind, SendResult, StoryReport
 from tracker.settings import (
     AppriseSettings,
     ChannelSettings,
@@ -88,9 +88,32 @@ def _sample(
     )
 
 
+def _story(a: Alert, story_id: int, *outlets: tuple[str, str, str, int]) -> Alert:
+    """``a`` as one report of a story that these outlets (name, lang, title, minutes before
+    the sample time) carried too."""
+    reports = tuple(
+        StoryReport(name, lang, title, a.canonical_url, _T0 - 60 * minutes, _T0 - 60 * minutes)
+        for name, lang, title, minutes in outlets
+    )
+    return replace(a, story_id=story_id, headline=a.title, story_first_seen=_T0, reports=reports)
+
+
 def preview_alerts() -> list[Alert]:
-    """Sample alerts as the matcher writes them: a title match, a summary match (Spanish),
-    content without a summary, and a story two topics matched."""
+    """Sample alerts as the matcher writes them: a title match, a summary match (Spanish) of
+    a story three outlets carried, content without a summary, and a story two topics
+    matched."""
+    alerts = _preview_alerts()
+    alerts[1] = _story(
+        alerts[1],
+        102,
+        ("El Universal", "es-MX", alerts[1].title, 42),
+        ("Milenio", "es", "Economía anuncia aranceles de represalia al acero de EU", 35),
+        ("Reuters", "en", "Mexico slaps retaliatory tariffs on US steel", 30),
+    )
+    return alerts
+
+
+def _preview_alerts() -> list[Alert]:
     return [
         _sample(
             1,

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 from tracker.models import Article, StoredArticle, TopicHit
 from tracker.store.sqlite.base import Tables
+from tracker.store.sqlite.stories import Placement
 
 
 @dataclass(frozen=True)
@@ -37,10 +38,18 @@ class ArticleTables(Tables):
             )
         return known
 
-    def add_entry(self, feed_id: int, article: Article, now: float) -> tuple[int, bool]:
+    def add_entry(
+        self,
+        feed_id: int,
+        article: Article,
+        now: float,
+        place: Callable[[], Placement] | None = None,
+    ) -> tuple[int, bool]:
         """Record that the feed carried ``article``; return (article id, whether it is new).
 
         An article whose canonical URL is already stored (from another feed) is not new.
+        ``place`` gives a new article its story (called only for a new one), stored in the
+        same INSERT.
         """
         article_id: int | None = None
         if article.canonical_url:
@@ -50,11 +59,13 @@ class ArticleTables(Tables):
             article_id = row[0] if row else None
         is_new = article_id is None
         if article_id is None:
+            story = place() if place is not None else None
             # Plain execute, not Table.insert: this is the hot path, and insert() rebuilds
             # its SQL for every row (~0.1 ms each).
             cur = self.db.execute(
                 "INSERT INTO articles (canonical_url, url, title, summary, content, published_at,"
-                " first_seen_at, lang, authors, feed_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " first_seen_at, lang, authors, feed_id, story_id, join_kind, join_score,"
+                " join_matched, join_shared) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
                     article.canonical_url,
                     article.url,
@@ -66,6 +77,11 @@ class ArticleTables(Tables):
                     article.lang,
                     json.dumps(list(article.authors), ensure_ascii=False),
                     feed_id,
+                    *(
+                        (story.story_id, story.kind, story.score, story.matched, story.shared_json)
+                        if story is not None
+                        else (None, None, None, None, "[]")
+                    ),
                 ],
             )
             article_id = int(cur.lastrowid or 0)

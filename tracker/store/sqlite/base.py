@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import sqlite3
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
@@ -46,6 +47,31 @@ class Tables:
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
-        """One transaction: all of it lands, or none of it (nested blocks are savepoints)."""
-        with self.db.atomic():
+        """One transaction: all of it lands, or none of it (nested blocks are savepoints).
+
+        The outer one begins IMMEDIATE: it takes the write lock first (waiting up to the busy
+        timeout), so a read that turns into a write never fails at once with SQLITE_BUSY
+        when another connection wrote in between."""
+        conn = self.db.conn
+        if conn.in_transaction:
+            with self.db.atomic():  # a savepoint
+                yield
+            return
+        conn.execute("BEGIN IMMEDIATE")
+        try:
             yield
+        except BaseException:
+            _rollback(conn)
+            raise
+        try:
+            conn.execute("COMMIT")
+        except BaseException:
+            # A COMMIT that failed (a full disk) can leave the transaction open.
+            _rollback(conn)
+            raise
+
+
+def _rollback(conn: sqlite3.Connection) -> None:
+    """Roll back what is left (an error may already have ended the transaction)."""
+    if conn.in_transaction:
+        conn.execute("ROLLBACK")

@@ -11,6 +11,8 @@ from tracker.store.sqlite.base import Tables
 
 # A feed out of the config for longer than this gets a new silent baseline when it returns.
 REBASELINE_AFTER_S = 3600.0
+# Entries stored closer together than this came in one poll (see new_item_times).
+POLL_GAP_S = 10.0
 
 
 @dataclass(frozen=True)
@@ -187,10 +189,27 @@ class FeedTables(Tables):
         return [(r[0], r[1]) for r in rows]
 
     def new_item_times(self, feed_id: int, limit: int) -> list[float]:
-        """When the feed last brought new entries (distinct poll times, newest first)."""
+        """When the feed's polls brought new entries: one time per poll, newest first.
+
+        A poll stamps each entry as it stores it, so one poll's entries lie microseconds to
+        seconds apart: a row closer than ``POLL_GAP_S`` to the one before belongs to the same
+        poll, and only each poll's first row counts."""
         rows = self.db.execute(
-            "SELECT DISTINCT seen_at FROM entries WHERE feed_id = ? ORDER BY seen_at DESC LIMIT ?",
-            [feed_id, limit],
+            "SELECT seen_at FROM (SELECT seen_at, seen_at - LAG(seen_at) OVER (ORDER BY seen_at)"
+            " AS gap FROM entries WHERE feed_id = ?) WHERE gap IS NULL OR gap >= ?"
+            " ORDER BY seen_at DESC LIMIT ?",
+            [feed_id, POLL_GAP_S, limit],
+        )
+        return [r[0] for r in rows]
+
+    def publication_times(self, feed_id: int, until: float, limit: int) -> list[float]:
+        """The distinct publication times of the feed's entries up to ``until``, newest first
+        (dates in the future are a feed's mistake, not its cadence)."""
+        rows = self.db.execute(
+            "SELECT DISTINCT a.published_at FROM entries e JOIN articles a ON a.id = e.article_id"
+            " WHERE e.feed_id = ? AND a.published_at IS NOT NULL AND a.published_at <= ?"
+            " ORDER BY a.published_at DESC LIMIT ?",
+            [feed_id, until, limit],
         )
         return [r[0] for r in rows]
 

@@ -183,9 +183,8 @@ def _v7(db: sqlite_utils.Database) -> None:
         ALTER TABLE articles ADD COLUMN join_matched INTEGER;
         ALTER TABLE articles ADD COLUMN join_shared TEXT NOT NULL DEFAULT '[]';
         UPDATE articles SET story_id = id;
+        -- The one new index on the hot path: a story's reports, read for every alert.
         CREATE INDEX articles_story ON articles (story_id);
-        CREATE INDEX articles_published ON articles (COALESCE(published_at, first_seen_at));
-        CREATE INDEX stories_seen ON stories (last_seen);
         ALTER TABLE matches ADD COLUMN story_id INTEGER REFERENCES stories(id);
         UPDATE matches SET story_id = (SELECT story_id FROM articles a WHERE a.id = article_id);
         CREATE UNIQUE INDEX matches_story_alert ON matches (story_id, topic) WHERE alert = 1;
@@ -198,8 +197,16 @@ def _v7(db: sqlite_utils.Database) -> None:
     )
 
 
+def _v8(db: sqlite_utils.Database) -> None:
+    # Muted topics (`tracker topics mute`): the daemon reads them at each match, so a mute
+    # from the CLI reaches a running daemon and survives reloads and restarts.
+    db.execute(
+        "CREATE TABLE topic_mutes (topic TEXT PRIMARY KEY, until REAL, created_at REAL NOT NULL)"
+    )
+
+
 # Append only: a migration that shipped is never edited. Each is recorded by its name (v1…).
-STEPS = (_v1, _v2, _v3, _v4, _v6, _v7)
+STEPS = (_v1, _v2, _v3, _v4, _v6, _v7, _v8)
 NAMES = tuple(step.__name__.lstrip("_") for step in STEPS)
 
 

@@ -27,6 +27,21 @@ class ReportRow:
 
 
 @dataclass(frozen=True)
+class Placement:
+    """The story a new article goes in, and why (``kind`` None: it begins the story)."""
+
+    story_id: int
+    kind: str | None = None
+    score: float | None = None
+    matched: int | None = None
+    shared: tuple[str, ...] = ()
+
+    @property
+    def shared_json(self) -> str:
+        return json.dumps(list(self.shared), ensure_ascii=False) if self.shared else "[]"
+
+
+@dataclass(frozen=True)
 class SentAlert:
     """A story's first alert as one channel received it (an update is threaded to it)."""
 
@@ -77,24 +92,15 @@ class StoryTables(Tables):
         )
         return int(cur.lastrowid or 0)
 
-    def assign_story(
-        self,
-        article_id: int,
-        story_id: int,
-        now: float,
-        kind: str | None = None,
-        score: float | None = None,
-        matched: int | None = None,
-        shared: Sequence[str] = (),
-    ) -> None:
-        """Put an article in a story, with why it joined (nothing: it began the story)."""
+    def assign_story(self, article_id: int, place: Placement, now: float) -> None:
+        """Put a stored article in a story (one stored before stories were assigned)."""
         self.db.execute(
             "UPDATE articles SET story_id = ?, join_kind = ?, join_score = ?, join_matched = ?,"
             " join_shared = ? WHERE id = ?",
-            [story_id, kind, score, matched, json.dumps(list(shared), ensure_ascii=False),
+            [place.story_id, place.kind, place.score, place.matched, place.shared_json,
              article_id],
         )  # fmt: skip
-        self.touch_story(story_id, now)
+        self.touch_story(place.story_id, now)
 
     def touch_story(self, story_id: int, now: float) -> None:
         """The story was seen again (a new article, or another feed carrying one)."""
@@ -108,13 +114,15 @@ class StoryTables(Tables):
 
     def window_reports(self, since: float) -> Iterator[ReportRow]:
         """Articles published (else first seen) at or after ``since``, in that order, with
-        their story: what the story index is rebuilt from at start."""
+        their story: what the story index is rebuilt from at start. (Found through the
+        first-seen index: an article is seen after it is published, so one first seen before
+        ``since`` was published before it too, unless its date lies in the future.)"""
         cursor = self.db.execute(
             "SELECT id, title, CASE WHEN summary != '' THEN summary ELSE content END, lang,"
             " COALESCE(published_at, first_seen_at), canonical_url, story_id FROM articles"
-            " WHERE COALESCE(published_at, first_seen_at) >= ? AND story_id IS NOT NULL"
-            " ORDER BY COALESCE(published_at, first_seen_at), id",
-            [since],
+            " WHERE first_seen_at >= ? AND COALESCE(published_at, first_seen_at) >= ?"
+            " AND story_id IS NOT NULL ORDER BY COALESCE(published_at, first_seen_at), id",
+            [since, since],
         )
         for row in cursor:
             yield ReportRow(*row)

@@ -1,0 +1,72 @@
+"""Waits made visible: how many feeds wait in backoff or under a server's Retry-After, and
+when the next poll is due; logged by the daemon at start and hourly, and the feeds a
+one-shot run skips."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from tracker.log import event
+from tracker.store.facade import FeedWait, Store
+from tracker.units import format_duration
+
+log = logging.getLogger(__name__)
+
+# How often the daemon logs the waits (and once at start).
+WAITS_EVERY_S = 3600.0
+
+
+@dataclass(frozen=True)
+class Waits:
+    """The schedule in numbers: feeds in backoff after errors, under a hold, next due."""
+
+    feeds: int
+    backoff: int
+    held: int
+    next_poll_at: float | None
+    held_until: float | None  # the latest hold's end
+
+
+def summarize(waits: list[FeedWait], now: float) -> Waits:
+    held = [w.hold_until for w in waits if w.hold_until is not None and w.hold_until > now]
+    backoff = sum(
+        1 for w in waits if w.consecutive_errors and w.next_check_at > now and w.hold_until is None
+    )
+    return Waits(
+        feeds=len(waits),
+        backoff=backoff,
+        held=len(held),
+        next_poll_at=min((w.next_check_at for w in waits), default=None),
+        held_until=max(held, default=None),
+    )
+
+
+def _utc(ts: float | None) -> str | None:
+    if ts is None:
+        return None
+    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def log_waits(store: Store, now: float) -> Waits:
+    """Log ``feeds.waiting``: feeds, backoff, held (and until when), next poll due."""
+    w = summarize(store.feed_waits(now), now)
+    due = w.next_poll_at
+    event(
+        log,
+        logging.INFO,
+        "feeds.waiting",
+        feeds=w.feeds,
+        backoff=w.backoff,
+        held=w.held,
+        held_until=_utc(w.held_until),
+        next_poll_at=_utc(due),
+        next_poll_in=None if due is None else format_duration(max(0, round(due - now))),
+    )
+    return w
+
+
+def skipped(store: Store, now: float) -> list[FeedWait]:
+    """The active feeds a one-shot run leaves alone: a server asked them to wait."""
+    return [w for w in store.feed_waits(now) if w.hold_until is not None]
