@@ -30,7 +30,7 @@ lint: $(VENV)/.installed-test
 
 test: $(VENV)/.installed-test lint
 	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
-	  echo "make test: no chromium/chromedriver: tests/test_browser.py is SKIPPED" \
+	  echo "make test: no chromium/chromedriver: tests/test_browser.py and tests/test_browser_web.py are SKIPPED" \
 	    "(apt-get install -y chromium chromium-driver, or run .ci/run)"
 	$(BIN)/python -m pytest -rs
 

@@ -192,6 +192,8 @@ class Settings:
     secrets: tuple[str, ...] = field(repr=False)
     parse: ParseSettings = field(default_factory=ParseSettings)
     stories_window_s: float = 72 * 3600.0  # reports further apart never join one story
+    web_listen: str | None = None  # the status page's host:port (None: off)
+    web_token: str | None = field(default=None, repr=False)  # its access token, if any
 
     def topic_specs(self) -> list[TopicSpec]:
         """The topics as the matcher compiles them."""

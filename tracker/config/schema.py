@@ -640,6 +640,45 @@ class Metrics(_Model):
         return value
 
 
+class Web(_Model):
+    """The status page in the browser (overview, stories, feeds, alerts, query tester)."""
+
+    listen: str | None = None
+    """`host:port` for the status page, e.g. `127.0.0.1:9465`; it also serves `/metrics` and
+    `/healthz`. A loopback address needs no login; any other address (`:9465`, `0.0.0.0:9465`,
+    a LAN address) is refused unless `token` or `token_file` is set.
+
+    Default: off
+    """
+    token: SecretStr | None = None
+    """Access token for the page (prefer `token_file`): sent as `Authorization: Bearer TOKEN`
+    or as the password of HTTP basic auth (any user name)."""
+    token_file: Path | None = None
+    """File holding the token (trailing newline ignored); relative paths are looked up first
+    in `$CREDENTIALS_DIRECTORY`, then next to the config file."""
+
+    @field_validator("listen")
+    @classmethod
+    def _check_listen(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_listen_address(value)
+        return value
+
+    @model_validator(mode="after")
+    def _read_token_file(self, info: ValidationInfo) -> Web:
+        model = _with_secret_file(self, "token", info)
+        if model.listen is not None:
+            host, _ = parse_listen_address(model.listen)
+            if not _is_loopback(host) and (
+                model.token is None or not model.token.get_secret_value()
+            ):
+                raise ValueError(
+                    f"web.listen {model.listen} is not a loopback address: set web.token_file"
+                    " (or web.token) so the page asks for it, or listen on 127.0.0.1"
+                )
+        return model
+
+
 class Stories(_Model):
     """How articles are grouped into stories (one alert per story, naming every outlet)."""
 
@@ -686,6 +725,8 @@ class Config(_Model):
     """The optional `/metrics` and `/healthz` listener (below)."""
     stories: Stories = Stories()
     """How articles are grouped into stories (below)."""
+    web: Web = Web()
+    """The status page in the browser (below)."""
     # Where the file was read from; relative paths in it are relative to this folder.
     base_dir: Path = Field(default=Path("."), exclude=True)
 

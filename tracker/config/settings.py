@@ -68,4 +68,6 @@ def _to_settings(config: Config) -> Settings:
         secrets=tuple(config.secrets()),
         parse=ParseSettings(config.parse.timeout, config.parse.max_memory),
         stories_window_s=config.stories.window,
+        web_listen=config.web.listen,
+        web_token=config.web.token.get_secret_value() if config.web.token else None,
     )

@@ -48,6 +48,7 @@ from tracker.service.scheduler import FeedScheduler, OutboxWaker, RunProgress
 from tracker.service.storage import CHECK_EVERY_S, StorageGuard
 from tracker.service.systemd import InstanceLock
 from tracker.service.waits import WAITS_EVERY_S, log_waits, skipped
+from tracker.service.web.app import status_pages
 from tracker.settings import Settings
 from tracker.store.facade import DeliveryRow, FeedWait, Store
 from tracker.store.writer import check_not_lost
@@ -367,6 +368,7 @@ class Daemon:
             parts.store, self._lost, self._notice_without_store, on_recovered=parts.waker
         )
         health = await self._start_health_server()
+        pages = await self._start_web_server()
         sched.every(CHECK_EVERY_S, self.guard.check, "storage-guard")
         sched.every(STATUS_EVERY_S, self._status, "status")
         sched.every(SILENCE_CHECK_EVERY_S, self._check_silence, "feed-silence")
@@ -407,18 +409,35 @@ class Daemon:
                 watchdog.cancel()
             if health is not None:
                 await health.stop()
+            if pages is not None:
+                await pages.stop()
 
-    async def _start_health_server(self) -> HealthServer | None:
-        listen = self.settings.metrics_listen
+    async def _start_web_server(self) -> HealthServer | None:
+        """The status page on web.listen (with /metrics and /healthz), unless it shares the
+        metrics listener's address (then that listener serves it)."""
+        listen = self.settings.web_listen
+        if listen is None or listen == self.settings.metrics_listen:
+            return None
+        return await self._start_health_server(listen, "web.listen")
+
+    async def _start_health_server(
+        self, listen: str | None = None, key: str = "metrics.listen"
+    ) -> HealthServer | None:
+        listen = listen or self.settings.metrics_listen
         if listen is None:
             return None
         from tracker.service.http import HealthServer, all_of
 
         host, port = parse_listen_address(listen)
         assert self.guard is not None
+        routes = None
+        if listen == self.settings.web_listen:
+            routes = status_pages(self.settings).add_routes
         # The storage guard's state, not a probe of its own: a health check never waits on
         # the database (nor competes with the writer for its lock).
-        server = HealthServer(self.metrics, all_of(self.gate.check, self.guard.health), host, port)
+        server = HealthServer(
+            self.metrics, all_of(self.gate.check, self.guard.health), host, port, routes
+        )
         try:
             await server.start()
         except OSError as exc:
@@ -427,8 +446,10 @@ class Daemon:
             hint = None
             if exc.errno == errno.EADDRINUSE:
                 hint = "another program listens there; choose another port"
-            raise TrackerError(f"metrics.listen {listen}: {reason}", hint=hint) from exc
+            raise TrackerError(f"{key} {listen}: {reason}", hint=hint) from exc
         event(log, logging.INFO, "metrics.listening", url=f"http://{listen}/metrics")
+        if routes is not None:
+            event(log, logging.INFO, "web.listening", url=f"http://{host or '*'}:{server.port}/")
         return server
 
     async def _status_line(self) -> str:

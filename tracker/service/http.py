@@ -145,9 +145,15 @@ class HealthServer:
     """``GET /metrics`` and ``GET /healthz`` on ``host:port`` (port 0 picks a free one)."""
 
     def __init__(
-        self, metrics: Metrics, check: HealthCheck, host: str = "127.0.0.1", port: int = 9464
+        self,
+        metrics: Metrics,
+        check: HealthCheck,
+        host: str = "127.0.0.1",
+        port: int = 9464,
+        routes: Callable[[web.Application], None] | None = None,
     ) -> None:
         self.metrics = metrics
+        self.routes = routes  # more pages on this listener (the status page)
         self.check = check
         self.host = host
         self.requested_port = port
@@ -159,6 +165,8 @@ class HealthServer:
         # prometheus_client's handler negotiates OpenMetrics vs text format and gzip.
         app.router.add_get("/metrics", make_aiohttp_handler(self.metrics.registry))
         app.router.add_get("/healthz", self._healthz)
+        if self.routes is not None:
+            self.routes(app)
         return app
 
     async def start(self) -> None:
