@@ -3,21 +3,46 @@
 This module fixes the interface the pipeline, the store and the CLI use. It is pure: no
 database, no I/O. The caller owns story ids (the store's), feeds reports in publication
 order, and calls ``add`` only once the report's story is committed, so a rolled-back
-transaction never leaves a report in the index.
+transaction never leaves a report in the index. ``rebuild`` fills a new index from stored
+(report, story) pairs at start, so nothing of it needs persisting.
+
+How a report finds its story (``find``):
+1. the same canonical URL within the window;
+2. candidates from an inverted index over each report's rarest terms (``INDEX_TERMS`` of
+   them; terms shared by very many reports in the window are skipped), so a lookup costs
+   the length of a few short posting lists, never a scan of the window;
+3. each candidate judged by ``judge`` (see there): a near-duplicate score within one
+   language, shared entities, numbers and lexicon concepts across languages, and vetoes
+   for reports that share names but not the event (opposite events, different numbers,
+   agent and target swapped). The best accepted candidate's story wins.
 """
 
 from __future__ import annotations
 
-from collections import OrderedDict
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Literal
 
-from tracker.text import split_words
+from tracker.stories.features import QUERY_TERMS, STRONG, Features, Weigher
+from tracker.stories.lexicon import OPPOSITE, Lexicon, default_lexicon
+from tracker.stories.rarity import Rarity, default_rarity
 
 # Default window: reports published more than this far apart never join one story.
 DEFAULT_WINDOW_S = 72 * 3600.0
 
 JoinKind = Literal["url", "near_duplicate", "entities"]
+
+# Thresholds, tuned on the same-language training material and the cross-language dev set
+# only (bench/stories_quality.py reports each set; tests/test_stories_quality.py has floors).
+SAME_MIN = 0.60  # weighted Dice of title or of title+text, same language
+SAME_SURE = 0.80  # above this a number mismatch does not veto (a wire copy's edited figure)
+ANCHOR = 3.0  # below SAME_SURE, the shared terms must include one this rare (a name)
+CROSS_MIN_EVIDENCE = 7.0  # sum of the shared terms' cross-language weights
+CROSS_MIN_STRONG = 2  # shared terms of weight >= STRONG
+CROSS_MIN_COVER = 0.30  # shared cross weight / the lighter report's cross weight
+POSTING_CAP = 2000  # a term in more reports than this within the window finds nothing
+CANDIDATES = 12  # candidates judged in full, by accumulated key weight
+SHOWN = 6  # shared terms recorded in ``Joined.shared``
 
 
 @dataclass(frozen=True)
@@ -48,53 +73,211 @@ class Joined:
         return f"{text} ({', '.join(self.shared)})" if self.shared else text
 
 
-@dataclass
-class StoryIndex:
-    """Reports of the last ``window_s`` seconds, searchable by the story they tell.
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """``judge``'s answer for one pair of reports."""
 
-    This first version joins on the canonical URL or an identical title only; the
-    near-duplicate and cross-language detection replace ``find`` behind the same interface.
+    kind: JoinKind
+    score: float
+    shared: tuple[str, ...]
+
+
+@dataclass(slots=True)
+class _Entry:
+    story: int
+    published: float
+    url: str | None
+    features: Features
+    keys: tuple[str, ...]
+
+
+def conflict(a: Features, b: Features, *, sure: bool) -> str | None:
+    """Why two reports that share terms cannot tell one event, or None."""
+    if a.events and b.events:
+        only_a = set(a.events) - set(b.events)
+        only_b = set(b.events) - set(a.events)
+        for x in only_a:
+            for y in only_b:
+                if frozenset((x, y)) in OPPOSITE:
+                    return f"opposite events {x[1:]}/{y[1:]}"
+    if (
+        a.agents
+        and b.agents
+        and not set(a.agents) & set(b.agents)
+        and set(a.agents) & set(b.targets)
+        and set(b.agents) & set(a.targets)
+    ):
+        return "agent and target swapped"
+    if not sure and a.numbers and b.numbers and not set(a.numbers) & set(b.numbers):
+        return "different numbers"
+    if not sure and a.actors and b.actors and not set(a.actors) & set(b.actors):
+        return "different countries"
+    return None
+
+
+def judge(a: Features, b: Features, weigher: Weigher) -> Verdict | None:
+    """Whether ``a`` and ``b`` report one event, and how sure; None when not.
+
+    Same language: the weighted Dice coefficient of the headlines' terms, or of all terms,
+    at least ``SAME_MIN``. Across languages (or when that fails): the shared terms' weights
+    across languages (names, numbers, lexicon concepts) must add up to
+    ``CROSS_MIN_EVIDENCE``, include ``CROSS_MIN_STRONG`` heavy ones and cover
+    ``CROSS_MIN_COVER`` of the lighter report. Vetoes (``conflict``) apply to both.
     """
+    b_terms = b.terms
+    a_set = set(a.terms)
+    shared = [t for t in b_terms if t in a_set]
+    if not shared:
+        return None
+    same_lang = a.lang == b.lang or not a.lang or not b.lang
+    if same_lang:
+        lang = a.lang or b.lang
+        weights = [weigher.weight(t, lang) for t in shared]
+        full = 2.0 * sum(weights) / ((a.weight + b.weight) or 1.0)
+        in_titles = set(a.terms[: a.n_title]).intersection(b_terms[: b.n_title])
+        title_shared = sum(w for t, w in zip(shared, weights, strict=True) if t in in_titles)
+        title = 2.0 * title_shared / ((a.title_weight + b.title_weight) or 1.0)
+        score = max(full, title)
+        anchored = score >= SAME_SURE or any(w >= ANCHOR for w in weights)
+        if score >= SAME_MIN and anchored and conflict(a, b, sure=score >= SAME_SURE) is None:
+            ranked = sorted(zip(weights, shared, strict=True), reverse=True)
+            return Verdict("near_duplicate", round(score, 3), tuple(t for _, t in ranked[:SHOWN]))
+        # Within one language, shared names alone chain every story of a busy week together
+        # (every Obama story, every Sony story): only the near-duplicate score decides.
+        return None
+    cross = sorted(((weigher.cross(t), t) for t in shared), reverse=True)
+    evidence = sum(w for w, _ in cross)
+    strong = sum(1 for w, _ in cross if w >= STRONG)
+    cover = evidence / (min(a.cross_weight, b.cross_weight) or 1.0)
+    if (
+        evidence >= CROSS_MIN_EVIDENCE
+        and strong >= CROSS_MIN_STRONG
+        and cover >= CROSS_MIN_COVER
+        and conflict(a, b, sure=False) is None
+    ):
+        return Verdict("entities", round(cover, 3), tuple(t for _, t in cross[:SHOWN]))
+    return None
 
-    window_s: float = DEFAULT_WINDOW_S
-    _by_url: dict[str, tuple[int, int, float]] = field(default_factory=dict)
-    _by_title: dict[tuple[str, ...], tuple[int, int, float]] = field(default_factory=dict)
-    _order: OrderedDict[int, tuple[float, str | None, tuple[str, ...]]] = field(
-        default_factory=OrderedDict
-    )
+
+class StoryIndex:
+    """Reports of the last ``window_s`` seconds, searchable by the story they tell."""
+
+    def __init__(
+        self,
+        window_s: float = DEFAULT_WINDOW_S,
+        *,
+        lexicon: Lexicon | None = None,
+        lists: Mapping[str, Sequence[str]] | None = None,
+        rarity: Rarity | None = None,
+    ) -> None:
+        base = lexicon if lexicon is not None else default_lexicon()
+        self.window_s = window_s
+        lexicon = base.with_lists(lists) if lists else base
+        self.weigher = Weigher(lexicon, rarity or default_rarity())
+        self._entries: dict[int, _Entry] = {}  # insertion order ~ publication order
+        self._by_url: dict[str, int] = {}
+        self._postings: dict[str, list[int]] = {}
+        self._last: tuple[Report, Features] | None = None
+
+    @classmethod
+    def rebuild(
+        cls,
+        pairs: Iterable[tuple[Report, int]],
+        window_s: float = DEFAULT_WINDOW_S,
+        *,
+        lexicon: Lexicon | None = None,
+        lists: Mapping[str, Sequence[str]] | None = None,
+    ) -> StoryIndex:
+        """An index of stored (report, story) pairs, in publication order: what a restart
+        calls with the articles of the last window, so membership survives it."""
+        index = cls(window_s, lexicon=lexicon, lists=lists)
+        for report, story in pairs:
+            index.add(report, story)
+        return index
+
+    def features(self, report: Report) -> Features:
+        """What the index compares of ``report`` (memoised for the ``add`` after a ``find``)."""
+        last = self._last
+        if last is not None and last[0] is report:
+            return last[1]
+        features = self.weigher.extract(report.title, report.text, report.lang)
+        self._last = (report, features)
+        return features
 
     def find(self, report: Report) -> Joined | None:
         """The story ``report`` belongs to, or None for a new one. Does not change the index."""
-        for found, kind in (
-            (self._by_url.get(report.canonical_url or ""), "url"),
-            (self._by_title.get(tuple(split_words(report.title))), "near_duplicate"),
-        ):
-            if found is not None and abs(report.published_at - found[2]) <= self.window_s:
-                story, key, _ = found
-                return Joined(story, kind, key)  # type: ignore[arg-type]
-        return None
+        window = self.window_s
+        entries = self._entries
+        if report.canonical_url:
+            key = self._by_url.get(report.canonical_url)
+            if key is not None:
+                entry = entries[key]
+                if abs(report.published_at - entry.published) <= window:
+                    return Joined(entry.story, "url", key)
+        features = self.features(report)
+        weigher = self.weigher
+        scores: dict[int, float] = {}
+        postings = self._postings
+        for term in features.keys(weigher, QUERY_TERMS):
+            found = postings.get(term)
+            if found is None or len(found) > POSTING_CAP:
+                continue
+            w = weigher.cross(term)
+            for key in found:
+                scores[key] = scores.get(key, 0.0) + w
+        if not scores:
+            return None
+        best: tuple[float, int, Verdict] | None = None
+        ranked = sorted(scores, key=scores.__getitem__, reverse=True)[:CANDIDATES]
+        for key in ranked:
+            candidate = entries.get(key)
+            if candidate is None or abs(report.published_at - candidate.published) > window:
+                continue
+            verdict = judge(features, candidate.features, weigher)
+            if verdict is not None and (best is None or verdict.score > best[0]):
+                best = (verdict.score, key, verdict)
+        if best is None:
+            return None
+        _, key, verdict = best
+        return Joined(entries[key].story, verdict.kind, key, verdict.score, verdict.shared)
 
     def add(self, report: Report, story: int) -> None:
         """Record that ``report`` belongs to ``story`` (after the caller committed it)."""
-        entry = (story, report.key, report.published_at)
-        words = tuple(split_words(report.title))
+        features = self.features(report)
+        keys = tuple(features.keys(self.weigher))
+        if report.key in self._entries:
+            self._forget(report.key)
+        self._entries[report.key] = _Entry(
+            story, report.published_at, report.canonical_url, features, keys
+        )
         if report.canonical_url:
-            self._by_url[report.canonical_url] = entry
-        if words:
-            self._by_title[words] = entry
-        self._order[report.key] = (report.published_at, report.canonical_url, words)
+            self._by_url[report.canonical_url] = report.key
+        postings = self._postings
+        for term in keys:
+            found = postings.get(term)
+            if found is None:
+                postings[term] = [report.key]
+            else:
+                found.append(report.key)
 
     def prune(self, now: float) -> int:
         """Forget reports published before ``now - window_s``; returns how many."""
         cutoff = now - self.window_s
-        old = [k for k, (published, _, _) in self._order.items() if published < cutoff]
+        old = [k for k, e in self._entries.items() if e.published < cutoff]
         for key in old:
-            _, url, words = self._order.pop(key)
-            if url and self._by_url.get(url, (0, -1, 0))[1] == key:
-                del self._by_url[url]
-            if words and self._by_title.get(words, (0, -1, 0))[1] == key:
-                del self._by_title[words]
+            self._forget(key)
         return len(old)
 
+    def _forget(self, key: int) -> None:
+        entry = self._entries.pop(key)
+        if entry.url and self._by_url.get(entry.url) == key:
+            del self._by_url[entry.url]
+        for term in entry.keys:
+            found = self._postings.get(term)
+            if found is not None:
+                found.remove(key)
+                if not found:
+                    del self._postings[term]
+
     def __len__(self) -> int:
-        return len(self._order)
+        return len(self._entries)
