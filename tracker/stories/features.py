@@ -109,8 +109,8 @@ class Weigher:
     def extract(self, title: str, text: str, lang: str | None) -> Features:
         """The features of one report."""
         lang_tag = primary_lang(lang) or ""
-        title_words = split_words(prepare(title))
-        text_words = split_words(prepare(text))[:TEXT_WORDS] if text else []
+        title_words = split_words(prepare(title, lang_tag))
+        text_words = split_words(prepare(text, lang_tag))[:TEXT_WORDS] if text else []
         lexicon = self.lexicon
         title_concepts = lexicon.scan(title_words)
         terms: dict[str, float] = {}

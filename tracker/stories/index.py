@@ -37,9 +37,11 @@ JoinKind = Literal["url", "near_duplicate", "entities"]
 SAME_MIN = 0.60  # weighted Dice of title or of title+text, same language
 SAME_SURE = 0.80  # above this a number mismatch does not veto (a wire copy's edited figure)
 ANCHOR = 3.0  # below SAME_SURE, the shared terms must include one this rare (a name)
-CROSS_MIN_EVIDENCE = 7.0  # sum of the shared terms' cross-language weights
+CROSS_MIN_EVIDENCE = 9.0  # sum of the shared terms' cross-language weights
 CROSS_MIN_STRONG = 2  # shared terms of weight >= STRONG
-CROSS_MIN_COVER = 0.30  # shared cross weight / the lighter report's cross weight
+CROSS_MIN_COVER = 0.20  # shared cross weight / the lighter report's cross weight
+# Within one language, may shared names join two reports that are no near-duplicates?
+ENTITIES_SAME_LANG = False
 POSTING_CAP = 2000  # a term in more reports than this within the window finds nothing
 CANDIDATES = 12  # candidates judged in full, by accumulated key weight
 SHOWN = 6  # shared terms recorded in ``Joined.shared``
@@ -91,8 +93,11 @@ class _Entry:
     keys: tuple[str, ...]
 
 
-def conflict(a: Features, b: Features, *, sure: bool) -> str | None:
-    """Why two reports that share terms cannot tell one event, or None."""
+def conflict(a: Features, b: Features, *, sure: bool, strict: bool = False) -> str | None:
+    """Why two reports that share terms cannot tell one event, or None. ``strict`` (for
+    joins on shared names alone): headlines that both name events must share one."""
+    if strict and a.events and b.events and not set(a.events) & set(b.events):
+        return "different events"
     if a.events and b.events:
         only_a = set(a.events) - set(b.events)
         only_b = set(b.events) - set(a.events)
@@ -142,9 +147,8 @@ def judge(a: Features, b: Features, weigher: Weigher) -> Verdict | None:
         if score >= SAME_MIN and anchored and conflict(a, b, sure=score >= SAME_SURE) is None:
             ranked = sorted(zip(weights, shared, strict=True), reverse=True)
             return Verdict("near_duplicate", round(score, 3), tuple(t for _, t in ranked[:SHOWN]))
-        # Within one language, shared names alone chain every story of a busy week together
-        # (every Obama story, every Sony story): only the near-duplicate score decides.
-        return None
+        if not ENTITIES_SAME_LANG:
+            return None
     cross = sorted(((weigher.cross(t), t) for t in shared), reverse=True)
     evidence = sum(w for w, _ in cross)
     strong = sum(1 for w, _ in cross if w >= STRONG)
@@ -153,7 +157,7 @@ def judge(a: Features, b: Features, weigher: Weigher) -> Verdict | None:
         evidence >= CROSS_MIN_EVIDENCE
         and strong >= CROSS_MIN_STRONG
         and cover >= CROSS_MIN_COVER
-        and conflict(a, b, sure=False) is None
+        and conflict(a, b, sure=False, strict=True) is None
     ):
         return Verdict("entities", round(cover, 3), tuple(t for _, t in cross[:SHOWN]))
     return None

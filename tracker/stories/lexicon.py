@@ -40,18 +40,27 @@ _CASED = (
     (re.compile(r"\bU\.\s?S\.(?:\s?A\.)?|\bUSA?\b"), " EEUU "),
     (re.compile(r"\bUN\b"), " ONU "),
 )
+# "EU" is the European Union in English but Estados Unidos in Mexican Spanish.
+_EU = re.compile(r"\bEU\b")
+_EU_MEANS = {"en": " UE ", "es": " EEUU "}
 # "1,100" and "1.100" are one number (English and Spanish thousands), not 1 and 100.
 _THOUSANDS = re.compile(r"(?<=\d)[,.](?=\d{3}\b)")
+# "G-20" and "G20" are one name.
+_HYPHEN_NUMBER = re.compile(r"\b([A-Z])-(\d+)\b")
 
 
-def prepare(text: str) -> str:
-    """``text`` with case-dependent abbreviations spelled so folding keeps their sense, and
-    thousands separators dropped."""
+def prepare(text: str, lang: str = "") -> str:
+    """``text`` with case-dependent abbreviations spelled so folding keeps their sense,
+    thousands separators dropped and "G-20" written "G20"."""
     if "U" in text:
         for pattern, replacement in _CASED:
             text = pattern.sub(replacement, text)
+        if lang in _EU_MEANS:
+            text = _EU.sub(_EU_MEANS[lang], text)
     if "," in text or "." in text:
         text = _THOUSANDS.sub("", text)
+    if "-" in text:
+        text = _HYPHEN_NUMBER.sub(r"\1\2", text)
     return text
 
 
