@@ -2,18 +2,24 @@
 
 A report becomes a short list of distinct terms, title terms first:
 - words, folded and lightly stemmed (a plural ``s`` dropped), weighted by rarity;
-- concepts from the lexicon (``#white_house`` for "White House" and "Casa Blanca");
-- numbers, as ``#n15`` (ordinals too: "fifth" and "quinta" are ``#n5``).
-From the headline alone it also reads the events named (``#ev_open``), the numbers, and for
-a directional event ("UK expels Russian diplomats") the actors before it (agents) and after
-it (targets): what keeps two reports that share every name apart.
+- concepts from the lexicon (``#white_house`` for "White House" and "Casa Blanca"), which
+  stand for the words they cover;
+- numbers, as ``#:15`` (ordinals too: "fifth" and "quinta" are ``#:5``).
+Within the title and within the rest, terms are ordered rarest first across languages, so
+the index keys are a prefix of each. From the headline alone it also reads the events
+named (``#ev_open``), the numbers, the countries, and for a directional event ("UK expels
+Russian diplomats") the actors before it (agents) and after it (targets): what keeps two
+reports that share every name apart.
+
+Cost matters (``bench/bench_stories.py``): every folded word is looked up once per language
+in a memo giving its term and both weights, so extraction is a few dict lookups a word.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from tracker.stories.lexicon import Concept, Lexicon, prepare
+from tracker.stories.lexicon import NUMBER_PREFIX, Concept, Lexicon, prepare
 from tracker.stories.rarity import MIN_WEIGHT, Rarity
 from tracker.text import primary_lang, split_words
 
@@ -25,8 +31,12 @@ YEAR_WEIGHT = 1.0
 SMALL_NUMBER_WEIGHT = 1.0  # 1 to 10: "two dead", "second round"
 NUMBER_WEIGHT = 2.5
 CONCEPT_WEIGHT = {"term": 2.5, "actor": 1.5, "event": 1.0, "event>": 1.5, "number": 1.0}
+LIST_WEIGHT = 3.5  # a group of the config's lists: names the user cares about
 STRONG = 2.0  # a shared term this heavy (across languages) is evidence on its own
 ACTOR_MIN = 2.5  # a word this rare can be an agent or a target (a name)
+MEMO_WORDS = 400_000  # per language: a hostile feed's junk words cannot grow it for ever
+
+_WordInfo = tuple[str, float, float]  # term, weight in the language, weight across
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,7 +44,7 @@ class Features:
     """One report as the index compares it."""
 
     lang: str  # primary language tag, "" when unknown
-    terms: tuple[str, ...]  # distinct, title terms first
+    terms: tuple[str, ...]  # distinct; title terms first; each part rarest first
     n_title: int
     weight: float  # sum of the terms' weights in ``lang``
     title_weight: float
@@ -45,13 +55,14 @@ class Features:
     targets: tuple[str, ...] = ()  # actors after it
     actors: tuple[str, ...] = ()  # actor concepts (countries, bodies) in the headline
 
-    def keys(self, weigher: Weigher, count: int = INDEX_TERMS) -> list[str]:
+    def keys(self, count: int = INDEX_TERMS) -> tuple[str, ...]:
         """The ``count`` terms this report is found by: its rarest across languages, half
         of them from the headline (a copy may carry the headline alone)."""
-        title = sorted(self.terms[: self.n_title], key=weigher.cross, reverse=True)
-        rest = sorted(self.terms[self.n_title :], key=weigher.cross, reverse=True)
-        half = max(count // 2, count - len(rest))
-        return title[:half] + rest[: count - min(half, len(title))]
+        n_title = self.n_title
+        rest = len(self.terms) - n_title
+        half = max(count // 2, count - rest)
+        from_title = min(half, n_title)
+        return self.terms[:from_title] + self.terms[n_title : n_title + count - from_title]
 
 
 def _is_year(term: str) -> bool:
@@ -64,80 +75,116 @@ class Weigher:
     def __init__(self, lexicon: Lexicon, rarity: Rarity) -> None:
         self.lexicon = lexicon
         self.rarity = rarity
-        self._concepts: dict[str, float] = {
+        self._special: dict[str, float] = {
             c.term: CONCEPT_WEIGHT[c.kind] for c in lexicon.phrases.values()
         }
-        self._stems: dict[str, str] = {}
+        self._words: dict[str, dict[str, _WordInfo | None]] = {}
+        self._weights: dict[str, dict[str, float]] = {}  # lang -> term -> weight
+        self._cross: dict[str, float] = {}
+
+    # -------------------------------------------------------------------- weights
 
     def weight(self, term: str, lang: str) -> float:
         """``term``'s weight in a report in ``lang``."""
-        if term[0] == "#":
-            return self._special(term)
-        return self.rarity.weight(term, lang)
+        table = self._weights.get(lang)
+        if table is None:
+            table = self._weights[lang] = {}
+        found = table.get(term)
+        if found is None:
+            if term[0] == "#":
+                found = self._special_weight(term)
+            else:
+                # A stem weighs what its commoner form does ("talk" / "talks").
+                found = min(self.rarity.weight(term, lang), self.rarity.weight(term + "s", lang))
+            if len(table) < MEMO_WORDS:
+                table[term] = found
+        return found
 
     def cross(self, term: str) -> float:
         """``term``'s weight when an English and a Spanish report share it."""
-        if term[0] == "#":
-            return self._special(term)
-        return self.rarity.cross(term)
+        found = self._cross.get(term)
+        if found is None:
+            if term[0] == "#":
+                found = self._special_weight(term)
+            else:
+                found = min(self.rarity.cross(term), self.rarity.cross(term + "s"))
+            if len(self._cross) < MEMO_WORDS:
+                self._cross[term] = found
+        return found
 
-    def _special(self, term: str) -> float:
-        found = self._concepts.get(term)
+    def _special_weight(self, term: str) -> float:
+        if term.startswith("#list:"):
+            return LIST_WEIGHT
+        found = self._special.get(term)
         if found is not None:
             return found
-        digits = term[2:]
         if _is_year(term):
             return YEAR_WEIGHT
+        digits = term[2:]
         if len(digits) == 1 or digits == "10":
             return SMALL_NUMBER_WEIGHT
         return NUMBER_WEIGHT
 
-    def stem(self, word: str) -> str:
+    @staticmethod
+    def stem(word: str) -> str:
         """The term a folded word counts as: numbers as ``#n``, a plural ``s`` dropped."""
-        found = self._stems.get(word)
-        if found is None:
-            if word.isdigit():
-                found = "#n" + (word.lstrip("0") or "0")
-            elif len(word) > 3 and word[-1] == "s" and word[-2] != "s":
-                found = word[:-1]
-            else:
-                found = word
-            if len(self._stems) < 500_000:  # bounded: a hostile feed's junk words
-                self._stems[word] = found
-        return found
+        if word.isdigit():
+            return NUMBER_PREFIX + (word.lstrip("0") or "0")
+        if len(word) > 3 and word[-1] == "s" and word[-2] != "s":
+            return word[:-1]
+        return word
+
+    def _info(self, word: str, lang: str, memo: dict[str, _WordInfo | None]) -> _WordInfo | None:
+        term = self.stem(word)
+        weight = self.weight(term, lang)
+        info = (term, weight, self.cross(term)) if weight >= MIN_WEIGHT else None
+        if len(memo) < MEMO_WORDS:
+            memo[word] = info
+        return info
+
+    # -------------------------------------------------------------------- extraction
 
     def extract(self, title: str, text: str, lang: str | None) -> Features:
         """The features of one report."""
         lang_tag = primary_lang(lang) or ""
         title_words = split_words(prepare(title, lang_tag))
         text_words = split_words(prepare(text, lang_tag))[:TEXT_WORDS] if text else []
-        lexicon = self.lexicon
-        title_concepts = lexicon.scan(title_words)
-        terms: dict[str, float] = {}
-        self._add_terms(terms, title_words, title_concepts, lang_tag)
-        n_title = len(terms)
-        title_weight = sum(terms.values())
+        scan = self.lexicon.scan
+        title_concepts = scan(title_words)
+        # term -> (weight, cross)
+        title_terms: dict[str, tuple[float, float]] = {}
+        self._add_terms(title_terms, title_words, title_concepts, lang_tag, None)
+        rest_terms: dict[str, tuple[float, float]] = {}
         if text_words:
-            self._add_terms(terms, text_words, lexicon.scan(text_words), lang_tag)
-        if len(terms) > MAX_TERMS:
-            # Keep every title term and the heaviest of the rest.
-            items = list(terms.items())
-            rest = sorted(items[n_title:], key=lambda kv: kv[1], reverse=True)
-            terms = dict(items[:n_title] + rest[: max(0, MAX_TERMS - n_title)])
-        ordered = tuple(terms)
+            self._add_terms(rest_terms, text_words, scan(text_words), lang_tag, title_terms)
+        by_cross = _by_cross
+        title_order = sorted(title_terms.items(), key=by_cross, reverse=True)
+        rest_order = sorted(rest_terms.items(), key=by_cross, reverse=True)
+        del rest_order[max(0, MAX_TERMS - len(title_order)) :]
+        ordered = title_order + rest_order
+        terms = tuple(term for term, _ in ordered)
+        n_title = len(title_order)
+        weight = cross_weight = title_weight = 0.0
+        for n, (_, (w, c)) in enumerate(ordered):
+            weight += w
+            cross_weight += c
+            if n < n_title:
+                title_weight += w
         events = tuple(
             sorted({c.term for _, _, c in title_concepts if c.kind in ("event", "event>")})
         )
         actors = tuple(sorted({c.term for _, _, c in title_concepts if c.kind == "actor"}))
-        numbers = tuple(t for t in ordered[:n_title] if t.startswith("#n") and not _is_year(t))
+        numbers = tuple(
+            t for t in terms[:n_title] if t.startswith(NUMBER_PREFIX) and not _is_year(t)
+        )
         agents, targets = self._direction(title_words, title_concepts)
         return Features(
             lang=lang_tag,
-            terms=ordered,
-            n_title=min(n_title, len(ordered)),
-            weight=sum(terms.values()),
+            terms=terms,
+            n_title=n_title,
+            weight=weight,
             title_weight=title_weight,
-            cross_weight=sum(self.cross(t) for t in ordered),
+            cross_weight=cross_weight,
             events=events,
             numbers=numbers,
             agents=agents,
@@ -147,26 +194,33 @@ class Weigher:
 
     def _add_terms(
         self,
-        terms: dict[str, float],
+        terms: dict[str, tuple[float, float]],
         words: list[str],
         concepts: list[tuple[int, int, Concept]],
         lang: str,
+        skip: dict[str, tuple[float, float]] | None,
     ) -> None:
-        """Add the terms of ``words``: a lexicon phrase counts once, as its concept."""
-        weight = self.weight
+        """Add the terms of ``words`` not in ``skip``: a lexicon phrase counts once, as its
+        concept, instead of its words."""
         covered: set[int] = set()
         for position, length, concept in concepts:
-            terms.setdefault(concept.term, weight(concept.term, lang))
+            term = concept.term
+            if skip is None or term not in skip:
+                w = self.weight(term, lang)
+                terms[term] = (w, w)
             covered.update(range(position, position + length))
-        stem = self.stem
+        memo = self._words.get(lang)
+        if memo is None:
+            memo = self._words[lang] = {}
+        info_of = self._info
         for position, word in enumerate(words):
-            if position in covered:
+            if covered and position in covered:
                 continue
-            term = stem(word)
-            if term not in terms:
-                w = weight(term, lang)
-                if w >= MIN_WEIGHT:
-                    terms[term] = w
+            info = memo.get(word, _MISSING)
+            if info is _MISSING:
+                info = info_of(word, lang, memo)
+            if info is not None and (skip is None or info[0] not in skip):
+                terms[info[0]] = (info[1], info[2])
 
     def _direction(
         self, words: list[str], concepts: list[tuple[int, int, Concept]]
@@ -181,6 +235,14 @@ class Weigher:
             if concept.kind == "actor" or concept.term.startswith("#list:"):
                 (agents if position < verb_at else targets).add(concept.term)
         for position, word in enumerate(words):
-            if self.rarity.cross(word) >= ACTOR_MIN and not word.isdigit():
-                (agents if position < verb_at else targets).add(self.stem(word))
+            term = self.stem(word)
+            if term[0] != "#" and self.cross(term) >= ACTOR_MIN:
+                (agents if position < verb_at else targets).add(term)
         return tuple(sorted(agents)), tuple(sorted(targets - agents))
+
+
+_MISSING: _WordInfo = ("", 0.0, 0.0)
+
+
+def _by_cross(item: tuple[str, tuple[float, float]]) -> float:
+    return item[1][1]

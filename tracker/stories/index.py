@@ -9,8 +9,8 @@ transaction never leaves a report in the index. ``rebuild`` fills a new index fr
 How a report finds its story (``find``):
 1. the same canonical URL within the window;
 2. candidates from an inverted index over each report's rarest terms (``INDEX_TERMS`` of
-   them; terms shared by very many reports in the window are skipped), so a lookup costs
-   the length of a few short posting lists, never a scan of the window;
+   them), read shortest list first within a fixed budget of keys (``SCAN_BUDGET``), so a
+   lookup costs the same at 1,000 or 100,000 stories, never a scan of the window;
 3. each candidate judged by ``judge`` (see there): a near-duplicate score within one
    language, shared entities, numbers and lexicon concepts across languages, and vetoes
    for reports that share names but not the event (opposite events, different numbers,
@@ -19,6 +19,7 @@ How a report finds its story (``find``):
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -42,8 +43,9 @@ CROSS_MIN_STRONG = 2  # shared terms of weight >= STRONG
 CROSS_MIN_COVER = 0.20  # shared cross weight / the lighter report's cross weight
 # Within one language, may shared names join two reports that are no near-duplicates?
 ENTITIES_SAME_LANG = False
-POSTING_CAP = 2000  # a term in more reports than this within the window finds nothing
-CANDIDATES = 12  # candidates judged in full, by accumulated key weight
+PER_LIST = 60  # keys read from one posting list (its newest)
+SCAN_BUDGET = 240  # keys read from all posting lists of one lookup
+CANDIDATES = 6  # candidates judged in full, by the number of index keys shared
 SHOWN = 6  # shared terms recorded in ``Joined.shared``
 
 
@@ -113,14 +115,16 @@ def conflict(a: Features, b: Features, *, sure: bool, strict: bool = False) -> s
         and set(b.agents) & set(a.targets)
     ):
         return "agent and target swapped"
-    if not sure and a.numbers and b.numbers and not set(a.numbers) & set(b.numbers):
-        return "different numbers"
+    if a.numbers and b.numbers and not set(a.numbers) & set(b.numbers):
+        return "different numbers"  # the fifth round is not the sixth, even word for word
     if not sure and a.actors and b.actors and not set(a.actors) & set(b.actors):
         return "different countries"
     return None
 
 
-def judge(a: Features, b: Features, weigher: Weigher) -> Verdict | None:
+def judge(
+    a: Features, b: Features, weigher: Weigher, a_set: frozenset[str] | None = None
+) -> Verdict | None:
     """Whether ``a`` and ``b`` report one event, and how sure; None when not.
 
     Same language: the weighted Dice coefficient of the headlines' terms, or of all terms,
@@ -129,38 +133,52 @@ def judge(a: Features, b: Features, weigher: Weigher) -> Verdict | None:
     ``CROSS_MIN_EVIDENCE``, include ``CROSS_MIN_STRONG`` heavy ones and cover
     ``CROSS_MIN_COVER`` of the lighter report. Vetoes (``conflict``) apply to both.
     """
-    b_terms = b.terms
-    a_set = set(a.terms)
-    shared = [t for t in b_terms if t in a_set]
+    if a_set is None:
+        a_set = frozenset(a.terms)
+    # sorted: the sums below, and so the decisions, do not depend on set order
+    shared = sorted(a_set.intersection(b.terms))
     if not shared:
         return None
     same_lang = a.lang == b.lang or not a.lang or not b.lang
     if same_lang:
         lang = a.lang or b.lang
-        weights = [weigher.weight(t, lang) for t in shared]
-        full = 2.0 * sum(weights) / ((a.weight + b.weight) or 1.0)
-        in_titles = set(a.terms[: a.n_title]).intersection(b_terms[: b.n_title])
-        title_shared = sum(w for t, w in zip(shared, weights, strict=True) if t in in_titles)
-        title = 2.0 * title_shared / ((a.title_weight + b.title_weight) or 1.0)
+        weight = weigher.weight
+        weights = [weight(t, lang) for t in shared]
+        total = sum(weights)
+        full = 2.0 * total / ((a.weight + b.weight) or 1.0)
+        title = 0.0
+        if full < SAME_MIN or full < SAME_SURE:
+            in_titles = a_set.intersection(b.terms[: b.n_title]).intersection(a.terms[: a.n_title])
+            if in_titles:
+                title_shared = sum(weight(t, lang) for t in in_titles)
+                title = 2.0 * title_shared / ((a.title_weight + b.title_weight) or 1.0)
         score = max(full, title)
-        anchored = score >= SAME_SURE or any(w >= ANCHOR for w in weights)
-        if score >= SAME_MIN and anchored and conflict(a, b, sure=score >= SAME_SURE) is None:
-            ranked = sorted(zip(weights, shared, strict=True), reverse=True)
+        if (
+            score >= SAME_MIN
+            and (score >= SAME_SURE or max(weights) >= ANCHOR)
+            and conflict(a, b, sure=score >= SAME_SURE) is None
+        ):
+            ranked = sorted(zip(weights, shared, strict=True), key=_heaviest)
             return Verdict("near_duplicate", round(score, 3), tuple(t for _, t in ranked[:SHOWN]))
         if not ENTITIES_SAME_LANG:
             return None
-    cross = sorted(((weigher.cross(t), t) for t in shared), reverse=True)
+    cross = sorted(((weigher.cross(t), t) for t in shared), key=_heaviest)
     evidence = sum(w for w, _ in cross)
+    if evidence < CROSS_MIN_EVIDENCE:
+        return None
     strong = sum(1 for w, _ in cross if w >= STRONG)
     cover = evidence / (min(a.cross_weight, b.cross_weight) or 1.0)
     if (
-        evidence >= CROSS_MIN_EVIDENCE
-        and strong >= CROSS_MIN_STRONG
+        strong >= CROSS_MIN_STRONG
         and cover >= CROSS_MIN_COVER
         and conflict(a, b, sure=False, strict=True) is None
     ):
         return Verdict("entities", round(cover, 3), tuple(t for _, t in cross[:SHOWN]))
     return None
+
+
+def _heaviest(item: tuple[float, str]) -> tuple[float, str]:
+    return (-item[0], item[1])
 
 
 class StoryIndex:
@@ -220,24 +238,30 @@ class StoryIndex:
                     return Joined(entry.story, "url", key)
         features = self.features(report)
         weigher = self.weigher
-        scores: dict[int, float] = {}
+        # Candidates: the reports sharing most of this one's rarest terms. Shortest posting
+        # lists first, the newest end of a long one, and a budget of keys scanned: a term
+        # that is everywhere this week (a president's name) costs no more than a rare one.
         postings = self._postings
-        for term in features.keys(weigher, QUERY_TERMS):
-            found = postings.get(term)
-            if found is None or len(found) > POSTING_CAP:
-                continue
-            w = weigher.cross(term)
-            for key in found:
-                scores[key] = scores.get(key, 0.0) + w
-        if not scores:
+        lists = [found for term in features.keys(QUERY_TERMS) if (found := postings.get(term))]
+        lists.sort(key=len)
+        counts: Counter[int] = Counter()
+        budget = SCAN_BUDGET
+        for found in lists:
+            if budget <= 0:
+                break
+            take = min(len(found), PER_LIST, budget)
+            counts.update(found[-take:] if take < len(found) else found)
+            budget -= take
+        if not counts:
             return None
         best: tuple[float, int, Verdict] | None = None
-        ranked = sorted(scores, key=scores.__getitem__, reverse=True)[:CANDIDATES]
+        ranked = [key for key, _ in counts.most_common(CANDIDATES)]
+        a_set = frozenset(features.terms)
         for key in ranked:
             candidate = entries.get(key)
             if candidate is None or abs(report.published_at - candidate.published) > window:
                 continue
-            verdict = judge(features, candidate.features, weigher)
+            verdict = judge(features, candidate.features, weigher, a_set)
             if verdict is not None and (best is None or verdict.score > best[0]):
                 best = (verdict.score, key, verdict)
         if best is None:
@@ -248,7 +272,7 @@ class StoryIndex:
     def add(self, report: Report, story: int) -> None:
         """Record that ``report`` belongs to ``story`` (after the caller committed it)."""
         features = self.features(report)
-        keys = tuple(features.keys(self.weigher))
+        keys = features.keys()
         if report.key in self._entries:
             self._forget(report.key)
         self._entries[report.key] = _Entry(

@@ -18,6 +18,9 @@ from typing import Literal
 
 from tracker.text import split_words
 
+# Numbers are terms of their own ("#:15"), never confused with a concept ("#nafta").
+NUMBER_PREFIX = "#:"
+
 ConceptKind = Literal["term", "actor", "event", "event>", "number"]
 _KINDS: frozenset[str] = frozenset({"term", "actor", "event", "event>", "number"})
 
@@ -85,7 +88,8 @@ class Lexicon:
         """A lexicon from (id, kind, phrases) groups; a later group wins a shared phrase."""
         phrases: dict[tuple[str, ...], Concept] = {}
         for concept_id, kind, variants in groups:
-            concept = Concept("#" + concept_id, kind)
+            term = NUMBER_PREFIX + concept_id.lstrip("n") if kind == "number" else "#" + concept_id
+            concept = Concept(term, kind)
             for variant in variants:
                 words = tuple(split_words(variant))
                 if words:
@@ -98,7 +102,7 @@ class Lexicon:
     def with_lists(self, lists: Mapping[str, Sequence[str]]) -> Lexicon:
         """This lexicon plus the config's named term lists, each list one concept."""
         groups = [
-            (concept.term[1:], concept.kind, [" ".join(words)])
+            (_concept_id(concept), concept.kind, [" ".join(words)])
             for words, concept in self.phrases.items()
         ]
         for name, terms in lists.items():
@@ -129,6 +133,12 @@ class Lexicon:
             else:
                 i += 1
         return found
+
+
+def _concept_id(concept: Concept) -> str:
+    if concept.kind == "number":
+        return "n" + concept.term.removeprefix(NUMBER_PREFIX)
+    return concept.term[1:]
 
 
 def parse_lexicon(text: str) -> list[tuple[str, ConceptKind, list[str]]]:

@@ -1,0 +1,177 @@
+"""Cost of the story index: assignment time, rebuild time and memory at 100,000 stories.
+
+Synthetic but news-shaped reports, fully seeded: real English and Spanish words drawn by
+their frequency (wordfreq's lists, Zipf-like), a few invented names per report (rare words,
+as names are), headlines of ~10 words and summaries of ~35, published over 72 hours; one
+report in five is a wire copy of an earlier one (an outlet suffix, a word dropped), so
+``find`` meets real candidates. Measures, each over several repetitions, medians reported:
+
+- ``assign_ms``: one ``find`` plus its ``add`` with 100,000 stories in the window
+  (target <= 0.2 ms);
+- ``rebuild_s``: ``StoryIndex.rebuild`` over 100,000 stored reports (target <= 5 s);
+- ``index_mb``: memory the built index holds (tracemalloc, the shared word lists loaded
+  before; target <= 100 MB), and the process RSS growth for comparison.
+
+Times are CPU time of this process (``time.process_time``): the machine is shared, and
+wall time under load measures the neighbours.
+
+    python bench/bench_stories.py [--quick] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import random
+import resource
+import statistics
+import sys
+import time
+import tracemalloc
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from wordfreq import get_frequency_dict
+
+from tracker.stories.index import Report, StoryIndex
+from tracker.stories.rarity import default_rarity
+
+WINDOW = 72 * 3600.0
+START = 1_600_000_000.0
+TARGETS = {"assign_ms": 0.2, "rebuild_s": 5.0, "index_mb": 100.0}
+
+
+class Corpus:
+    """Seeded news-shaped text."""
+
+    def __init__(self, seed: int) -> None:
+        self.rng = random.Random(seed)
+        self.words: dict[str, tuple[list[str], list[float]]] = {}
+        for lang in ("en", "es"):
+            freqs = get_frequency_dict(lang, wordlist="small")
+            words = list(freqs)[:20000]
+            self.words[lang] = (words, [freqs[w] for w in words])
+        syllables = ["ka", "ro", "mi", "ne", "zu", "ta", "vel", "gor", "an", "is", "dre", "po"]
+        self.names = [
+            "".join(self.rng.choices(syllables, k=self.rng.randint(2, 4))).capitalize()
+            for _ in range(30000)
+        ]
+
+    def text(self, lang: str, count: int) -> str:
+        words, weights = self.words[lang]
+        out = self.rng.choices(words, weights, k=count)
+        for _ in range(max(1, count // 8)):
+            out.insert(self.rng.randrange(len(out) + 1), self.rng.choice(self.names))
+        return " ".join(out)
+
+    def reports(self, count: int, first_key: int = 0) -> list[Report]:
+        out: list[Report] = []
+        for n in range(count):
+            key = first_key + n
+            at = START + WINDOW * n / count
+            if out and self.rng.random() < 0.2:
+                original = self.rng.choice(out[-500:])
+                words = original.title.split()
+                del words[self.rng.randrange(len(words))]
+                title = " ".join(words) + " | Wire"
+                out.append(Report(key, title, original.text, original.lang, at, None))
+                continue
+            lang = "en" if self.rng.random() < 0.6 else "es"
+            out.append(
+                Report(
+                    key,
+                    self.text(lang, 10),
+                    self.text(lang, 35),
+                    lang,
+                    at,
+                    f"https://outlet{key % 50}.example/{key}",
+                )
+            )
+        return out
+
+
+def _rss_kb() -> int:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
+def measure(size: int, probes: int, repeats: int, seed: int = 7) -> dict[str, float]:
+    corpus = Corpus(seed)
+    stored = corpus.reports(size)
+    default_rarity()  # the word lists are shared by every index: loaded before measuring
+    StoryIndex.rebuild((r, r.key) for r in stored[:2000])  # warm the per-word memos
+
+    rebuilds = []
+    for _ in range(repeats):
+        gc.collect()
+        began = time.process_time()
+        index = StoryIndex.rebuild((r, r.key) for r in stored)
+        rebuilds.append(time.process_time() - began)
+        del index
+
+    gc.collect()
+    rss_before = _rss_kb()
+    tracemalloc.start()
+    before = tracemalloc.get_traced_memory()[0]
+    index = StoryIndex.rebuild((r, r.key) for r in stored)
+    gc.collect()
+    index_bytes = tracemalloc.get_traced_memory()[0] - before
+    tracemalloc.stop()
+    rss_growth_mb = (_rss_kb() - rss_before) / 1024
+
+    # New arrivals, a fifth of them copies of stored reports, timed in batches of 100.
+    arrivals = corpus.reports(probes * repeats, first_key=size)
+    for n, report in enumerate(arrivals):
+        if n % 5 == 0:
+            source = stored[corpus.rng.randrange(size - 5000, size)]
+            arrivals[n] = Report(
+                report.key, source.title + " - AP", source.text, source.lang, START + WINDOW, None
+            )
+    batches = []
+    joined = 0
+    for start in range(0, len(arrivals), 100):
+        batch = arrivals[start : start + 100]
+        began = time.process_time()
+        for report in batch:
+            found = index.find(report)
+            index.add(report, found.story if found is not None else report.key)
+            joined += found is not None
+        batches.append((time.process_time() - began) / len(batch) * 1000)
+    return {
+        "stories": size,
+        "assign_ms": statistics.median(batches),
+        "assign_ms_p90": sorted(batches)[int(len(batches) * 0.9)],
+        "joined_share": joined / len(arrivals),
+        "rebuild_s": statistics.median(rebuilds),
+        "index_mb": index_bytes / 1e6,
+        "rss_growth_mb": rss_growth_mb,
+        "postings": len(index._postings),
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--quick", action="store_true", help="10,000 stories, fewer probes")
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    size, probes, repeats = (10_000, 500, 2) if args.quick else (100_000, 2000, 3)
+    result = measure(size, probes, repeats)
+    if args.json:
+        print(json.dumps({k: round(v, 4) for k, v in result.items()}))
+    else:
+        for key, value in result.items():
+            target = TARGETS.get(key)
+            mark = (
+                ""
+                if target is None
+                else (f"  (target <= {target}: " + ("ok)" if value <= target else "MISSED)"))
+            )
+            print(f"{key:<16}{value:>12.4f}{mark}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
