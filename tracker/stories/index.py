@@ -38,6 +38,10 @@ JoinKind = Literal["url", "near_duplicate", "entities"]
 SAME_MIN = 0.60  # weighted Dice of title or of title+text, same language
 SAME_SURE = 0.80  # above this a number mismatch does not veto (a wire copy's edited figure)
 ANCHOR = 3.0  # below SAME_SURE, the shared terms must include one this rare (a name)
+# Longer reports sharing much: a lower Dice suffices once the shared weight is this high
+# (chance overlap of a dozen weighted terms is rare; independent rewrites of one story).
+LONG_MIN = 0.50
+LONG_SHARED = 9.0
 CROSS_MIN_EVIDENCE = 9.0  # sum of the shared terms' cross-language weights
 CROSS_MIN_STRONG = 2  # shared terms of weight >= STRONG
 CROSS_MIN_COVER = 0.20  # shared cross weight / the lighter report's cross weight
@@ -154,10 +158,9 @@ def judge(
                 title = 2.0 * title_shared / ((a.title_weight + b.title_weight) or 1.0)
         score = max(full, title)
         if (
-            score >= SAME_MIN
-            and (score >= SAME_SURE or max(weights) >= ANCHOR)
-            and conflict(a, b, sure=score >= SAME_SURE) is None
-        ):
+            (score >= SAME_MIN and (score >= SAME_SURE or max(weights) >= ANCHOR))
+            or (full >= LONG_MIN and total >= LONG_SHARED)
+        ) and conflict(a, b, sure=score >= SAME_SURE) is None:
             ranked = sorted(zip(weights, shared, strict=True), key=_heaviest)
             return Verdict("near_duplicate", round(score, 3), tuple(t for _, t in ranked[:SHOWN]))
         if not ENTITIES_SAME_LANG:
