@@ -45,8 +45,9 @@ LONG_SHARED = 9.0
 CROSS_MIN_EVIDENCE = 9.0  # sum of the shared terms' cross-language weights
 CROSS_MIN_STRONG = 2  # shared terms of weight >= STRONG
 CROSS_MIN_COVER = 0.20  # shared cross weight / the lighter report's cross weight
-# Within one language, may shared names join two reports that are no near-duplicates?
-ENTITIES_SAME_LANG = False
+SAME_ENT_EVIDENCE = 18.0  # the same within one language: far stricter
+SAME_ENT_STRONG = 4
+SAME_ENT_COVER = 0.35
 PER_LIST = 60  # keys read from one posting list (its newest)
 SCAN_BUDGET = 240  # keys read from all posting lists of one lookup
 CANDIDATES = 6  # candidates judged in full, by the number of index keys shared
@@ -163,17 +164,20 @@ def judge(
         ) and conflict(a, b, sure=score >= SAME_SURE) is None:
             ranked = sorted(zip(weights, shared, strict=True), key=_heaviest)
             return Verdict("near_duplicate", round(score, 3), tuple(t for _, t in ranked[:SHOWN]))
-        if not ENTITIES_SAME_LANG:
-            return None
+        # Within one language shared names alone chain a busy week's stories together
+        # (every Obama story, every Sony story): they must be far more, and cover more.
+        min_evidence, min_strong, min_cover = SAME_ENT_EVIDENCE, SAME_ENT_STRONG, SAME_ENT_COVER
+    else:
+        min_evidence, min_strong, min_cover = CROSS_MIN_EVIDENCE, CROSS_MIN_STRONG, CROSS_MIN_COVER
     cross = sorted(((weigher.cross(t), t) for t in shared), key=_heaviest)
     evidence = sum(w for w, _ in cross)
-    if evidence < CROSS_MIN_EVIDENCE:
+    if evidence < min_evidence:
         return None
     strong = sum(1 for w, _ in cross if w >= STRONG)
     cover = evidence / (min(a.cross_weight, b.cross_weight) or 1.0)
     if (
-        strong >= CROSS_MIN_STRONG
-        and cover >= CROSS_MIN_COVER
+        strong >= min_strong
+        and cover >= min_cover
         and conflict(a, b, sure=False, strict=True) is None
     ):
         return Verdict("entities", round(cover, 3), tuple(t for _, t in cross[:SHOWN]))
