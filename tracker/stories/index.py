@@ -52,6 +52,7 @@ PER_LIST = 60  # keys read from one posting list (its newest)
 SCAN_BUDGET = 240  # keys read from all posting lists of one lookup
 CANDIDATES = 6  # candidates judged in full, by the number of index keys shared
 SHOWN = 6  # shared terms recorded in ``Joined.shared``
+STORY_CHECKS = 30  # a story's newest reports checked for contradictions before a join
 
 
 @dataclass(frozen=True)
@@ -204,6 +205,7 @@ class StoryIndex:
         lexicon = base.with_lists(lists) if lists else base
         self.weigher = Weigher(lexicon, rarity or default_rarity())
         self._entries: dict[int, _Entry] = {}  # insertion order ~ publication order
+        self._members: dict[int, list[int]] = {}  # story -> its reports' keys in the window
         self._by_url: dict[str, int] = {}
         self._postings: dict[str, list[int]] = {}
         self._last: tuple[Report, Features] | None = None
@@ -269,7 +271,11 @@ class StoryIndex:
             if candidate is None or abs(report.published_at - candidate.published) > window:
                 continue
             verdict = judge(features, candidate.features, weigher, a_set)
-            if verdict is not None and (best is None or verdict.score > best[0]):
+            if (
+                verdict is not None
+                and (best is None or verdict.score > best[0])
+                and self._fits(features, candidate.story)
+            ):
                 best = (verdict.score, key, verdict)
         if best is None:
             return None
@@ -285,6 +291,7 @@ class StoryIndex:
         self._entries[report.key] = _Entry(
             story, report.published_at, report.canonical_url, features, keys
         )
+        self._members.setdefault(story, []).append(report.key)
         if report.canonical_url:
             self._by_url[report.canonical_url] = report.key
         postings = self._postings
@@ -303,8 +310,24 @@ class StoryIndex:
             self._forget(key)
         return len(old)
 
+    def _fits(self, features: Features, story: int) -> bool:
+        """Whether no report of ``story`` contradicts ``features`` (opposite events, swapped
+        agent and target, different numbers): a report joins the story, not one report of
+        it, so a report that names no event cannot bridge the opening of a round and its
+        close."""
+        entries = self._entries
+        for key in self._members.get(story, ())[-STORY_CHECKS:]:
+            if conflict(features, entries[key].features, sure=True) is not None:
+                return False
+        return True
+
     def _forget(self, key: int) -> None:
         entry = self._entries.pop(key)
+        members = self._members.get(entry.story)
+        if members is not None:
+            members.remove(key)
+            if not members:
+                del self._members[entry.story]
         if entry.url and self._by_url.get(entry.url) == key:
             del self._by_url[entry.url]
         for term in entry.keys:

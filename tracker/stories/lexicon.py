@@ -48,13 +48,15 @@ _EU = re.compile(r"\bEU\b")
 _EU_MEANS = {"en": " UE ", "es": " EEUU "}
 # "1,100" and "1.100" are one number (English and Spanish thousands), not 1 and 100.
 _THOUSANDS = re.compile(r"(?<=\d)[,.](?=\d{3}\b)")
+# Wire services' headline tags ("UPDATE 2-", "REFILE-") say nothing about the story.
+_WIRE_TAG = re.compile(r"^\s*(?:UPDATE|REFILE|CORRECTED|WRAPUP|RPT|INSIGHT)(?:\s*\d+)?\s*-")
 # "G-20" and "G20" are one name.
 _HYPHEN_NUMBER = re.compile(r"\b([A-Z])-(\d+)\b")
 
 
 def prepare(text: str, lang: str = "") -> str:
     """``text`` with case-dependent abbreviations spelled so folding keeps their sense,
-    thousands separators dropped and "G-20" written "G20"."""
+    thousands separators dropped, "G-20" written "G20" and wire tags ("UPDATE 1-") gone."""
     if "U" in text:
         for pattern, replacement in _CASED:
             text = pattern.sub(replacement, text)
@@ -63,7 +65,7 @@ def prepare(text: str, lang: str = "") -> str:
     if "," in text or "." in text:
         text = _THOUSANDS.sub("", text)
     if "-" in text:
-        text = _HYPHEN_NUMBER.sub(r"\1\2", text)
+        text = _HYPHEN_NUMBER.sub(r"\1\2", _WIRE_TAG.sub("", text, count=1))
     return text
 
 

@@ -1,0 +1,54 @@
+"""Same-story quality floors on the labelled sets (bench/stories_quality.py prints them all).
+
+The floors are what the index reaches today, a little below, so a change that loses
+precision or recall fails here; the issue's targets (precision >= 0.98 everywhere, recall
+>= 0.90 on wire reprints, >= 0.80 on independent reports, >= 0.60 across languages) are
+not all met yet, and bench/stories_quality.py reports how far off each set is.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import pytest
+
+from conftest import ROOT
+
+sys.path.insert(0, str(ROOT / "bench"))
+
+import stories_quality  # noqa: E402
+
+# set -> (pairwise precision floor, pairwise recall floor, B-cubed F1 floor)
+FLOORS = {
+    "reprints": (0.97, 0.96, 0.98),
+    "newslookup": (0.95, 0.88, 0.98),
+    "sts2013": (0.94, 0.60, 0.95),
+    "msr": (1.00, 0.78, 0.93),
+    "xling-dev": (0.98, 0.33, 0.68),
+}
+
+
+@pytest.mark.parametrize("name", sorted(FLOORS))
+def test_quality_floor(name: str) -> None:
+    precision, recall, f1 = FLOORS[name]
+    result = stories_quality.score(name, stories_quality.sets()[name]())
+    assert result.precision >= precision, result.row()
+    assert result.recall >= recall, result.row()
+    assert result.b_f1 >= f1, result.row()
+
+
+def test_scores_count_pairs_and_bcubed_by_hand() -> None:
+    """Three reports: two copies of one story and one other, all kept apart."""
+    from tracker.stories.index import Report
+
+    universe = [
+        stories_quality.Item("a", Report(1, "Quake hits Chile", "", "en", 0.0)),
+        stories_quality.Item("a", Report(2, "Lakers beat Celtics", "", "en", 1.0)),
+        stories_quality.Item("b", Report(3, "Budget vote delayed", "", "en", 2.0)),
+    ]
+    result = stories_quality.score("hand", [universe])
+    assert (result.tp, result.fp, result.fn) == (0, 0, 1)
+    assert result.precision == 1.0 and result.recall == 0.0
+    # B-cubed: every item alone in its cluster: precision 1; recall 1/2, 1/2, 1
+    assert result.b_precision == 1.0
+    assert result.b_recall == pytest.approx((0.5 + 0.5 + 1.0) / 3)
