@@ -16,7 +16,7 @@ from conftest import ROOT
 
 sys.path.insert(0, str(ROOT / "bench"))
 
-import stories_quality  # noqa: E402
+import stories_quality
 
 # set -> (pairwise precision floor, pairwise recall floor, B-cubed F1 floor)
 FLOORS = {
