@@ -23,8 +23,8 @@ from tracker.stories.lexicon import NUMBER_PREFIX, Concept, Lexicon, prepare
 from tracker.stories.rarity import MIN_WEIGHT, Rarity
 from tracker.text import primary_lang, split_words
 
-TEXT_WORDS = 80  # words of the summary or content read: the lead carries the facts
-MAX_TERMS = 48
+TEXT_WORDS = 50  # words of the summary or content read: the lead carries the facts
+MAX_TERMS = 32
 INDEX_TERMS = 8  # terms per report in the inverted index (its rarest across languages)
 QUERY_TERMS = 16  # terms a new report looks up
 YEAR_WEIGHT = 1.0
@@ -36,7 +36,8 @@ STRONG = 2.0  # a shared term this heavy (across languages) is evidence on its o
 ACTOR_MIN = 2.5  # a word this rare can be an agent or a target (a name)
 MEMO_WORDS = 400_000  # per language: a hostile feed's junk words cannot grow it for ever
 
-_WordInfo = tuple[str, float, float]  # term, weight in the language, weight across
+# a word's term, and the term's weight in the language and across languages
+_WordInfo = tuple[str, tuple[float, float]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,7 +138,7 @@ class Weigher:
     def _info(self, word: str, lang: str, memo: dict[str, _WordInfo | None]) -> _WordInfo | None:
         term = self.stem(word)
         weight = self.weight(term, lang)
-        info = (term, weight, self.cross(term)) if weight >= MIN_WEIGHT else None
+        info = (term, (weight, self.cross(term))) if weight >= MIN_WEIGHT else None
         if len(memo) < MEMO_WORDS:
             memo[word] = info
         return info
@@ -158,24 +159,25 @@ class Weigher:
         if text_words:
             self._add_terms(rest_terms, text_words, scan(text_words), lang_tag, title_terms)
         by_cross = _by_cross
-        title_order = sorted(title_terms.items(), key=by_cross, reverse=True)
-        rest_order = sorted(rest_terms.items(), key=by_cross, reverse=True)
-        del rest_order[max(0, MAX_TERMS - len(title_order)) :]
-        ordered = title_order + rest_order
-        terms = tuple(term for term, _ in ordered)
-        n_title = len(title_order)
-        weight = cross_weight = title_weight = 0.0
-        for n, (_, (w, c)) in enumerate(ordered):
-            weight += w
-            cross_weight += c
-            if n < n_title:
-                title_weight += w
-        events = tuple(
-            sorted({c.term for _, _, c in title_concepts if c.kind in ("event", "event>")})
-        )
-        actors = tuple(sorted({c.term for _, _, c in title_concepts if c.kind == "actor"}))
+        ordered = sorted(title_terms.items(), key=by_cross, reverse=True)
+        n_title = len(ordered)
+        if rest_terms:
+            rest = sorted(rest_terms.items(), key=by_cross, reverse=True)
+            ordered += rest[: max(0, MAX_TERMS - n_title)]
+        terms = tuple([term for term, _ in ordered])
+        values = [value for _, value in ordered]
+        weight = sum([value[0] for value in values])
+        cross_weight = sum([value[1] for value in values])
+        title_weight = sum([value[0] for value in values[:n_title]])
+        events: tuple[str, ...] = ()
+        actors: tuple[str, ...] = ()
+        if title_concepts:
+            events = tuple(
+                sorted({c.term for _, _, c in title_concepts if c.kind in ("event", "event>")})
+            )
+            actors = tuple(sorted({c.term for _, _, c in title_concepts if c.kind == "actor"}))
         numbers = tuple(
-            t for t in terms[:n_title] if t.startswith(NUMBER_PREFIX) and not _is_year(t)
+            [t for t in terms[:n_title] if t.startswith(NUMBER_PREFIX) and not _is_year(t)]
         )
         agents, targets = self._direction(title_words, title_concepts)
         return Features(
@@ -202,25 +204,35 @@ class Weigher:
     ) -> None:
         """Add the terms of ``words`` not in ``skip``: a lexicon phrase counts once, as its
         concept, instead of its words."""
-        covered: set[int] = set()
-        for position, length, concept in concepts:
-            term = concept.term
-            if skip is None or term not in skip:
-                w = self.weight(term, lang)
-                terms[term] = (w, w)
-            covered.update(range(position, position + length))
+        if concepts:
+            covered: set[int] = set()
+            for position, length, concept in concepts:
+                term = concept.term
+                if skip is None or term not in skip:
+                    w = self.weight(term, lang)
+                    terms[term] = (w, w)
+                covered.update(range(position, position + length))
+            words = [w for i, w in enumerate(words) if i not in covered]
         memo = self._words.get(lang)
         if memo is None:
             memo = self._words[lang] = {}
-        info_of = self._info
-        for position, word in enumerate(words):
-            if covered and position in covered:
-                continue
-            info = memo.get(word, _MISSING)
-            if info is _MISSING:
-                info = info_of(word, lang, memo)
-            if info is not None and (skip is None or info[0] not in skip):
-                terms[info[0]] = (info[1], info[2])
+        get = memo.get
+        # One C-level pass over the memo; words never seen take the slow path once.
+        infos = [get(word, _MISSING) for word in words]
+        if _MISSING in infos:
+            info_of = self._info
+            infos = [
+                info_of(word, lang, memo) if info is _MISSING else info
+                for word, info in zip(words, infos, strict=True)
+            ]
+        if skip is None:
+            for info in infos:
+                if info is not None:
+                    terms[info[0]] = info[1]
+        else:
+            for info in infos:
+                if info is not None and info[0] not in skip:
+                    terms[info[0]] = info[1]
 
     def _direction(
         self, words: list[str], concepts: list[tuple[int, int, Concept]]
@@ -241,7 +253,7 @@ class Weigher:
         return tuple(sorted(agents)), tuple(sorted(targets - agents))
 
 
-_MISSING: _WordInfo = ("", 0.0, 0.0)
+_MISSING: _WordInfo = ("", (0.0, 0.0))
 
 
 def _by_cross(item: tuple[str, tuple[float, float]]) -> float:

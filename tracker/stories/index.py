@@ -98,7 +98,6 @@ class _Entry:
     published: float
     url: str | None
     features: Features
-    keys: tuple[str, ...]
 
 
 def conflict(a: Features, b: Features, *, sure: bool, strict: bool = False) -> str | None:
@@ -289,7 +288,7 @@ class StoryIndex:
         if report.key in self._entries:
             self._forget(report.key)
         self._entries[report.key] = _Entry(
-            story, report.published_at, report.canonical_url, features, keys
+            story, report.published_at, report.canonical_url, features
         )
         self._members.setdefault(story, []).append(report.key)
         if report.canonical_url:
@@ -330,7 +329,7 @@ class StoryIndex:
                 del self._members[entry.story]
         if entry.url and self._by_url.get(entry.url) == key:
             del self._by_url[entry.url]
-        for term in entry.keys:
+        for term in entry.features.keys():
             found = self._postings.get(term)
             if found is not None:
                 found.remove(key)

@@ -116,24 +116,22 @@ class Lexicon:
 
     def scan(self, words: Sequence[str]) -> list[tuple[int, int, Concept]]:
         """(position, length, concept) for each phrase in ``words``, longest first, no overlaps."""
-        found: list[tuple[int, int, Concept]] = []
         starts = self.starts
+        if starts.keys().isdisjoint(words):  # most texts: one C-level pass, nothing found
+            return []
+        found: list[tuple[int, int, Concept]] = []
         phrases = self.phrases
-        i = 0
         n = len(words)
-        while i < n:
-            longest = starts.get(words[i])
-            if longest is None:
-                i += 1
+        free = 0  # the first position not inside a phrase already found
+        for i in [i for i, word in enumerate(words) if word in starts]:
+            if i < free:
                 continue
-            for length in range(min(longest, n - i), 0, -1):
+            for length in range(min(starts[words[i]], n - i), 0, -1):
                 concept = phrases.get(tuple(words[i : i + length]))
                 if concept is not None:
                     found.append((i, length, concept))
-                    i += length
+                    free = i + length
                     break
-            else:
-                i += 1
         return found
 
 
