@@ -204,7 +204,7 @@ def test_outside_the_window_and_after_prune_nothing_is_found() -> None:
 def test_each_report_is_found_by_a_few_rare_terms() -> None:
     index = StoryIndex()
     features = index.features(WIRE[0])
-    keys = features.keys()
+    keys = features.index_keys()
     assert len(keys) == INDEX_TERMS
     assert "videgaray" in keys and "the" not in features.terms
     assert judge(features, features, index.weigher) is not None

@@ -56,7 +56,7 @@ class Features:
     targets: tuple[str, ...] = ()  # actors after it
     actors: tuple[str, ...] = ()  # actor concepts (countries, bodies) in the headline
 
-    def keys(self, count: int = INDEX_TERMS) -> tuple[str, ...]:
+    def index_keys(self, count: int = INDEX_TERMS) -> tuple[str, ...]:
         """The ``count`` terms this report is found by: its rarest across languages, half
         of them from the headline (a copy may carry the headline alone)."""
         n_title = self.n_title

@@ -250,7 +250,7 @@ class StoryIndex:
         # lists first, the newest end of a long one, and a budget of keys scanned: a term
         # that is everywhere this week (a president's name) costs no more than a rare one.
         postings = self._postings
-        lists = [found for term in features.keys(QUERY_TERMS) if (found := postings.get(term))]
+        lists = [found for term in features.index_keys(QUERY_TERMS) if (found := postings.get(term))]
         lists.sort(key=len)
         counts: Counter[int] = Counter()
         budget = SCAN_BUDGET
@@ -284,7 +284,7 @@ class StoryIndex:
     def add(self, report: Report, story: int) -> None:
         """Record that ``report`` belongs to ``story`` (after the caller committed it)."""
         features = self.features(report)
-        keys = features.keys()
+        keys = features.index_keys()
         if report.key in self._entries:
             self._forget(report.key)
         self._entries[report.key] = _Entry(
@@ -329,7 +329,7 @@ class StoryIndex:
                 del self._members[entry.story]
         if entry.url and self._by_url.get(entry.url) == key:
             del self._by_url[entry.url]
-        for term in entry.features.keys():
+        for term in entry.features.index_keys():
             found = self._postings.get(term)
             if found is not None:
                 found.remove(key)
