@@ -250,7 +250,9 @@ class StoryIndex:
         # lists first, the newest end of a long one, and a budget of keys scanned: a term
         # that is everywhere this week (a president's name) costs no more than a rare one.
         postings = self._postings
-        lists = [found for term in features.index_keys(QUERY_TERMS) if (found := postings.get(term))]
+        lists = [
+            found for term in features.index_keys(QUERY_TERMS) if (found := postings.get(term))
+        ]
         lists.sort(key=len)
         counts: Counter[int] = Counter()
         budget = SCAN_BUDGET
