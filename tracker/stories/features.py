@@ -24,7 +24,7 @@ from tracker.stories.rarity import MIN_WEIGHT, Rarity
 from tracker.text import primary_lang, split_words
 
 TEXT_WORDS = 50  # words of the summary or content read: the lead carries the facts
-MAX_TERMS = 32
+MAX_TERMS = 24
 INDEX_TERMS = 8  # terms per report in the inverted index (its rarest across languages)
 QUERY_TERMS = 16  # terms a new report looks up
 YEAR_WEIGHT = 1.0
@@ -79,39 +79,24 @@ class Weigher:
         self._special: dict[str, float] = {
             c.term: CONCEPT_WEIGHT[c.kind] for c in lexicon.phrases.values()
         }
+        # lang -> folded word -> its term and weights (None: a stop word)
         self._words: dict[str, dict[str, _WordInfo | None]] = {}
-        self._weights: dict[str, dict[str, float]] = {}  # lang -> term -> weight
-        self._cross: dict[str, float] = {}
 
     # -------------------------------------------------------------------- weights
 
     def weight(self, term: str, lang: str) -> float:
         """``term``'s weight in a report in ``lang``."""
-        table = self._weights.get(lang)
-        if table is None:
-            table = self._weights[lang] = {}
-        found = table.get(term)
-        if found is None:
-            if term[0] == "#":
-                found = self._special_weight(term)
-            else:
-                # A stem weighs what its commoner form does ("talk" / "talks").
-                found = min(self.rarity.weight(term, lang), self.rarity.weight(term + "s", lang))
-            if len(table) < MEMO_WORDS:
-                table[term] = found
-        return found
+        if term[0] == "#":
+            return self._special_weight(term)
+        # A stem weighs what its commoner form does ("talk" / "talks").
+        rarity = self.rarity
+        return min(rarity.weight(term, lang), rarity.weight(term + "s", lang))
 
     def cross(self, term: str) -> float:
         """``term``'s weight when an English and a Spanish report share it."""
-        found = self._cross.get(term)
-        if found is None:
-            if term[0] == "#":
-                found = self._special_weight(term)
-            else:
-                found = min(self.rarity.cross(term), self.rarity.cross(term + "s"))
-            if len(self._cross) < MEMO_WORDS:
-                self._cross[term] = found
-        return found
+        if term[0] == "#":
+            return self._special_weight(term)
+        return min(self.rarity.cross(term), self.rarity.cross(term + "s"))
 
     def _special_weight(self, term: str) -> float:
         if term.startswith("#list:"):
@@ -147,7 +132,7 @@ class Weigher:
 
     def extract(self, title: str, text: str, lang: str | None) -> Features:
         """The features of one report."""
-        lang_tag = primary_lang(lang) or ""
+        lang_tag = _LANGS.setdefault(primary_lang(lang) or "", primary_lang(lang) or "")
         title_words = split_words(prepare(title, lang_tag))
         text_words = split_words(prepare(text, lang_tag))[:TEXT_WORDS] if text else []
         scan = self.lexicon.scan
@@ -254,6 +239,8 @@ class Weigher:
 
 
 _MISSING: _WordInfo = ("", (0.0, 0.0))
+# one string per language tag, not one per report
+_LANGS: dict[str, str] = {}
 
 
 def _by_cross(item: tuple[str, tuple[float, float]]) -> float:

@@ -204,7 +204,8 @@ class StoryIndex:
         lexicon = base.with_lists(lists) if lists else base
         self.weigher = Weigher(lexicon, rarity or default_rarity())
         self._entries: dict[int, _Entry] = {}  # insertion order ~ publication order
-        self._members: dict[int, list[int]] = {}  # story -> its reports' keys in the window
+        # story -> its reports' keys in the window (a story of one report: that key alone)
+        self._members: dict[int, int | list[int]] = {}
         self._by_url: dict[str, int] = {}
         self._postings: dict[str, list[int]] = {}
         self._last: tuple[Report, Features] | None = None
@@ -292,7 +293,13 @@ class StoryIndex:
         self._entries[report.key] = _Entry(
             story, report.published_at, report.canonical_url, features
         )
-        self._members.setdefault(story, []).append(report.key)
+        members = self._members.get(story)
+        if members is None:
+            self._members[story] = report.key
+        elif isinstance(members, int):
+            self._members[story] = [members, report.key]
+        else:
+            members.append(report.key)
         if report.canonical_url:
             self._by_url[report.canonical_url] = report.key
         postings = self._postings
@@ -316,8 +323,11 @@ class StoryIndex:
         agent and target, different numbers): a report joins the story, not one report of
         it, so a report that names no event cannot bridge the opening of a round and its
         close."""
+        members = self._members.get(story)
+        if members is None or isinstance(members, int):
+            return True  # its one report is the candidate, judged already
         entries = self._entries
-        for key in self._members.get(story, ())[-STORY_CHECKS:]:
+        for key in members[-STORY_CHECKS:]:
             if conflict(features, entries[key].features, sure=True) is not None:
                 return False
         return True
@@ -325,10 +335,12 @@ class StoryIndex:
     def _forget(self, key: int) -> None:
         entry = self._entries.pop(key)
         members = self._members.get(entry.story)
-        if members is not None:
+        if isinstance(members, int):
+            del self._members[entry.story]
+        elif members is not None:
             members.remove(key)
-            if not members:
-                del self._members[entry.story]
+            if len(members) == 1:
+                self._members[entry.story] = members[0]
         if entry.url and self._by_url.get(entry.url) == key:
             del self._by_url[entry.url]
         for term in entry.features.index_keys():

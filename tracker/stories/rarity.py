@@ -40,32 +40,24 @@ def _weight(zipf: float) -> float:
 
 
 class Rarity:
-    """Word weights for one language and across English and Spanish, memoised per word."""
+    """Word weights for one language and across English and Spanish (the story index's
+    ``Weigher`` memoises them per word, so nothing is cached here)."""
 
     def __init__(self) -> None:
         self._tables = {lang: _zipf_table(lang) for lang in LANGS}
-        self._memo: dict[tuple[str, str], float] = {}
-        self._cross: dict[str, float] = {}
 
     def weight(self, word: str, lang: str) -> float:
         """The weight of folded ``word`` in ``lang`` (a language without a list: the most
         common reading in English or Spanish, so a stop word of either never counts)."""
-        key = (word, lang)
-        found = self._memo.get(key)
-        if found is None:
-            table = self._tables.get(lang)
-            found = _weight(table.get(word, 0.0)) if table is not None else self.cross(word)
-            self._memo[key] = found
-        return found
+        table = self._tables.get(lang)
+        if table is None:
+            return self.cross(word)
+        return _weight(table.get(word, 0.0))
 
     def cross(self, word: str) -> float:
         """The weight of ``word`` shared by an English and a Spanish report: the lower one,
         so a word common in either language ("once", "son", "mexico") says little."""
-        found = self._cross.get(word)
-        if found is None:
-            found = min(_weight(self._tables[lang].get(word, 0.0)) for lang in LANGS)
-            self._cross[word] = found
-        return found
+        return min(_weight(table.get(word, 0.0)) for table in self._tables.values())
 
 
 @functools.cache
