@@ -26,7 +26,7 @@ from tracker.text import primary_lang, split_words
 TEXT_WORDS = 50  # words of the summary or content read: the lead carries the facts
 MAX_TERMS = 24
 INDEX_TERMS = 8  # terms per report in the inverted index (its rarest across languages)
-QUERY_TERMS = 16  # terms a new report looks up
+QUERY_TERMS = 12  # terms a new report looks up
 YEAR_WEIGHT = 1.0
 SMALL_NUMBER_WEIGHT = 1.0  # 1 to 10: "two dead", "second round"
 NUMBER_WEIGHT = 2.5

@@ -48,9 +48,9 @@ CROSS_MIN_COVER = 0.20  # shared cross weight / the lighter report's cross weigh
 SAME_ENT_EVIDENCE = 18.0  # the same within one language: far stricter
 SAME_ENT_STRONG = 4
 SAME_ENT_COVER = 0.35
-PER_LIST = 60  # keys read from one posting list (its newest)
-SCAN_BUDGET = 240  # keys read from all posting lists of one lookup
-CANDIDATES = 6  # candidates judged in full, by the number of index keys shared
+PER_LIST = 40  # keys read from one posting list (its newest)
+SCAN_BUDGET = 160  # keys read from all posting lists of one lookup
+CANDIDATES = 5  # candidates judged in full, by the number of index keys shared
 SHOWN = 6  # shared terms recorded in ``Joined.shared``
 STORY_CHECKS = 30  # a story's newest reports checked for contradictions before a join
 
