@@ -13,7 +13,9 @@ report in five is a wire copy of an earlier one (an outlet suffix, a word droppe
   before; target <= 100 MB), and the process RSS growth for comparison.
 
 Times are CPU time of this process (``time.process_time``): the machine is shared, and
-wall time under load measures the neighbours.
+wall time under load measures the neighbours. ``reference_ms`` times a fixed workload
+(splitting 20,000 reports into words) in the same run, to compare runs made under
+different loads.
 
     python bench/bench_stories.py [--quick] [--json]
 """
@@ -37,6 +39,7 @@ from wordfreq import get_frequency_dict
 
 from tracker.stories.index import Report, StoryIndex
 from tracker.stories.rarity import default_rarity
+from tracker.text import split_words
 
 WINDOW = 72 * 3600.0
 START = 1_600_000_000.0
@@ -138,6 +141,12 @@ def measure(size: int, probes: int, repeats: int, seed: int = 7) -> dict[str, fl
             index.add(report, found.story if found is not None else report.key)
             joined += found is not None
         batches.append((time.process_time() - began) / len(batch) * 1000)
+    # A fixed pure-Python workload timed alongside: on a loaded machine every figure above
+    # grows with it, so ratios to it compare runs.
+    began = time.process_time()
+    for report in stored[:20000]:
+        split_words(report.title + " " + report.text)
+    reference_ms = (time.process_time() - began) * 1000
     return {
         "stories": size,
         "assign_ms": statistics.median(batches),
@@ -147,6 +156,7 @@ def measure(size: int, probes: int, repeats: int, seed: int = 7) -> dict[str, fl
         "index_mb": index_bytes / 1e6,
         "rss_growth_mb": rss_growth_mb,
         "postings": len(index._postings),
+        "reference_ms": reference_ms,
     }
 
 

@@ -26,7 +26,7 @@ from typing import Literal
 
 from tracker.stories.features import QUERY_TERMS, STRONG, Features, Weigher
 from tracker.stories.lexicon import OPPOSITE, Lexicon, default_lexicon
-from tracker.stories.rarity import Rarity, default_rarity
+from tracker.stories.rarity import UNKNOWN_WEIGHT, Rarity, default_rarity
 
 # Default window: reports published more than this far apart never join one story.
 DEFAULT_WINDOW_S = 72 * 3600.0
@@ -169,6 +169,8 @@ def judge(
         min_evidence, min_strong, min_cover = SAME_ENT_EVIDENCE, SAME_ENT_STRONG, SAME_ENT_COVER
     else:
         min_evidence, min_strong, min_cover = CROSS_MIN_EVIDENCE, CROSS_MIN_STRONG, CROSS_MIN_COVER
+    if len(shared) * UNKNOWN_WEIGHT < min_evidence:
+        return None  # even names alone could not add up to enough
     cross = sorted(((weigher.cross(t), t) for t in shared), key=_heaviest)
     evidence = sum(w for w, _ in cross)
     if evidence < min_evidence:
