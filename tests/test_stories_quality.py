@@ -1,9 +1,10 @@
 """Same-story quality floors on the labelled sets (bench/stories_quality.py prints them all).
 
-The floors are what the index reaches today, a little below, so a change that loses
-precision or recall fails here; the issue's targets (precision >= 0.98 everywhere, recall
->= 0.90 on wire reprints, >= 0.80 on independent reports, >= 0.60 across languages) are
-not all met yet, and bench/stories_quality.py reports how far off each set is.
+Precision comes first (merging two events hides news): every tuning set's precision floor is
+the issue's target, 0.98, or what the set reaches when that is higher. Recall floors are
+what the index reaches today, a little below, so a change that loses recall fails here too;
+the recall targets (>= 0.90 on wire reprints, >= 0.80 on independent reports, >= 0.60
+across languages) are not all met, and bench/stories_quality.py reports how far off each is.
 """
 
 from __future__ import annotations
@@ -20,11 +21,11 @@ import stories_quality
 
 # set -> (pairwise precision floor, pairwise recall floor, B-cubed F1 floor)
 FLOORS = {
-    "reprints": (0.97, 0.96, 0.98),
-    "newslookup": (0.95, 0.88, 0.98),
-    "sts2013": (0.94, 0.60, 0.95),
+    "reprints": (0.98, 0.95, 0.98),
+    "newslookup": (0.98, 0.85, 0.98),
+    "sts2013": (0.98, 0.60, 0.95),
     "msr": (1.00, 0.78, 0.93),
-    "xling-dev": (0.98, 0.33, 0.68),
+    "xling-dev": (1.00, 0.17, 0.58),
 }
 
 
