@@ -39,11 +39,12 @@ def test_quality_floor(name: str) -> None:
 
 
 def test_heldout_cross_language_floor() -> None:
-    """The held-out set (never tuned on): far below the targets today (precision 0.62,
-    recall 0.30), so this guards only against getting worse."""
+    """The held-out set (never tuned on, though seen four times in all while tuning earlier
+    rules): precision 1.00 and recall 0.08 since the precision-first rules (before them
+    0.62 and 0.30), so this guards the precision and against losing the little recall."""
     result = stories_quality.score("xling-test", stories_quality.sets(heldout=True)["xling-test"]())
-    assert result.precision >= 0.58, result.row()
-    assert result.recall >= 0.27, result.row()
+    assert result.precision >= 0.98, result.row()
+    assert result.recall >= 0.07, result.row()
 
 
 def test_scores_count_pairs_and_bcubed_by_hand() -> None:

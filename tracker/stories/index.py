@@ -151,8 +151,10 @@ def judge(
     Same language: the weighted Dice coefficient of the headlines' terms, or of all terms,
     at least ``SAME_MIN``. Across languages (or when that fails): the shared terms' weights
     across languages (names, numbers, lexicon concepts) must add up to
-    ``CROSS_MIN_EVIDENCE``, include ``CROSS_MIN_STRONG`` heavy ones and cover
-    ``CROSS_MIN_COVER`` of the lighter report. Vetoes (``conflict``) apply to both.
+    ``CROSS_MIN_EVIDENCE``, include ``CROSS_MIN_STRONG`` heavy ones, cover
+    ``CROSS_MIN_COVER`` of the lighter report and include an event anchor (``_is_anchor``),
+    the reports at most ``ENT_MAX_GAP_S`` (``gap_s``) apart. Vetoes (``conflict``) apply to
+    both.
     """
     if a_set is None:
         a_set = frozenset(a.terms)
