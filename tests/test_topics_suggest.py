@@ -70,6 +70,11 @@ def test_a_phrase_the_query_has_is_not_suggested_but_its_neighbours_are() -> Non
     assert {"tratado", "libre", "comercio"} <= terms
 
 
+def test_on_a_tie_a_phrase_comes_before_its_words() -> None:
+    found = suggest([Missed("Reglas origen", "")], [], used_terms(parse("nafta")))
+    assert [s.term for s in found] == ["reglas origen", "origen", "reglas"]
+
+
 def test_nothing_missed_suggests_nothing() -> None:
     assert suggest([], [("a", "b")], used_terms(parse("nafta"))) == []
 

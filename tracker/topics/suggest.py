@@ -121,7 +121,8 @@ def suggest(
     examples: int = 3,
 ) -> list[Suggestion]:
     """The ``limit`` best candidate terms for a topic from its missed reports, best first
-    (ties: more reports, then alphabetical), each with up to ``examples`` headlines."""
+    (ties: more reports, phrases first, then alphabetical), each with up to ``examples``
+    headlines."""
     df: Counter[str] = Counter()
     heads: defaultdict[str, list[str]] = defaultdict(list)
     for report in missed:
@@ -144,5 +145,6 @@ def suggest(
         b = max(bg[term], n)  # the background may not hold every missed report
         score = n * (math.log((total + 1) / (b + 1)) + 1)
         ranked.append(Suggestion(term, n, b, round(score, 3), tuple(heads[term])))
-    ranked.sort(key=lambda s: (-s.score, -s.reports, s.term))
+    # Ties: a phrase before its words (it says more), then alphabetical.
+    ranked.sort(key=lambda s: (-s.score, -s.reports, -s.term.count(" "), s.term))
     return ranked[:limit]
