@@ -94,6 +94,10 @@ def _config(tmp_path: Path, feeds: list[tuple[str, str]]) -> Path:
     return path
 
 
+def by_title(found: list[dict[str, object]], term: str) -> object:
+    return next(f["examples"] for f in found if f["term"] == term)
+
+
 def _run(cfg: Path) -> None:
     out = run_cli("--config", str(cfg), "run", "--once")
     assert out.returncode == 0, out.stderr
@@ -103,12 +107,9 @@ def _run(cfg: Path) -> None:
 def test_suggest_lists_the_words_of_the_spanish_copy_the_topic_missed(
     feed_server: FeedServer, tmp_path: Path
 ) -> None:
-    paths = ["/suggest-lat.xml", "/suggest-eu.xml", "/suggest-misc.xml"]
-    feeds = [
-        ("Los Angeles Times", feed_server.url(paths[0])),
-        ("El Universal", feed_server.url(paths[1])),
-        ("Milenio", feed_server.url(paths[2])),
-    ]
+    paths = [f"/suggest-{n}.xml" for n in ("lat", "eu", "mil", "jor", "pro")]
+    names = ["Los Angeles Times", "El Universal", "Milenio", "La Jornada", "Proceso"]
+    feeds = [(name, feed_server.url(p)) for name, p in zip(names, paths, strict=True)]
     cfg = _config(tmp_path, feeds)
     for i, p in enumerate(paths):
         feed_server.add(p, rss([Item(f"Old {i}", f"https://old.example/{i}", f"o{i}")]))
@@ -149,6 +150,13 @@ def test_suggest_lists_the_words_of_the_spanish_copy_the_topic_missed(
         conn.close()
     assert rows[spanish.link] == rows[english.link]  # one story
     assert matched == [english.link]  # the English report only
+    # Two more outlets link the English report (one canonical URL: one article), each under
+    # its own Spanish headline; the topic matches the second headline, not the first.
+    copy = "Lighthizer y Freeland negocian en Montreal"
+    feed_server.add(paths[3], rss([Item(copy, english.link, "jor-1", "", 100)], lang="es"))
+    matching = "NAFTA: Ottawa rechaza la propuesta"
+    feed_server.add(paths[4], rss([Item(matching, english.link, "pro-1", "", 100)], lang="es"))
+    _run(cfg)
 
     out = run_cli("--config", str(cfg), "topics", "suggest", "nafta", "-n", "100", "--json")
     assert out.returncode == 0, out.stderr
@@ -157,18 +165,23 @@ def test_suggest_lists_the_words_of_the_spanish_copy_the_topic_missed(
     assert {"libre comercio", "tratado", "sexta ronda", "negociadores"} <= set(terms)
     assert not {"nafta", "de", "del", "la", "en", "negotiators", "talks"} & set(terms)
     assert "reglas origen" not in terms  # "de" stands between them
+    assert by_title(found, "lighthizer") == [copy]
+    assert not {"ottawa", "rechaza", "propuesta"} & set(terms)  # that headline matches
     by_term = {f["term"]: f for f in found}
     assert by_term["libre comercio"]["examples"] == [TITLE]
     assert by_term["libre comercio"]["reports"] == 1
     # Montreal and Guajardo are in the background's other Spanish article too: ranked lower
     assert by_term["guajardo"]["background"] == 2
     assert by_term["tratado"]["score"] > by_term["guajardo"]["score"]
-    assert terms.index("tratado") < terms.index("montreal")
+    # in both missed reports (the article and the retitled copy): first, both headlines shown
+    assert terms[0] == "montreal"
+    assert by_term["montreal"]["reports"] == 2
+    assert by_term["montreal"]["examples"] == [TITLE, copy]
 
     text = run_cli("--config", str(cfg), "topics", "suggest", "nafta", "-n", "3")
     assert text.returncode == 0, text.stderr
-    assert "nafta: 1 unmatched report in 1 story" in text.stdout
-    assert text.stdout.count("e.g. ") == 3
+    assert "nafta: 2 unmatched reports in 1 story" in text.stdout
+    assert text.stdout.count("e.g. ") == 4  # montreal has two
     assert f"e.g. {TITLE}" in text.stdout
 
     unknown = run_cli("--config", str(cfg), "topics", "suggest", "steel")

@@ -9,6 +9,8 @@ import time
 import click
 
 from tracker.cli.common import config_option, echo, existing_store, handle_errors, load
+from tracker.models import MatchInput
+from tracker.topics.matcher import Matcher
 from tracker.topics.query import parse
 from tracker.topics.suggest import Missed, suggest, used_terms
 
@@ -45,11 +47,21 @@ def topics_suggest(ctx: click.Context, topic: str, days: float, limit: int, as_j
     assert store is not None
     since = time.time() - days * 86400
     try:
-        missed = store.missed_reports(topic, since)
+        missed = [(m.story_id, Missed(m.title, m.text)) for m in store.missed_reports(topic, since)]
+        copies = store.retitled_copies(topic, since)
+        if copies:
+            # A copy's own headline counts as missed only when the topic does not match it.
+            spec = [t for t in config.topic_specs() if t.name == topic]
+            matcher = Matcher.from_topics(spec, config.lists)
+            missed += [
+                (c.story_id, Missed(c.title, ""))
+                for c in copies
+                if not matcher.match(MatchInput(c.title, "", "", c.feed, c.lang), explain=False)
+            ]
         background = store.background_texts(since, BACKGROUND_LIMIT) if missed else []
     finally:
         store.close()
-    found = suggest([Missed(m.title, m.text) for m in missed], background, used, limit=limit)
+    found = suggest([m for _, m in missed], background, used, limit=limit)
     if as_json:
         for s in found:
             record = {
@@ -61,7 +73,7 @@ def topics_suggest(ctx: click.Context, topic: str, days: float, limit: int, as_j
             }
             click.echo(json.dumps(record, ensure_ascii=False))
         return
-    stories = len({m.story_id for m in missed})
+    stories = len({story for story, _ in missed})
     if not found:
         echo(f"{topic}: no unmatched reports in its stories of the last {days:g} days")
         return

@@ -34,7 +34,7 @@ from tracker.store.sqlite.stories import (
     StoryMember,
     StoryRow,
 )
-from tracker.store.sqlite.suggest import MissedReport, SuggestTables
+from tracker.store.sqlite.suggest import MissedReport, RetitledCopy, SuggestTables
 from tracker.store.writer import BUSY_TIMEOUT_S, Writer, storage_fault
 
 P = ParamSpec("P")
@@ -54,6 +54,7 @@ __all__ = [
     "NewMatch",
     "Placement",
     "ReportRow",
+    "RetitledCopy",
     "SentAlert",
     "Store",
     "StoryMember",

@@ -18,6 +18,26 @@ class MissedReport:
     lang: str | None
 
 
+_RETITLED = """
+SELECT a.id, a.story_id, e.title, COALESCE(e.lang, a.lang), f.name
+FROM entries e JOIN articles a ON a.id = e.article_id JOIN feeds f ON f.id = e.feed_id
+WHERE e.seen_at >= ? AND e.title IS NOT NULL AND e.title != a.title AND a.story_id IS NOT NULL
+AND EXISTS (SELECT 1 FROM matches m WHERE m.article_id = a.id AND m.topic = ?)
+ORDER BY e.seen_at, a.id, f.id
+"""
+
+
+@dataclass(frozen=True)
+class RetitledCopy:
+    """One outlet's headline for an article that matched, the headline its own."""
+
+    article_id: int
+    story_id: int
+    title: str
+    lang: str | None
+    feed: str
+
+
 class SuggestTables(Tables):
     """Read-only queries for topic suggestions."""
 
@@ -44,3 +64,13 @@ class SuggestTables(Tables):
             [since, limit],
         ).fetchall()
         return [(str(r[0]), str(r[1])) for r in rows]
+
+    def retitled_copies(self, topic: str, since: float) -> list[RetitledCopy]:
+        """Entries seen since ``since`` that carry an article ``topic`` matched under a
+        headline of their own (one canonical URL, another outlet's title, often in another
+        language): the topic matched the article's words, never this headline's."""
+        rows = self.db.execute(
+            _RETITLED,
+            [since, topic],
+        ).fetchall()
+        return [RetitledCopy(*r) for r in rows]
