@@ -114,6 +114,9 @@ def test_suggest_lists_the_words_of_the_spanish_copy_the_topic_missed(
     for i, p in enumerate(paths):
         feed_server.add(p, rss([Item(f"Old {i}", f"https://old.example/{i}", f"o{i}")]))
     _run(cfg)
+    empty = run_cli("--config", str(cfg), "topics", "suggest", "nafta")
+    assert empty.returncode == 0, empty.stderr
+    assert empty.stdout == "nafta: no unmatched reports in its stories of the last 30 days\n"
     english = Item(
         TITLE,
         "https://latimes.example/world/nafta-montreal",
