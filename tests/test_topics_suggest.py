@@ -81,7 +81,9 @@ def test_nothing_missed_suggests_nothing() -> None:
 
 # ---------------------------------------------------------------------------- the command
 
-TITLE = "Montreal, day six / Montreal, sexto día"  # both outlets: the index joins the title
+# Both outlets: one headline, and the same names and number in their summaries, which the
+# index's cross-language rule needs (names alone never join two languages).
+TITLE = "Montreal, day six / Montreal, sexto día"
 
 
 def _config(tmp_path: Path, feeds: list[tuple[str, str]]) -> Path:
@@ -121,7 +123,8 @@ def test_suggest_lists_the_words_of_the_spanish_copy_the_topic_missed(
         TITLE,
         "https://latimes.example/world/nafta-montreal",
         "lat-1",
-        "NAFTA negotiators closed the sixth round of trade talks in Montreal.",
+        "NAFTA negotiators Lighthizer, Freeland and Guajardo closed the sixth round of trade"
+        " talks in Montreal, with 34 chapters still open.",
         age_s=600,
     )
     spanish = Item(
@@ -129,7 +132,8 @@ def test_suggest_lists_the_words_of_the_spanish_copy_the_topic_missed(
         "https://eluniversal.example/nacion/tlcan-montreal",
         "eu-1",
         "Los negociadores del Tratado de Libre Comercio de América del Norte cerraron en"
-        " Montreal la sexta ronda; Guajardo habló de avances en reglas de origen.",
+        " Montreal la sexta ronda con 34 capítulos abiertos; Guajardo, Lighthizer y Freeland"
+        " hablaron de avances en reglas de origen.",
         age_s=300,
     )
     other = Item(
@@ -168,23 +172,24 @@ def test_suggest_lists_the_words_of_the_spanish_copy_the_topic_missed(
     assert {"libre comercio", "tratado", "sexta ronda", "negociadores"} <= set(terms)
     assert not {"nafta", "de", "del", "la", "en", "negotiators", "talks"} & set(terms)
     assert "reglas origen" not in terms  # "de" stands between them
-    assert by_title(found, "lighthizer") == [copy]
+    assert by_title(found, "lighthizer") == [TITLE, copy]  # the report and the copy
     assert not {"ottawa", "rechaza", "propuesta"} & set(terms)  # that headline matches
     by_term = {f["term"]: f for f in found}
     assert by_term["libre comercio"]["examples"] == [TITLE]
     assert by_term["libre comercio"]["reports"] == 1
-    # Montreal and Guajardo are in the background's other Spanish article too: ranked lower
-    assert by_term["guajardo"]["background"] == 2
+    # Guajardo is in the background's other articles too (the English report, another
+    # Spanish one): ranked lower
+    assert by_term["guajardo"]["background"] >= 2
     assert by_term["tratado"]["score"] > by_term["guajardo"]["score"]
-    # in both missed reports (the article and the retitled copy): first, both headlines shown
-    assert terms[0] == "montreal"
+    # in both missed reports (the article and the retitled copy): near the top, both shown
+    assert "montreal" in terms[:3]
     assert by_term["montreal"]["reports"] == 2
     assert by_term["montreal"]["examples"] == [TITLE, copy]
 
     text = run_cli("--config", str(cfg), "topics", "suggest", "nafta", "-n", "3")
     assert text.returncode == 0, text.stderr
     assert "nafta: 2 unmatched reports in 1 story" in text.stdout
-    assert text.stdout.count("e.g. ") == 4  # montreal has two
+    assert text.stdout.count("e.g. ") == 6  # the top three are each in both missed reports
     assert f"e.g. {TITLE}" in text.stdout
 
     unknown = run_cli("--config", str(cfg), "topics", "suggest", "steel")
