@@ -48,7 +48,6 @@ from tracker.service.scheduler import FeedScheduler, OutboxWaker, RunProgress
 from tracker.service.storage import CHECK_EVERY_S, StorageGuard
 from tracker.service.systemd import InstanceLock
 from tracker.service.waits import WAITS_EVERY_S, log_waits, skipped
-from tracker.service.web.app import status_pages
 from tracker.settings import Settings
 from tracker.store.facade import DeliveryRow, FeedWait, Store
 from tracker.store.writer import check_not_lost
@@ -434,6 +433,9 @@ class Daemon:
         assert self.guard is not None
         routes = None
         if listen == self.settings.web_listen:
+            # Imported here: jinja2 and the pages only for a daemon that serves them.
+            from tracker.service.web.app import status_pages
+
             routes = status_pages(self.settings).add_routes
         # The storage guard's state, not a probe of its own: a health check never waits on
         # the database (nor competes with the writer for its lock).

@@ -45,6 +45,9 @@ COUNTRY_SURE = 0.85  # below this, headlines naming different countries tell two
 LONG_MIN = 0.50
 LONG_SHARED = 9.0
 HEADLINE_MIN = 0.50  # below SAME_SURE, the headlines' own Dice must be this high
+# However close the score, a near-duplicate shares at least this many terms: two short
+# headlines ("wall one" / "wall two") reach a high Dice on a single shared word.
+SAME_MIN_TERMS = 3
 # Joins on shared names (across languages, or within one when the wording differs) are
 # where two events get merged, so they need far more than a near-duplicate: enough shared
 # weight, several heavy terms, a fair part of the lighter report covered, a shared event
@@ -183,6 +186,7 @@ def judge(
         headlines = full >= SAME_SURE or title >= HEADLINE_MIN or a.n_title == 0
         if (
             headlines
+            and len(shared) >= SAME_MIN_TERMS
             and (
                 (score >= SAME_MIN and (score >= SAME_SURE or max(weights) >= ANCHOR))
                 or (full >= LONG_MIN and total >= LONG_SHARED)
