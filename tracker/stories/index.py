@@ -46,7 +46,8 @@ LONG_MIN = 0.50
 LONG_SHARED = 9.0
 HEADLINE_MIN = 0.50  # below SAME_SURE, the headlines' own Dice must be this high
 # However close the score, a near-duplicate shares at least this many terms: two short
-# headlines ("wall one" / "wall two") reach a high Dice on a single shared word.
+# headlines ("wall one" / "wall two") reach a high Dice on a single shared word. Reports
+# whose terms are all the same (a copy of a two-word headline) still join.
 SAME_MIN_TERMS = 3
 # Joins on shared names (across languages, or within one when the wording differs) are
 # where two events get merged, so they need far more than a near-duplicate: enough shared
@@ -186,7 +187,7 @@ def judge(
         headlines = full >= SAME_SURE or title >= HEADLINE_MIN or a.n_title == 0
         if (
             headlines
-            and len(shared) >= SAME_MIN_TERMS
+            and (len(shared) >= SAME_MIN_TERMS or a_set == frozenset(b.terms))
             and (
                 (score >= SAME_MIN and (score >= SAME_SURE or max(weights) >= ANCHOR))
                 or (full >= LONG_MIN and total >= LONG_SHARED)
