@@ -300,15 +300,8 @@ class Poller:
             if validators is not None:
                 # What the feed carries is stored: later items are news.
                 status, etag, last_modified, body_hash = validators
-                self.store.record_success(
-                    state.id,
-                    now=now,
-                    next_check_at=next_check(now, spec.interval_s, self.settings.jitter_s),
-                    status=status,
-                    etag=etag,
-                    last_modified=last_modified,
-                    body_hash=body_hash,
-                    baseline_done=True,
+                self._record_success(
+                    state, spec, now, status, etag, last_modified, body_hash, baseline_done=True
                 )
         for line in outcome.alert_lines:
             event(log, logging.INFO, "alert", **line)
@@ -421,7 +414,25 @@ class Poller:
         baseline_done: bool,
     ) -> None:
         await self.store.run(
-            self.store.record_success,
+            self._record_success,
+            state, spec, now, status, etag, last_modified, body_hash,
+            baseline_done=baseline_done,
+        )  # fmt: skip
+
+    def _record_success(
+        self,
+        state: FeedState,
+        spec: FeedSpec,
+        now: float,
+        status: int,
+        etag: str | None,
+        last_modified: str | None,
+        body_hash: str | None,
+        *,
+        baseline_done: bool,
+    ) -> None:
+        """The feed's success and next check (on the writer thread)."""
+        self.store.record_success(
             state.id,
             now=now,
             next_check_at=next_check(now, spec.interval_s, self.settings.jitter_s),
