@@ -44,6 +44,7 @@ class Farm:
     def __init__(self, host: str, counts: Counts, delay: float = 0.0) -> None:
         self.docs: dict[str, tuple[bytes, dict[str, str]]] = {}
         self.agents: list[str] = []
+        self.delay = delay
         farm = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -51,7 +52,7 @@ class Farm:
                 counts.enter(host)
                 try:
                     farm.agents.append(self.headers.get("User-Agent", ""))
-                    time.sleep(delay)
+                    time.sleep(farm.delay)
                     body, headers = farm.docs.get(self.path, (b"", {}))
                     etag = f'"{hash(body) & 0xFFFFFFFF:x}"'
                     if self.headers.get("If-None-Match") == etag:
@@ -296,3 +297,27 @@ def test_floor_helpers() -> None:
     assert cache_max_age({"cache-control": "max-age=0"}) is None
     assert floored(900, None, 60) == 900
     assert floored(900, 1e9) == 86400
+
+
+@pytest.mark.slow
+def test_daemon_keeps_the_per_host_limit(tmp_path: Path, farms: tuple[Farm, Farm, Counts]) -> None:
+    from test_daemon import Daemon  # the daemon as a subprocess, as its own tests run it
+
+    a, b, counts = farms
+    urls = []
+    for farm in (a, b):
+        farm.delay = 1.0  # longer than a tick: the next tick finds the first host busy
+        for i in range(3):
+            farm.docs[f"/d{i}.xml"] = (_rss(title=f"d{i}"), {})
+            urls.append(f"{farm.base}/d{i}.xml")
+    cfg = tmp_path / "config.yaml"
+    cfg.write_text(_config_text(tmp_path, urls, "concurrency: 3"))
+    daemon = Daemon(cfg)
+    try:
+        daemon.wait_for(lambda: len(a.agents) >= 3 and len(b.agents) >= 3, timeout=30)
+    finally:
+        assert daemon.stop() == 0
+    assert counts.peak == {"127.0.0.1": 2, "127.0.0.2": 2}
+    # Three global slots, two per host: while the first host's third feed waited for it,
+    # holding no slot, the other host's feeds took the free ones.
+    assert counts.peak_total == 3
