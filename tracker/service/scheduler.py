@@ -12,6 +12,7 @@ with many feeds does not starve the others. At most ``waiting_cap`` polls wait a
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -181,7 +182,9 @@ class FeedScheduler:
         self.waiting += 1
         waiting = True
         try:
-            async with hosts.slot(state.url):
+            # A host limit at or above the global one cannot bind: skip its bookkeeping.
+            binds = hosts.per_host < self.concurrency or hosts.spacing_s > 0
+            async with hosts.slot(state.url) if binds else contextlib.nullcontext():
                 if gate is None:
                     self.waiting -= 1
                     waiting = False
