@@ -118,6 +118,7 @@ class Poller:
         on_deliveries: Callable[[], None] | None = None,
         parser: Parser | None = None,
         stories: StoryStep | None = None,
+        floors: dict[int, float] | None = None,
     ) -> None:
         self.client = client
         self.store = store
@@ -130,9 +131,9 @@ class Poller:
         # The daemon's is an ingest.isolate.ParsePool (bounded); by hand, a thread.
         self.parser: Parser = parser or InlineParser()
         # Feed id -> the floor its last parsed body asked for (<ttl>, sy:updatePeriod), kept
-        # for the 304s that follow. In memory only: a restart or reload forgets it until the
-        # feed's next body (storing it would need a column).
-        self.floors: dict[int, float] = {}
+        # for the 304s that follow; a reload's new Poller is handed the old one's. In memory
+        # only: a restart forgets it until the feed's next body (storing it needs a column).
+        self.floors: dict[int, float] = floors if floors is not None else {}
         # The story index outlives a reload's new Poller: the daemon passes it in.
         self.stories = (
             stories

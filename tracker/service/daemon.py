@@ -249,6 +249,7 @@ def _poller(
     metrics: Metrics | None,
     stories: StoryStep,
     parser: ParsePool | None,
+    floors: dict[int, float] | None = None,
 ) -> Poller:
     return Poller(
         client,
@@ -259,6 +260,7 @@ def _poller(
         on_deliveries=waker,
         parser=parser,
         stories=stories,
+        floors=floors,
     )
 
 
@@ -558,6 +560,7 @@ class Daemon:
             self.metrics,
             parts.stories,
             parts.parser,
+            sched.poller.floors,  # the intervals feeds asked for outlive a reload
         )
         if client is not parts.client:
             # Polls in flight keep their poller and its client: close it once they are done.
