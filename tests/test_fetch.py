@@ -191,8 +191,12 @@ def test_a_server_that_drips_bytes_hits_the_deadline() -> None:
 
 
 def test_connection_refused() -> None:
-    with pytest.raises(ConnectFailed, match="ConnectError"):
+    with pytest.raises(ConnectFailed, match="ConnectError") as caught:
         _get("http://127.0.0.1:1/feed.xml")
+    # Host, port and the reason; no TLS setting for a plain http:// URL (aiohttp's own
+    # text says `ssl:default` there).
+    assert "cannot connect to 127.0.0.1:1: " in caught.value.message
+    assert "ssl:" not in caught.value.message
 
 
 def test_a_garbled_answer_is_one_short_line() -> None:

@@ -29,7 +29,11 @@ COMMANDS = {
 }
 # Subcommands kept in modules of their own, added to their group when it is imported.
 SUBCOMMANDS = {
-    "topics": [("tracker.cli.mute", "topics_mute"), ("tracker.cli.mute", "topics_unmute")],
+    "topics": [
+        ("tracker.cli.mute", "topics_mute"),
+        ("tracker.cli.mute", "topics_unmute"),
+        ("tracker.cli.suggest", "topics_suggest"),
+    ],
     "alerts": [("tracker.cli.cancel", "alerts_cancel")],
     "feeds": [("tracker.cli.feedshow", "feeds_show")],
 }

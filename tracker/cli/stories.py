@@ -167,7 +167,8 @@ def stories_test(ctx: click.Context, as_json: bool, sources: tuple[str, ...]) ->
             )
         )
     window = config.stories.window if config else trial.DEFAULT_WINDOW_S
-    assigned = trial.assign(read, time.time(), window)
+    lists = {k: tuple(v) for k, v in config.lists.items()} if config else None
+    assigned = trial.assign(read, time.time(), window, lists)
     if as_json:
         for a in assigned:
             click.echo(json.dumps(a.as_json(), ensure_ascii=False))

@@ -363,13 +363,24 @@ def _translate(exc: Exception) -> FetchError:
         if isinstance(cause, _TIMEOUTS):
             return FetchTimeout(f"timed out ({type(cause).__name__})")
         if isinstance(cause, _NO_CONNECTION):
-            return ConnectFailed(f"ConnectError: {_one_line(str(cause))}")
+            return ConnectFailed(f"ConnectError: {_connect_text(cause)}")
     text = _error_text(cause)
     if isinstance(cause, _MALFORMED):
         return InvalidResponse(text)
     if isinstance(cause, _BAD_URLS):
         return InvalidURL(text)
     return FetchError(text)
+
+
+def _connect_text(exc: BaseException) -> str:
+    """Why no connection: the host, port and the system's reason. aiohttp's own text names
+    its TLS setting even for plain http:// (`… ssl:default [Name or service not known]`)."""
+    if isinstance(exc, aiohttp.ClientConnectorError) and not isinstance(
+        exc, aiohttp.ClientSSLError
+    ):
+        reason = exc.os_error.strerror or str(exc.os_error) or "failed"
+        return _one_line(f"cannot connect to {exc.host}:{exc.port}: {reason}")
+    return _one_line(str(exc))
 
 
 def _error_text(exc: BaseException) -> str:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -43,9 +43,12 @@ def report_of_row(row: ReportRow) -> Report:
     )
 
 
-def rebuild(store: Store, window_s: float, now: float) -> StoryIndex:
-    """The index over the window's stored articles, in publication order (at start)."""
-    index = StoryIndex(window_s=window_s)
+def rebuild(
+    store: Store, window_s: float, now: float, lists: Mapping[str, Sequence[str]] | None = None
+) -> StoryIndex:
+    """The index over the window's stored articles, in publication order (at start); the
+    config's ``lists`` are synonym groups for it, as in the lexicon."""
+    index = StoryIndex(window_s=window_s, lists=lists)
     for row in store.window_reports(now - window_s):
         index.add(report_of_row(row), row.story_id)
     return index
@@ -56,13 +59,20 @@ class StoryStep:
     """Assigns stories in the ingest transaction; the index learns them after commit."""
 
     index: StoryIndex
+    lists: Mapping[str, Sequence[str]] = field(default_factory=dict)
     _pending: list[tuple[Report, int]] = field(default_factory=list)
     _pending_index: StoryIndex | None = None
     _pruned_at: float = 0.0
 
     @classmethod
-    def load(cls, store: Store, window_s: float, now: float) -> StoryStep:
-        step = cls(rebuild(store, window_s, now))
+    def load(
+        cls,
+        store: Store,
+        window_s: float,
+        now: float,
+        lists: Mapping[str, Sequence[str]] | None = None,
+    ) -> StoryStep:
+        step = cls(rebuild(store, window_s, now, lists), lists=dict(lists or {}))
         event(log, logging.INFO, "stories.index_rebuilt", reports=len(step.index))
         return step
 
@@ -112,7 +122,7 @@ class StoryStep:
     def _remember(self, report: Report, story: int) -> None:
         self._pending.append((report, story))
         if self._pending_index is None:
-            self._pending_index = StoryIndex(window_s=self.index.window_s)
+            self._pending_index = StoryIndex(window_s=self.index.window_s, lists=self.lists)
         self._pending_index.add(report, story)
 
     @contextmanager
@@ -146,7 +156,7 @@ class StoryStep:
         if mark == len(self._pending):
             return
         del self._pending[mark:]
-        self._pending_index = StoryIndex(window_s=self.index.window_s)
+        self._pending_index = StoryIndex(window_s=self.index.window_s, lists=self.lists)
         for report, story in self._pending:
             self._pending_index.add(report, story)
 

@@ -214,7 +214,9 @@ async def _components(
             health = _health_monitor(settings, store)
             dispatcher = make_dispatcher(settings, store, metrics) if settings.channels else None
             # Rebuilt from the window's stored articles; a reload keeps it.
-            stories = await store.run(StoryStep.load, store, settings.stories_window_s, time.time())
+            stories = await store.run(
+                StoryStep.load, store, settings.stories_window_s, time.time(), settings.lists
+            )
             poller = _poller(
                 poll_settings(settings), store, client, health, waker, metrics, stories, parser
             )

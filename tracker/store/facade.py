@@ -34,6 +34,7 @@ from tracker.store.sqlite.stories import (
     StoryMember,
     StoryRow,
 )
+from tracker.store.sqlite.suggest import MissedReport, RetitledCopy, SuggestTables
 from tracker.store.writer import BUSY_TIMEOUT_S, Writer, storage_fault
 
 P = ParamSpec("P")
@@ -49,9 +50,11 @@ __all__ = [
     "FeedRow",
     "FeedWait",
     "MatchRow",
+    "MissedReport",
     "NewMatch",
     "Placement",
     "ReportRow",
+    "RetitledCopy",
     "SentAlert",
     "Store",
     "StoryMember",
@@ -63,7 +66,14 @@ SCHEMA_VERSION = len(NAMES)
 
 
 class Store(
-    FeedTables, ArticleTables, OutboxTables, MatchTables, MuteTables, ControlTables, ListingTables
+    FeedTables,
+    ArticleTables,
+    OutboxTables,
+    MatchTables,
+    MuteTables,
+    ControlTables,
+    ListingTables,
+    SuggestTables,
 ):
     """The database: open, migrate, and every query the daemon makes."""
 

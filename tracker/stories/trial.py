@@ -7,7 +7,7 @@ joins and why. Reading the sources is the CLI's part (ingest is a layer above).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from tracker.models import FeedItem
@@ -50,8 +50,10 @@ def assign(
     sources: Sequence[tuple[str, Sequence[FeedItem]]],
     now: float,
     window_s: float = DEFAULT_WINDOW_S,
+    lists: Mapping[str, Sequence[str]] | None = None,
 ) -> list[Assigned]:
-    """Every entry of ``sources`` with its story, in the order the index saw them."""
+    """Every entry of ``sources`` with its story, in the order the index saw them (the
+    config's ``lists`` are synonym groups, as in the daemon)."""
     order = []
     for s, (source, items) in enumerate(sources):
         for i, item in enumerate(items):
@@ -59,7 +61,7 @@ def assign(
             when = published.timestamp() if published else now
             order.append((when, s, i, source, item))
     order.sort(key=lambda o: (o[0], o[1], o[2]))
-    index = StoryIndex(window_s=window_s)
+    index = StoryIndex(window_s=window_s, lists=lists)
     out = []
     for n, (_, _, _, source, item) in enumerate(order, start=1):
         report = report_of(n, item.article, now)
