@@ -143,7 +143,9 @@ def write_config(
     lines = [
         f"database: {db}",
         f"defaults: {{interval: {interval}, jitter: 0s, max_age: 3650d}}",
-        "fetch: {max_bytes: 100MB, timeout: 60s, deadline: 10m}",
+        # Every feed is on one loopback server: per_host is raised to the global concurrency
+        # (20, the default), so the stalls measured are the daemon's, not the host limit's.
+        "fetch: {max_bytes: 100MB, timeout: 60s, deadline: 10m, per_host: 20}",
         "feeds:",
         *[f"  - url: {u}" for u in urls],
     ]

@@ -172,7 +172,9 @@ def test_sigterm_mid_cycle_loses_nothing(feed_server: FeedServer, tmp_path: Path
         feed_server.delays[path] = 1.0 if n % 2 else 30.0  # some finish, some cannot
     cfg = _write(
         tmp_path / "config.yaml",
-        _base(tmp_path, urls).replace("interval: 1s", "interval: 1h") + "fetch: {timeout: 60s}\n",
+        _base(tmp_path, urls).replace("interval: 1s", "interval: 1h")
+        # All six on one loopback host, all in flight at once: the per-host limit is raised.
+        + "fetch: {timeout: 60s, per_host: 6}\n",
     )
     daemon = Daemon(cfg)
     daemon.wait_log("scheduler.started")

@@ -82,6 +82,8 @@ class ParsedFeed:
     title: str | None = None
     lang: str | None = None
     warning: str | None = None
+    # The least interval the feed asks for (RSS <ttl>, sy:updatePeriod), in seconds.
+    floor_s: float | None = None
 
 
 @dataclass(frozen=True)

@@ -123,6 +123,9 @@ class FetchSettings:
     max_redirects: int
     user_agent: str
     allow_private_redirects: bool = False
+    per_host: int = 2  # requests to one host at once
+    host_spacing_s: float = 0.0  # least time between two request starts to one host
+    honour_ttl: bool = True  # a feed's <ttl>, sy:update*, Cache-Control max-age as a floor
 
 
 @dataclass(frozen=True)

@@ -45,7 +45,11 @@ from tracker.units import parse_duration, parse_listen_address, parse_size
 Duration = Annotated[float, BeforeValidator(parse_duration)]
 Size = Annotated[int, BeforeValidator(parse_size)]
 
-DEFAULT_USER_AGENT = "tracker/0.1 (self-hosted feed alert daemon)"
+# Where a feed's owner learns what polls them. The project has no public home yet, so this is
+# a reserved .invalid name (never someone else's site): the one place to set when it has.
+PROJECT_URL = "https://tracker.invalid/"
+VERSION = "0.1.0"  # pyproject's; importlib.metadata would cost every start a few ms
+DEFAULT_USER_AGENT = f"tracker/{VERSION} (+{PROJECT_URL}; self-hosted feed alert daemon)"
 
 
 class _Model(BaseModel):
@@ -197,7 +201,23 @@ class Fetch(_Model):
     configured on such an address may always redirect within it.
     """
     user_agent: str = DEFAULT_USER_AGENT
-    """The `User-Agent` header."""
+    """The `User-Agent` header: by default it names tracker, its version and the project URL, so
+    a feed's owner can see who polls them.
+    """
+    per_host: int = Field(default=2, ge=1, le=1000)
+    """Most requests to one host at once (by the feed URL's host name; its port does not count).
+    A poll waiting for its host holds none of the `concurrency` slots. Raise it for a feed farm
+    of your own.
+    """
+    host_spacing: Duration = Field(default=0.0, ge=0)
+    """Least time between the starts of two requests to one host, e.g. `2s`. Off (`0`) by default.
+    """
+    honour_ttl: bool = True
+    """Let a feed slow its own polling: RSS `<ttl>` (minutes), `sy:updatePeriod` with
+    `sy:updateFrequency`, and a response's `Cache-Control: max-age` raise the feed's interval to
+    at least what they ask, capped at 24 hours. They never make a feed polled more often. `false`
+    ignores them.
+    """
 
 
 class Parse(_Model):

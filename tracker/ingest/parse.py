@@ -13,6 +13,7 @@ from typing import Any
 import feedparser
 
 from tracker.errors import ParseError
+from tracker.ingest.hosts import feed_floor
 from tracker.models import Entry, ParsedFeed
 from tracker.text import valid_text
 
@@ -114,6 +115,9 @@ def _parse_xml_feed(body: bytes, headers: Mapping[str, str], url: str) -> Parsed
         title=feed.get("title"),
         lang=feed.get("language") or headers.get("content-language"),
         warning=warning,
+        floor_s=feed_floor(
+            feed.get("ttl"), feed.get("sy_updateperiod"), feed.get("sy_updatefrequency")
+        ),
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
 import time
@@ -14,7 +15,7 @@ import httpx
 from tracker.backoff import feed_backoff
 from tracker.delivery.routing import Router
 from tracker.errors import DatabaseReplaced, FetchError, HTTPStatusError, ParseError, StorageFault
-from tracker.ingest import fetch, items
+from tracker.ingest import fetch, hosts, items
 from tracker.ingest.isolate import InlineParser, Parser
 from tracker.ingest.items import KeyedFeed
 from tracker.ingest.stories import StoryStep
@@ -24,6 +25,7 @@ from tracker.models import (
     Entry,
     FeedSpec,
     FeedState,
+    ParsedFeed,
     PollOutcome,
     PollResult,
     TopicHit,
@@ -80,6 +82,8 @@ class PollSettings:
     updates: dict[str, int] = field(default_factory=dict)
     # Topics configured with `notify: []`: matched and stored, never alerted (like a mute).
     silenced: frozenset[str] = frozenset()
+    # <ttl>, sy:updatePeriod and Cache-Control max-age raise a feed interval (fetch.honour_ttl).
+    honour_ttl: bool = True
 
 
 def next_check(
@@ -114,6 +118,7 @@ class Poller:
         on_deliveries: Callable[[], None] | None = None,
         parser: Parser | None = None,
         stories: StoryStep | None = None,
+        floors: dict[int, float] | None = None,
     ) -> None:
         self.client = client
         self.store = store
@@ -125,6 +130,10 @@ class Poller:
         self.on_deliveries = on_deliveries
         # The daemon's is an ingest.isolate.ParsePool (bounded); by hand, a thread.
         self.parser: Parser = parser or InlineParser()
+        # Feed id -> the floor its last parsed body asked for (<ttl>, sy:updatePeriod), kept
+        # for the 304s that follow; a reload's new Poller is handed the old one's. In memory
+        # only: a restart forgets it until the feed's next body (storing it needs a column).
+        self.floors: dict[int, float] = floors if floors is not None else {}
         # The story index outlives a reload's new Poller: the daemon passes it in.
         self.stories = (
             stories
@@ -156,6 +165,26 @@ class Poller:
                 pass  # the storage guard reports it; the transition is seen on a later poll
         return outcome
 
+    def _floored(
+        self, state: FeedState, spec: FeedSpec, headers: dict[str, str], parsed: ParsedFeed | None
+    ) -> FeedSpec:
+        """``spec`` with its interval raised to what the feed asks for (fetch.honour_ttl):
+        the parsed body's <ttl> or sy:updatePeriod (remembered for later 304s) and this
+        response's Cache-Control max-age. Never lower than configured, at most a day."""
+        if not self.settings.honour_ttl:
+            return spec
+        if parsed is not None:
+            if parsed.floor_s is None:
+                self.floors.pop(state.id, None)
+            else:
+                self.floors[state.id] = parsed.floor_s
+        interval = hosts.floored(
+            spec.interval_s, self.floors.get(state.id), hosts.cache_max_age(headers)
+        )
+        if interval == spec.interval_s:
+            return spec
+        return dataclasses.replace(spec, interval_s=interval)
+
     def _wake_outbox(self) -> None:
         if self.on_deliveries is not None:
             self.on_deliveries()
@@ -177,6 +206,7 @@ class Poller:
                 redirects=s.redirects,
             )
             now = self.clock()
+            spec = self._floored(state, spec, result.headers, None)
             await self._note_moved(state, spec, result.moved_to)
             if result.not_modified or result.body is None:
                 # Nothing was stored: a feed not yet read keeps its silent baseline for the
@@ -199,6 +229,7 @@ class Poller:
             keyed = await self.parser.parse(result.body, result.headers, state.url, s.parse_limits)
             if keyed.feed.warning:
                 event(log, logging.INFO, "parse.warning", feed=spec.name, error=keyed.feed.warning)
+            spec = self._floored(state, spec, result.headers, keyed.feed)
             # Inside the try: an ingest that fails as a whole (its transaction rolled back)
             # is a failure with backoff too, never a poll retried on every tick.
             return await self._ingest(

@@ -29,6 +29,7 @@ from tracker.delivery.replan import replan
 from tracker.delivery.routing import Router
 from tracker.errors import ConfigError, DatabaseReplaced, StoreError, TrackerError
 from tracker.ingest import fetch
+from tracker.ingest.hosts import HostLimiter
 from tracker.ingest.isolate import ParsePool
 from tracker.ingest.pipeline import Poller, PollSettings
 from tracker.ingest.stories import StoryStep
@@ -78,6 +79,7 @@ def poll_settings(settings: Settings) -> PollSettings:
         max_redirects=f.max_redirects,
         deadline_s=f.deadline_s,
         redirects=fetch.RedirectGuard(allow=f.allow_private_redirects),
+        honour_ttl=f.honour_ttl,
         auth=settings.feed_auth,
         parse_limits=settings.parse,
         router=Router(settings) if settings.channels else None,
@@ -224,6 +226,7 @@ async def _components(
                 dispatcher=dispatcher,
                 waker=waker,
                 on_tick=on_tick,
+                hosts=_hosts(settings),
             )
             parts = Components(store, client, health, waker, sched, stories, metrics, parser)
             try:
@@ -247,6 +250,7 @@ def _poller(
     metrics: Metrics | None,
     stories: StoryStep,
     parser: ParsePool | None,
+    floors: dict[int, float] | None = None,
 ) -> Poller:
     return Poller(
         client,
@@ -257,6 +261,7 @@ def _poller(
         on_deliveries=waker,
         parser=parser,
         stories=stories,
+        floors=floors,
     )
 
 
@@ -265,6 +270,10 @@ def _client(settings: Settings) -> fetch.Client:
     return fetch.make_client(
         timeout_s=f.timeout_s, user_agent=f.user_agent, concurrency=f.concurrency
     )
+
+
+def _hosts(settings: Settings) -> HostLimiter:
+    return HostLimiter(settings.fetch.per_host, settings.fetch.host_spacing_s)
 
 
 def _health_monitor(settings: Settings, store: Store) -> FeedHealthMonitor:
@@ -555,12 +564,16 @@ class Daemon:
             self.metrics,
             parts.stories,
             parts.parser,
+            sched.poller.floors,  # the intervals feeds asked for outlive a reload
         )
         if client is not parts.client:
             # Polls in flight keep their poller and its client: close it once they are done.
             _close_when_idle(list(sched.in_flight.values()), parts.client)
         parts.client, parts.health = client, health
-        await sched.replace(poller=poller, dispatcher=dispatcher, concurrency=new.fetch.concurrency)
+        hosts = _hosts(new) if new.fetch != old.fetch else None
+        await sched.replace(
+            poller=poller, dispatcher=dispatcher, concurrency=new.fetch.concurrency, hosts=hosts
+        )
         self.redactor = self.redactor | Redactor(new.secrets)
         log_mod.setup(new.log_level, self.redactor)
         self.settings = new

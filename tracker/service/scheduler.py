@@ -3,11 +3,16 @@
 Each feed's ``next_check_at`` lives in its row, so a restart resumes exactly, and intervals,
 backoff and Retry-After are all just a later time. The tick only hands out as many feeds as
 there are free fetch slots, and a feed in flight is never handed out again.
+
+A poll first waits for its host (``ingest.hosts``: per-host limit and spacing) and only then
+takes one of the global slots: a poll waiting for a busy host holds none, so one slow host
+with many feeds does not starve the others. At most ``waiting_cap`` polls wait at once.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -15,6 +20,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 from tracker.errors import StoreError
+from tracker.ingest.hosts import HostLimiter
 from tracker.log import event
 from tracker.models import FeedState, PollOutcome
 
@@ -95,8 +101,12 @@ class FeedScheduler:
         *,
         waker: OutboxWaker | None = None,
         on_tick: Callable[[], None] | None = None,
+        hosts: HostLimiter | None = None,
     ) -> None:
         self.poller = poller
+        # None: no per-host limit beyond the global one (the daemon passes fetch.per_host).
+        self.hosts = hosts if hosts is not None else HostLimiter(per_host=concurrency)
+        self.waiting = 0  # polls in flight still waiting for their host (holding no slot)
         self.store = store
         self.concurrency = concurrency
         self.clock = clock
@@ -117,7 +127,8 @@ class FeedScheduler:
         self.last_tick_at = self.clock()
         if self.on_tick is not None:
             self.on_tick()
-        free = self.concurrency - len(self.in_flight)
+        free = self.concurrency - self.polling
+        free = min(free, self.concurrency + self.waiting_cap - len(self.in_flight))
         if free <= 0 or self.store.fault is not None:
             return  # no slot, or the database takes no write (the storage guard waits it out)
         if self._due is not None and not self._due.done():
@@ -134,8 +145,18 @@ class FeedScheduler:
         except StoreError:
             return  # a storage fault: the guard has it from here
         for state in due:
-            if state.id not in self.in_flight and len(self.in_flight) < self.concurrency:
+            if state.id not in self.in_flight and self.polling < self.concurrency:
                 self._start(state)
+
+    @property
+    def polling(self) -> int:
+        """Polls holding a global slot: in flight and past their host's wait."""
+        return len(self.in_flight) - self.waiting
+
+    @property
+    def waiting_cap(self) -> int:
+        """Most polls waiting for their host at once, beyond the global slots."""
+        return max(100, 4 * self.concurrency)
 
     def _start(self, state: FeedState) -> asyncio.Task[PollOutcome]:
         task = asyncio.create_task(self._poll(self.poller, state), name=f"poll:{state.url}")
@@ -148,14 +169,42 @@ class FeedScheduler:
         task.add_done_callback(done)
         return task
 
-    async def _poll(self, poller: Poller, state: FeedState) -> PollOutcome:
-        # The poller is bound when the poll starts: a reload's new one takes the next polls,
-        # while this one finishes with the HTTP client it was built with.
+    async def _poll(
+        self,
+        poller: Poller,
+        state: FeedState,
+        gate: asyncio.Semaphore | None = None,
+        progress: RunProgress | None = None,
+    ) -> PollOutcome:
+        # The poller and limiter are bound when the poll starts: a reload's new ones take the
+        # next polls, while this one finishes with the HTTP client it was built with.
+        hosts = self.hosts
+        self.waiting += 1
+        waiting = True
         try:
-            return await poller.poll(state)
+            # A host limit at or above the global one cannot bind: skip its bookkeeping.
+            binds = hosts.per_host < self.concurrency or hosts.spacing_s > 0
+            async with hosts.slot(state.url) if binds else contextlib.nullcontext():
+                if gate is None:
+                    self.waiting -= 1
+                    waiting = False
+                    return await poller.poll(state)
+                async with gate:  # run_once: the global slot, taken after the host's
+                    self.waiting -= 1
+                    waiting = False
+                    if progress is None:
+                        return await poller.poll(state)
+                    progress.started(state.name)
+                    try:
+                        return await poller.poll(state)
+                    finally:
+                        progress.finished(state.name)
         except Exception as exc:  # a bug must not stop the other feeds
             log.exception("poll crashed", extra={"fields": {"feed": state.name}})
             return PollOutcome(state.name, ok=False, error=f"internal error: {exc!r}")
+        finally:
+            if waiting:  # cancelled (a stop) while waiting for the host
+                self.waiting -= 1
 
     async def outbox_tick(self) -> None:
         """Start sending due deliveries (APScheduler job). Each channel sends from its own
@@ -169,16 +218,25 @@ class FeedScheduler:
             log.exception("outbox tick crashed")
 
     async def replace(
-        self, *, poller: Poller, dispatcher: Dispatcher | None, concurrency: int
+        self,
+        *,
+        poller: Poller,
+        dispatcher: Dispatcher | None,
+        concurrency: int,
+        hosts: HostLimiter | None = None,
     ) -> None:
         """Swap in the parts a reload built: the next polls use ``poller`` (polls in flight
-        finish with the old one), and ``concurrency`` applies from the next tick.
+        finish with the old one), and ``concurrency`` applies from the next tick. A new
+        ``hosts`` limiter takes the next polls (those in flight keep the old one's slots, so
+        for their duration a host may see up to both limits).
 
         A ``dispatcher`` other than the current one replaces it once the old one's channels
         finished the alert in hand: until then the old dispatcher starts nothing new, and
         the new one is not yet in place, so no delivery is sent by both."""
         self.poller = poller
         self.concurrency = concurrency
+        if hosts is not None:
+            self.hosts = hosts
         old = self.dispatcher
         if dispatcher is old:
             return
@@ -204,17 +262,9 @@ class FeedScheduler:
         if progress is not None:
             progress.begin(len(states))
 
-        async def bounded(state: FeedState) -> PollOutcome:
-            async with sem:
-                if progress is None:
-                    return await self._poll(self.poller, state)
-                progress.started(state.name)
-                try:
-                    return await self._poll(self.poller, state)
-                finally:
-                    progress.finished(state.name)
-
-        return list(await asyncio.gather(*(bounded(s) for s in states)))
+        return list(
+            await asyncio.gather(*(self._poll(self.poller, s, sem, progress) for s in states))
+        )
 
     def start(self) -> None:
         """Start the jobs on the running event loop: poll tick, outbox tick, extra jobs."""
