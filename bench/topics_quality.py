@@ -1,11 +1,11 @@
 """Precision and recall of the configured topics on the labelled sets, per topic and language.
 
-    .venv/bin/python bench/topics_quality.py                 # all three sets, config.yaml
+    .venv/bin/python bench/topics_quality.py                 # all four sets, config.yaml
     .venv/bin/python bench/topics_quality.py --config old.yaml --json
     .venv/bin/python bench/topics_quality.py --misses        # the tuning sets' misses
     .venv/bin/python bench/topics_quality.py --set tuning2 --misses
 
-Needs only the runtime install (``make run``'s venv), not pytest. Three sets, each
+Needs only the runtime install (``make run``'s venv), not pytest. Four sets, each
 reported on its own:
 
 - ``tuning``: tests/data/topics_labelled.yaml, the first set the queries are tuned on;
@@ -13,6 +13,8 @@ reported on its own:
   saw neither the queries nor the held-out set (hard paraphrases and hard negatives);
 - ``heldout``: tests/data/topics_heldout.yaml (see topics_heldout.md), for measuring only.
   Its misses are never printed, so that tuning on it cannot happen by accident.
+- ``heldout2``: tests/data/topics_heldout2.yaml (see topics_heldout2.md), a second held-out
+  set written blind to the queries and to the other sets, also for measuring only.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ SETS = {
     "tuning": DATA / "topics_labelled.yaml",
     "tuning2": DATA / "topics_tuning2.yaml",
     "heldout": DATA / "topics_heldout.yaml",
+    "heldout2": DATA / "topics_heldout2.yaml",
 }
 # The sets whose misses may be printed: never the held-out one.
 TUNING = ("tuning", "tuning2")
