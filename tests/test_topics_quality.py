@@ -160,6 +160,120 @@ def test_reference_negatives_do_not_match(headline: str) -> None:
     assert _topics(headline) == set()
 
 
+# Round three's vocabulary review, with the summary where the story needs it: what each
+# group of terms in config.yaml is there for (the first half) and what it must not catch
+# (the second half).
+ROUND_THREE = [
+    ("Negotiators sit down in Washington for fourth NAFTA session", "", "en", {"nafta-rounds"}),
+    (
+        "Haggling over dairy delays the U.S.-Mexico-Canada pact",
+        "Officials said a compromise on milk quotas was within reach.",
+        "en",
+        {"nafta-rounds"},
+    ),
+    (
+        "Trump meets Trudeau as NAFTA clock ticks",
+        "The leaders met at the White House.",
+        "en",
+        {"nafta-rounds"},
+    ),
+    (
+        "Canada, U.S. race to deadline",
+        "Negotiators worked to bring Canada into the pact agreed between the United States"
+        " and Mexico.",
+        "en",
+        {"nafta-rounds"},
+    ),
+    ("Inicia en Washington encuentro sobre el acuerdo trilateral", "", "es", {"nafta-rounds"}),
+    ("Trump amaga con sacar a EU del TLCAN", "", "es", {"nafta-rounds"}),
+    (
+        "Sheinbaum y Carney hablan del T-MEC en llamada",
+        "Acordaron coordinarse de cara a la revisión con Washington.",
+        "es",
+        {"nafta-rounds"},
+    ),
+    ("Melted and poured: U.S. tightens rule for Mexican steel", "", "en", {"steel-tariffs"}),
+    ("Steelworkers union backs 232 tariffs", "", "en", {"steel-tariffs"}),
+    (
+        "Mexico impone cuotas compensatorias a lámina galvanizada china",
+        "",
+        "es",
+        {"steel-tariffs"},
+    ),
+    (
+        "Asturias teme el impacto de los aranceles de Trump",
+        "La siderurgia asturiana exporta a Estados Unidos un tercio de su producción.",
+        "es",
+        {"steel-tariffs"},
+    ),
+    (
+        "Washington impone aranceles de 25 por ciento a las importaciones de productos de acero",
+        "",
+        "es",
+        {"steel-tariffs"},
+    ),
+    ("Butterfly center sues over barrier", "", "en", {"border-wall"}),
+    ("Avanza el cerco fronterizo en Sonora", "", "es", {"border-wall"}),
+    (
+        "Pintan de negro la barda en Nuevo México",
+        "El gobierno de Trump quiere que el metal se caliente.",
+        "es",
+        {"border-wall"},
+    ),
+    # what the broader words must not catch
+    (
+        "U.S., Mexico and Guatemala sign trilateral migration agreement",
+        "The accord commits the three countries to share information after a meeting.",
+        "en",
+        set(),
+    ),
+    (
+        "México, Estados Unidos y Canadá acuerdan plan trilateral contra el fentanilo",
+        "Los tres países firmaron un acuerdo de seguridad en Washington.",
+        "es",
+        set(),
+    ),
+    (
+        "Canadian lumber duties: Ottawa files USMCA challenge",
+        "Canada asked for a panel review of the latest U.S. softwood duties.",
+        "en",
+        set(),
+    ),
+    ("Cita con la historia: 30 años del TLCAN", "Un repaso desde 1994.", "es", set()),
+    (
+        "China retaliates with tariffs on soybeans and pork",
+        "Beijing answered the Section 301 duties.",
+        "en",
+        set(),
+    ),
+    (
+        "Supreme Court weighs Trump's emergency tariffs",
+        "The case covers levies under the IEEPA; duties on steel under Section 232 are not at"
+        " issue.",
+        "en",
+        set(),
+    ),
+    ("Cerco policial en Ciudad Juárez tras balacera", "Operativo en la frontera.", "es", set()),
+    (
+        "Otay Mesa port of entry adds lanes",
+        "Officials called long lines a barrier to trade.",
+        "en",
+        set(),
+    ),
+    (
+        "Takeaways from the State of the Union",
+        "Trump touted the economy and renewed his call for a border wall.",
+        "en",
+        set(),
+    ),
+]
+
+
+@pytest.mark.parametrize(("title", "summary", "lang", "want"), ROUND_THREE)
+def test_round_three_vocabulary(title: str, summary: str, lang: str, want: set[str]) -> None:
+    assert _topics(title, summary, lang) == want
+
+
 def _run_script(*args: str) -> subprocess.CompletedProcess[str]:
     # Test-only packages are made unimportable, as in the venv `make run` builds.
     blocked = ";".join(f"sys.modules[{name!r}] = None" for name in TEST_ONLY)
