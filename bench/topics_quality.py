@@ -1,16 +1,18 @@
 """Precision and recall of the configured topics on the labelled sets, per topic and language.
 
-    .venv/bin/python bench/topics_quality.py                 # all four sets, config.yaml
+    .venv/bin/python bench/topics_quality.py                 # all five sets, config.yaml
     .venv/bin/python bench/topics_quality.py --config old.yaml --json
     .venv/bin/python bench/topics_quality.py --misses        # the tuning sets' misses
     .venv/bin/python bench/topics_quality.py --set tuning2 --misses
 
-Needs only the runtime install (``make run``'s venv), not pytest. Four sets, each
+Needs only the runtime install (``make run``'s venv), not pytest. Five sets, each
 reported on its own:
 
 - ``tuning``: tests/data/topics_labelled.yaml, the first set the queries are tuned on;
 - ``tuning2``: tests/data/topics_tuning2.yaml, a second tuning set written by someone who
   saw neither the queries nor the held-out set (hard paraphrases and hard negatives);
+- ``tuning3``: tests/data/topics_tuning3.yaml (see topics_tuning3.md), a third tuning set
+  written blind to the queries and to the other sets;
 - ``heldout``: tests/data/topics_heldout.yaml (see topics_heldout.md), for measuring only.
   Its misses are never printed, so that tuning on it cannot happen by accident.
 - ``heldout2``: tests/data/topics_heldout2.yaml (see topics_heldout2.md), a second held-out
@@ -38,11 +40,12 @@ DATA = ROOT / "tests" / "data"
 SETS = {
     "tuning": DATA / "topics_labelled.yaml",
     "tuning2": DATA / "topics_tuning2.yaml",
+    "tuning3": DATA / "topics_tuning3.yaml",
     "heldout": DATA / "topics_heldout.yaml",
     "heldout2": DATA / "topics_heldout2.yaml",
 }
 # The sets whose misses may be printed: never the held-out one.
-TUNING = ("tuning", "tuning2")
+TUNING = ("tuning", "tuning2", "tuning3")
 LANGS = ("en", "es", "all")
 
 

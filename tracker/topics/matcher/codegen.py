@@ -15,7 +15,12 @@ from typing import Any, assert_never, cast
 
 from tracker.topics.matcher.article import Doc, Span
 from tracker.topics.matcher.plan import BoolFn, Plan, Planner
-from tracker.topics.matcher.spans import OccurrenceFn, Support, near_occurrences
+from tracker.topics.matcher.spans import (
+    OccurrenceFn,
+    Support,
+    near_occurrences,
+    words_occurrences,
+)
 from tracker.topics.query import And, Lang, Near, Node, Not, Or, Term
 
 SupportFn = Callable[[Doc], Support | None]  # None: the node does not hold
@@ -189,8 +194,20 @@ class Compiler(Planner):
                 spans, term = self.spans(node), node
                 return lambda d: [(span, [(term, span)]) for span in spans(d)]
             case Or():
-                parts = tuple(self.occurrences(child) for child in node.children)
-                return lambda d: [occurrence for part in parts for occurrence in part(d)]
+                # The words and phrases of an @list are looked up in one loop rather than
+                # a closure call each: NEAR over lists of hundreds of terms spent most of
+                # its time in those calls.
+                plain = [c for c in node.children if isinstance(c, Term) and c.field == "any"]
+                batched_ids = {id(c) for c in plain}
+                words = tuple((c, self.key(c.words[0])) for c in plain if len(c.words) == 1)
+                phrases = tuple(
+                    (c, tuple(self.key(w) for w in c.words)) for c in plain if len(c.words) > 1
+                )
+                batched = words_occurrences(words, phrases)
+                rest = tuple(self.occurrences(c) for c in node.children if id(c) not in batched_ids)
+                if not rest:
+                    return batched
+                return lambda d: batched(d) + [o for part in rest for o in part(d)]
             case Near():
                 left, right = self.occurrences(node.left), self.occurrences(node.right)
                 n = node.distance

@@ -50,6 +50,50 @@ def near_occurrences(
     ]
 
 
+def words_spans(kids: tuple[int, ...], phrases: tuple[tuple[int, ...], ...]) -> SpanFn:
+    """Spans of an OR's words and phrases searched anywhere, in one loop: a topic's @list
+    of hundreds of terms would otherwise cost a closure call per term and article."""
+
+    def spans(d: Doc) -> list[Span]:
+        hits = d.hits
+        found = [(p, p) for kid in kids for p in hits.get(kid, ())]
+        for phrase in phrases:
+            first = hits.get(phrase[0])
+            if first:
+                found += _phrase_at(hits, phrase, first)
+        return found
+
+    return spans
+
+
+def words_occurrences(
+    words: tuple[tuple[Term, int], ...], phrases: tuple[tuple[Term, tuple[int, ...]], ...]
+) -> OccurrenceFn:
+    """``words_spans`` with the term of each span, for explanations."""
+
+    def occurrences(d: Doc) -> list[tuple[Span, Support]]:
+        hits = d.hits
+        found = [((p, p), [(term, (p, p))]) for term, kid in words for p in hits.get(kid, ())]
+        for term, phrase in phrases:
+            first = hits.get(phrase[0])
+            if first:
+                found += [(span, [(term, span)]) for span in _phrase_at(hits, phrase, first)]
+        return found
+
+    return occurrences
+
+
+def _phrase_at(hits: dict[int, list[int]], phrase: tuple[int, ...], first: list[int]) -> list[Span]:
+    later = []
+    for kid in phrase[1:]:
+        positions = hits.get(kid)
+        if not positions:
+            return []
+        later.append(set(positions))
+    last = len(phrase) - 1
+    return [(p, p + last) for p in first if all(p + i in s for i, s in enumerate(later, 1))]
+
+
 def _in_field(d: Doc, position: int, field: str) -> bool:
     if field == "title":
         return position < d.body_pos
