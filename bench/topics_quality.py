@@ -1,11 +1,11 @@
 """Precision and recall of the configured topics on the labelled sets, per topic and language.
 
-    .venv/bin/python bench/topics_quality.py                 # all five sets, config.yaml
+    .venv/bin/python bench/topics_quality.py                 # all six sets, config.yaml
     .venv/bin/python bench/topics_quality.py --config old.yaml --json
     .venv/bin/python bench/topics_quality.py --misses        # the tuning sets' misses
     .venv/bin/python bench/topics_quality.py --set tuning2 --misses
 
-Needs only the runtime install (``make run``'s venv), not pytest. Five sets, each
+Needs only the runtime install (``make run``'s venv), not pytest. Six sets, each
 reported on its own:
 
 - ``tuning``: tests/data/topics_labelled.yaml, the first set the queries are tuned on;
@@ -17,6 +17,8 @@ reported on its own:
   Its misses are never printed, so that tuning on it cannot happen by accident.
 - ``heldout2``: tests/data/topics_heldout2.yaml (see topics_heldout2.md), a second held-out
   set written blind to the queries and to the other sets, also for measuring only.
+- ``heldout3``: tests/data/topics_heldout3.yaml (see topics_heldout3.md), a third held-out
+  set, written by the writer of tuning3 and sharing no item with it; measured only.
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ SETS = {
     "tuning3": DATA / "topics_tuning3.yaml",
     "heldout": DATA / "topics_heldout.yaml",
     "heldout2": DATA / "topics_heldout2.yaml",
+    "heldout3": DATA / "topics_heldout3.yaml",
 }
 # The sets whose misses may be printed: never the held-out one.
 TUNING = ("tuning", "tuning2", "tuning3")

@@ -297,7 +297,7 @@ def test_quality_script_agrees_and_needs_no_test_packages() -> None:
     done = _run_script("--json")
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout)
-    assert set(result) == {"tuning", "tuning2", "tuning3", "heldout", "heldout2"}
+    assert set(result) == {"tuning", "tuning2", "tuning3", "heldout", "heldout2", "heldout3"}
     for name, source in (("tuning", ITEMS), ("tuning2", ITEMS2), ("tuning3", ITEMS3)):
         for lang in ("en", "es", None):
             for topic, (_p, _r, tp, fp, fn) in scores(lang, source).items():
