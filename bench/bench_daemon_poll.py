@@ -172,7 +172,12 @@ class Daemon:
         with sqlite3.connect(self.db, timeout=30) as db:
             db.execute("UPDATE feeds SET next_check_at = ?", [now])
         self.wait_cycle(now)
-        return tree_cpu(self.proc.pid) - cpu0
+        cpu = tree_cpu(self.proc.pid) - cpu0
+        with sqlite3.connect(f"file:{self.db}?mode=ro", uri=True, timeout=30) as db:
+            (failed,) = db.execute("SELECT COUNT(*) FROM feeds WHERE last_error IS NOT NULL")
+        if failed[0]:
+            raise SystemExit(f"{failed[0]} feeds failed in a measured cycle")
+        return cpu
 
     def stop(self) -> None:
         self.proc.terminate()
