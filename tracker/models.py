@@ -38,6 +38,8 @@ class FeedState:
     consecutive_errors: int
     # Where the feed's URL permanently redirects, as stored (secrets masked); None: it does not.
     moved_to: str | None = None
+    # The fingerprints of the items its last clean parse saw (ingest.spans.pack), if any.
+    item_prints: bytes | None = None
 
 
 @dataclass(frozen=True)
@@ -185,6 +187,8 @@ class PollOutcome:
     alert_lines: list[dict[str, str | None]] = field(default_factory=list)
     # The database took no write (a storage fault, or the file lost): nothing was recorded.
     storage_fault: bool = False
+    # New entries that could not be stored (skipped, logged as entry.skipped).
+    skipped: int = 0
 
 
 @dataclass(frozen=True)

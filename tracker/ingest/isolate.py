@@ -48,10 +48,16 @@ from tracker.units import format_duration, format_size
 
 
 class Parser(Protocol):
-    """Turns a feed body into keyed entries, off the event loop (``ingest.items``)."""
+    """Turns a feed body into keyed entries, off the event loop (``ingest.items``); the
+    items whose fingerprints are in ``known`` are cut before parsing."""
 
     async def parse(
-        self, body: bytes, headers: Mapping[str, str], url: str, limits: ParseSettings
+        self,
+        body: bytes,
+        headers: Mapping[str, str],
+        url: str,
+        limits: ParseSettings,
+        known: frozenset[bytes] = frozenset(),
     ) -> KeyedFeed: ...
 
 
@@ -59,10 +65,15 @@ class InlineParser:
     """The parse in a worker thread of this process: no deadline, no memory cap."""
 
     async def parse(
-        self, body: bytes, headers: Mapping[str, str], url: str, limits: ParseSettings
+        self,
+        body: bytes,
+        headers: Mapping[str, str],
+        url: str,
+        limits: ParseSettings,
+        known: frozenset[bytes] = frozenset(),
     ) -> KeyedFeed:
         """``items.parse_keyed`` in a thread (``limits`` cannot be enforced there)."""
-        return await asyncio.to_thread(items.parse_keyed, body, headers, url)
+        return await asyncio.to_thread(items.parse_keyed, body, headers, url, known)
 
 
 # What a worker answers: a result, a ParseError's message, or that it ran out of memory.
@@ -112,7 +123,7 @@ def _serve(conn: multiprocessing.connection.Connection, address_cap: bool) -> No
             request = conn.recv()
         except (EOFError, OSError):
             return
-        body, headers, url, max_memory = request
+        body, headers, url, max_memory, known = request
         cap = at_rest + max_memory
         if hard != resource.RLIM_INFINITY:
             cap = min(cap, hard)
@@ -121,7 +132,7 @@ def _serve(conn: multiprocessing.connection.Connection, address_cap: bool) -> No
                 resource.setrlimit(resource.RLIMIT_AS, (cap, hard))
         reply: _Reply
         try:
-            reply = ("ok", items.parse_keyed(body, headers, url))
+            reply = ("ok", items.parse_keyed(body, headers, url, known))
         except ParseError as exc:
             reply = ("error", exc.message)
         except MemoryError:
@@ -314,17 +325,22 @@ class ParsePool:
         """One parse, waiting in this thread: the result, or ParseError."""
         slot = self._acquire()
         try:
-            return self._run(slot, body, headers, url, limits)
+            return self._run(slot, body, headers, url, limits, frozenset())
         finally:
             self._release(slot)
 
     async def parse(
-        self, body: bytes, headers: Mapping[str, str], url: str, limits: ParseSettings
+        self,
+        body: bytes,
+        headers: Mapping[str, str],
+        url: str,
+        limits: ParseSettings,
+        known: frozenset[bytes] = frozenset(),
     ) -> KeyedFeed:
         """One parse in a worker, awaited; cancelling it kills that worker."""
         call = _Call()
         done: Future[KeyedFeed] = self._threads.submit(
-            self._parse_call, call, body, headers, url, limits
+            self._parse_call, call, body, headers, url, limits, known
         )
         task = asyncio.current_task()
         if task is not None:
@@ -354,11 +370,12 @@ class ParsePool:
         headers: Mapping[str, str],
         url: str,
         limits: ParseSettings,
+        known: frozenset[bytes],
     ) -> KeyedFeed:
         slot = self._acquire()
         try:
             call.begin(slot)
-            return self._run(slot, body, headers, url, limits)
+            return self._run(slot, body, headers, url, limits, known)
         finally:
             call.end()
             self._release(slot)
@@ -382,11 +399,18 @@ class ParsePool:
             self._available.notify()
 
     def _run(
-        self, slot: _Slot, body: bytes, headers: Mapping[str, str], url: str, limits: ParseSettings
+        self,
+        slot: _Slot,
+        body: bytes,
+        headers: Mapping[str, str],
+        url: str,
+        limits: ParseSettings,
+        known: frozenset[bytes],
     ) -> KeyedFeed:
         worker = slot.take(self._ctx, self._address_cap)
         try:
-            reply = worker.call((body, dict(headers), url, limits.max_memory), limits)
+            request = (body, dict(headers), url, limits.max_memory, known)
+            reply = worker.call(request, limits)
         except (EOFError, OSError):
             self._replace(slot, worker)
             if slot.closed:

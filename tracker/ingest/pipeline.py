@@ -10,12 +10,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
-import httpx
-
 from tracker.backoff import feed_backoff
 from tracker.delivery.routing import Router
 from tracker.errors import DatabaseReplaced, FetchError, HTTPStatusError, ParseError, StorageFault
-from tracker.ingest import fetch, hosts, items
+from tracker.ingest import fetch, hosts, items, spans
+from tracker.ingest.batch import GroupCommit
 from tracker.ingest.isolate import InlineParser, Parser
 from tracker.ingest.items import KeyedFeed
 from tracker.ingest.stories import StoryStep
@@ -108,7 +107,7 @@ class Poller:
 
     def __init__(
         self,
-        client: httpx.AsyncClient,
+        client: fetch.Client,
         store: Store,
         settings: PollSettings,
         clock: Callable[[], float] = time.time,
@@ -140,6 +139,8 @@ class Poller:
             if stories is not None
             else StoryStep.load(store, settings.story_window_s, clock())
         )
+        # The writes of polls that bring nothing new, many to a transaction.
+        self._unchanged: GroupCommit[bool] = GroupCommit(store)
 
     async def poll(self, state: FeedState) -> PollOutcome:
         """Poll one feed; never raises for feed problems: they are stored on the feed's row."""
@@ -155,8 +156,10 @@ class Poller:
             self.metrics.new_articles(outcome.new_articles)
             for topic in outcome.matched_topics:
                 self.metrics.match(topic)
-        if outcome.storage_fault:
-            return outcome  # the daemon's storage guard reports it, once
+        if outcome.storage_fault or outcome.not_modified:
+            # A storage fault: the daemon's storage guard reports it, once. Not modified:
+            # the health check went with the success write (_unchanged_success).
+            return outcome
         if self.health is not None:
             try:
                 if await self.store.run(self.health.after_poll, state, outcome):
@@ -212,21 +215,27 @@ class Poller:
                 # Nothing was stored: a feed not yet read keeps its silent baseline for the
                 # first body (a 304 to an unconditional first request would otherwise let
                 # the next poll alert on everything the feed carries).
-                await self._success(
+                outcome = PollOutcome(spec.name, ok=True, not_modified=True)
+                await self._unchanged_success(
                     state, spec, now, result.status, result.etag, result.last_modified, None,
-                    baseline_done=state.baseline_done,
+                    outcome,
                 )  # fmt: skip
                 event(log, logging.DEBUG, "poll.not_modified", feed=spec.name)
-                return PollOutcome(spec.name, ok=True, not_modified=True)
+                return outcome
             body_hash = hashlib.sha256(result.body).hexdigest()
             if body_hash == state.body_hash:
                 # Same bytes as last time (a server without validators): skip parsing.
-                await self._success(
+                outcome = PollOutcome(spec.name, ok=True, not_modified=True)
+                await self._unchanged_success(
                     state, spec, now, result.status, result.etag, result.last_modified, body_hash,
-                    baseline_done=state.baseline_done,
+                    outcome,
                 )  # fmt: skip
-                return PollOutcome(spec.name, ok=True, not_modified=True)
-            keyed = await self.parser.parse(result.body, result.headers, state.url, s.parse_limits)
+                return outcome
+            # The items this feed carried at its last clean parse are cut before parsing.
+            known = spans.unpack(state.item_prints)
+            keyed = await self.parser.parse(
+                result.body, result.headers, state.url, s.parse_limits, known
+            )
             if keyed.feed.warning:
                 event(log, logging.INFO, "parse.warning", feed=spec.name, error=keyed.feed.warning)
             spec = self._floored(state, spec, result.headers, keyed.feed)
@@ -273,7 +282,7 @@ class Poller:
         queued = 0
         for n, chunk in enumerate(chunks, start=1):
             last = n == len(chunks)
-            validators = (status, etag, last_modified, body_hash)
+            validators = (status, etag, last_modified, body_hash, keyed.prints)
             queued += await self.store.run(
                 self._store_chunk, state, spec, chunk, lang, may_alert, outcome, now,
                 validators if last else None,
@@ -300,7 +309,7 @@ class Poller:
         may_alert: bool,
         outcome: PollOutcome,
         now: float,
-        validators: tuple[int, str | None, str | None, str] | None,
+        validators: tuple[int, str | None, str | None, str, tuple[bytes, ...]] | None,
     ) -> int:
         """One chunk's transaction (on the writer thread); with ``validators``, the feed's
         success too. Its `alert` lines are logged once it has committed."""
@@ -320,6 +329,7 @@ class Poller:
                     if storage_fault(exc, self.store.path) is not None:
                         raise  # the database, not the entry: the whole chunk rolls back
                     del outcome.alert_lines[lines:]
+                    outcome.skipped += 1
                     event(
                         log,
                         logging.WARNING,
@@ -330,10 +340,13 @@ class Poller:
                     )
             if validators is not None:
                 # What the feed carries is stored: later items are news.
-                status, etag, last_modified, body_hash = validators
+                status, etag, last_modified, body_hash, prints = validators
+                # The items are remembered only if all of them are stored: a skipped one is
+                # tried again at the next body, which needs it parsed.
                 self._record_success(
-                    state, spec, now, status, etag, last_modified, body_hash, baseline_done=True
-                )
+                    state, spec, now, status, etag, last_modified, body_hash, baseline_done=True,
+                    item_prints=spans.pack(prints) if not outcome.skipped else b"",
+                )  # fmt: skip
         for line in outcome.alert_lines:
             event(log, logging.INFO, "alert", **line)
         outcome.alert_lines.clear()
@@ -421,6 +434,8 @@ class Poller:
 
     async def _note_moved(self, state: FeedState, spec: FeedSpec, moved_to: str | None) -> None:
         """Remember a permanent redirect (`tracker feeds` shows it); log it once."""
+        if moved_to is None and state.moved_to is None:
+            return  # nothing to store or log: no trip to the writer thread
         if await self.store.run(self.store.record_moved, state, moved_to):
             event(
                 log,
@@ -432,7 +447,7 @@ class Poller:
                 hint="moved permanently: update the config",
             )
 
-    async def _success(
+    async def _unchanged_success(
         self,
         state: FeedState,
         spec: FeedSpec,
@@ -441,14 +456,20 @@ class Poller:
         etag: str | None,
         last_modified: str | None,
         body_hash: str | None,
-        *,
-        baseline_done: bool,
+        outcome: PollOutcome,
     ) -> None:
-        await self.store.run(
-            self._record_success,
-            state, spec, now, status, etag, last_modified, body_hash,
-            baseline_done=baseline_done,
-        )  # fmt: skip
+        """A poll that brought nothing new: its success and its health check, in one unit
+        that shares a transaction with the other such polls of the moment (GroupCommit)."""
+
+        def unit() -> bool:
+            self._record_success(
+                state, spec, now, status, etag, last_modified, body_hash,
+                baseline_done=state.baseline_done,
+            )  # fmt: skip
+            return self.health is not None and self.health.after_poll(state, outcome)
+
+        if await self._unchanged.run(unit):
+            self._wake_outbox()
 
     def _record_success(
         self,
@@ -461,6 +482,7 @@ class Poller:
         body_hash: str | None,
         *,
         baseline_done: bool,
+        item_prints: bytes | None = None,
     ) -> None:
         """The feed's success and next check (on the writer thread)."""
         self.store.record_success(
@@ -472,6 +494,7 @@ class Poller:
             last_modified=last_modified,
             body_hash=body_hash,
             baseline_done=baseline_done,
+            item_prints=item_prints,
         )
 
     async def _failure(

@@ -11,8 +11,6 @@ from __future__ import annotations
 import functools
 import math
 
-from wordfreq import get_frequency_dict
-
 from tracker.text import fold
 
 # Zipf values run from about 8 ("the") down to 3.0 where wordfreq's small lists stop.
@@ -24,6 +22,10 @@ LANGS = ("en", "es")
 
 @functools.cache
 def _zipf_table(lang: str) -> dict[str, float]:
+    # Imported here: wordfreq (with langcodes and ftfy) costs ~0.1 s of CPU to import, and a
+    # run that forms no story (every poll a 304) never needs it.
+    from wordfreq import get_frequency_dict
+
     table: dict[str, float] = {}
     for word, freq in get_frequency_dict(lang, wordlist="small").items():
         key = fold(word)
@@ -44,7 +46,15 @@ class Rarity:
     ``Weigher`` memoises them per word, so nothing is cached here)."""
 
     def __init__(self) -> None:
-        self._tables = {lang: _zipf_table(lang) for lang in LANGS}
+        self._loaded: dict[str, dict[str, float]] | None = None
+
+    @property
+    def _tables(self) -> dict[str, dict[str, float]]:
+        # Loaded at the first word weighed, not when the story index is built: a cycle
+        # that brings no new article (all 304s) never needs the lists.
+        if self._loaded is None:
+            self._loaded = {lang: _zipf_table(lang) for lang in LANGS}
+        return self._loaded
 
     def weight(self, word: str, lang: str) -> float:
         """The weight of folded ``word`` in ``lang`` (a language without a list: the most

@@ -116,9 +116,12 @@ class FeedTables(Tables):
         last_modified: str | None,
         body_hash: str | None,
         baseline_done: bool,
+        item_prints: bytes | None = None,
     ) -> None:
+        """The feed answered; ``body_hash`` and ``item_prints`` None: keep the stored ones."""
         self.db.execute(
             "UPDATE feeds SET etag = ?, last_modified = ?, body_hash = COALESCE(?, body_hash),"
+            " item_prints = COALESCE(?, item_prints),"
             " baseline_done = ?, last_status = ?, last_error = NULL, consecutive_errors = 0,"
             " last_checked_at = ?, last_success_at = ?, next_check_at = ?, hold_until = NULL"
             " WHERE id = ?",
@@ -126,6 +129,7 @@ class FeedTables(Tables):
                 etag,
                 last_modified,
                 body_hash,
+                item_prints,
                 int(baseline_done),
                 status,
                 now,
@@ -233,6 +237,7 @@ class FeedTables(Tables):
             baseline_done=bool(row[6]),
             consecutive_errors=row[7],
             moved_to=row[8],
+            item_prints=row[9],
         )
 
     def record_moved(self, state: FeedState, moved_to: str | None) -> bool:
@@ -246,5 +251,6 @@ class FeedTables(Tables):
 
 
 _STATE_COLUMNS = (
-    "id, url, name, etag, last_modified, body_hash, baseline_done, consecutive_errors, moved_to"
+    "id, url, name, etag, last_modified, body_hash, baseline_done, consecutive_errors, moved_to,"
+    " item_prints"
 )
