@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import os
 import socket
-import ssl
 import time
 import zlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from ipaddress import IPv4Address, IPv6Address, ip_address
-from types import TracebackType
 from urllib.parse import urljoin, urlsplit
 
 import aiohttp
+import httpx
+from httpx_aiohttp import AiohttpTransport
 
 from tracker.backoff import parse_retry_after
 from tracker.errors import (
@@ -31,86 +30,29 @@ from tracker.errors import (
 from tracker.models import FetchResult
 from tracker.redact import mask_url
 
+# The shared client's type, for modules that pass it around without knowing HTTP.
+Client = httpx.AsyncClient
+
 ACCEPT = (
     "application/rss+xml, application/atom+xml, application/feed+json, application/json;q=0.9,"
     " application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5"
 )
 
-# How long an idle kept-alive connection stays in the pool (httpx's default, kept).
-KEEPALIVE_S = 5.0
 
+def make_client(*, timeout_s: float, user_agent: str, concurrency: int) -> httpx.AsyncClient:
+    """The daemon's one shared HTTP client (connection pool sized to the concurrency limit).
 
-class Client:
-    """The daemon's one shared HTTP client for feeds: an aiohttp session whose connection
-    pool is sized to the concurrency limit, with tracker's headers and timeouts.
-
-    aiohttp itself, not httpx's API over aiohttp's transport: a 304 cost 0.5–0.7 ms of CPU
-    through httpx and its transport, 0.13–0.19 ms through aiohttp alone (300 polls against
-    nginx, keep-alive; httpcore's own pool was worse still, encode/httpx#3215). The session
-    is opened at the first request, on the running loop; the TLS context (the certifi
-    bundle, or $SSL_CERT_FILE / $SSL_CERT_DIR, as httpx chose) at the first https URL.
+    httpx's API over aiohttp's transport: httpcore's pool cost 1.5–2.3 ms CPU per 304 under
+    concurrency (encode/httpx#3215), aiohttp's 0.8 ms (bench/bench_poll.py).
     """
-
-    def __init__(self, *, timeout_s: float, user_agent: str, concurrency: int) -> None:
-        self.timeout = aiohttp.ClientTimeout(
-            total=None, connect=timeout_s, sock_connect=timeout_s, sock_read=timeout_s
-        )
-        # Only what _read decodes: aiohttp would offer br where brotli is installed.
-        self.headers = {
-            "User-Agent": user_agent,
-            "Accept": ACCEPT,
-            "Accept-Encoding": "gzip, deflate",
-        }
-        self.concurrency = concurrency
-        self._session: aiohttp.ClientSession | None = None
-        self._tls: ssl.SSLContext | None = None
-
-    def session(self) -> aiohttp.ClientSession:
-        """The pool, opened on first use (on the running loop)."""
-        if self._session is None:
-            connector = aiohttp.TCPConnector(limit=self.concurrency, keepalive_timeout=KEEPALIVE_S)
-            self._session = aiohttp.ClientSession(
-                connector=connector,
-                headers=self.headers,
-                timeout=self.timeout,
-                auto_decompress=False,  # _read decodes, with a cap on what comes out
-            )
-        return self._session
-
-    def tls(self) -> ssl.SSLContext:
-        """The context https requests are verified with, built at the first one."""
-        if self._tls is None:
-            if os.environ.get("SSL_CERT_FILE"):
-                self._tls = ssl.create_default_context(cafile=os.environ["SSL_CERT_FILE"])
-            elif os.environ.get("SSL_CERT_DIR"):
-                self._tls = ssl.create_default_context(capath=os.environ["SSL_CERT_DIR"])
-            else:
-                import certifi
-
-                self._tls = ssl.create_default_context(cafile=certifi.where())
-        return self._tls
-
-    async def aclose(self) -> None:
-        """Close every pooled connection."""
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
-
-    async def __aenter__(self) -> Client:
-        return self
-
-    async def __aexit__(
-        self,
-        kind: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
-
-
-def make_client(*, timeout_s: float, user_agent: str, concurrency: int) -> Client:
-    """The daemon's one shared HTTP client (connection pool sized to the concurrency limit)."""
-    return Client(timeout_s=timeout_s, user_agent=user_agent, concurrency=concurrency)
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    return httpx.AsyncClient(
+        transport=AiohttpTransport(limits=limits),
+        timeout=httpx.Timeout(timeout_s),
+        follow_redirects=False,  # fetch() follows redirects itself (see there)
+        # Only what _read decodes (httpx would offer br or zstd where those are installed).
+        headers={"User-Agent": user_agent, "Accept": ACCEPT, "Accept-Encoding": "gzip, deflate"},
+    )
 
 
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
@@ -192,7 +134,7 @@ NO_GUARD = RedirectGuard(allow=True)
 
 
 async def fetch(
-    client: Client,
+    client: httpx.AsyncClient,
     url: str,
     *,
     etag: str | None,
@@ -225,7 +167,7 @@ async def fetch(
 
 
 async def _fetch(
-    client: Client,
+    client: httpx.AsyncClient,
     url: str,
     etag: str | None,
     last_modified: str | None,
@@ -246,22 +188,20 @@ async def _fetch(
     public_feed: bool | None = None
     moved_to: str | None = None
     permanent = True  # so far every hop was a permanent redirect
-    session = client.session()
     try:
         for _ in range(max_redirects + 1):
             same_origin = _origin(url) == origin
-            basic = aiohttp.BasicAuth(*auth, encoding="utf-8") if auth and same_origin else None
-            async with session.get(
+            async with client.stream(
+                "GET",
                 url,
                 headers=req_headers if same_origin else _conditional_only(req_headers),
-                auth=basic,
-                allow_redirects=False,
-                ssl=client.tls() if url[:6].lower() == "https:" else True,
+                auth=auth if same_origin else None,
+                follow_redirects=False,
             ) as resp:
-                if resp.status in REDIRECTS and "location" in resp.headers:
+                if resp.status_code in REDIRECTS and "location" in resp.headers:
                     target = redirect_target(url, resp.headers["location"])
                     public_feed = await guard.check(feed_url, target, public_feed)
-                    permanent = permanent and resp.status in PERMANENT
+                    permanent = permanent and resp.status_code in PERMANENT
                     if permanent:
                         moved_to = target
                     url = target
@@ -271,31 +211,31 @@ async def _fetch(
         raise RedirectRefused(f"too many redirects (more than {max_redirects})")
     except (FetchError, asyncio.CancelledError):
         raise
-    except Exception as exc:  # aiohttp's errors (no connection, malformed answers, bad URLs)
+    except Exception as exc:  # httpx's errors, the transport's own (malformed answers), bad URLs
         raise _translate(exc) from exc
 
 
 async def _read(
     url: str,
-    resp: aiohttp.ClientResponse,
+    resp: httpx.Response,
     started: float,
     etag: str | None,
     last_modified: str | None,
     max_bytes: int,
 ) -> FetchResult:
-    if resp.status == 304:
+    if resp.status_code == 304:
         return _result(url, resp, None, started, etag, last_modified)
-    if resp.status != 200:
+    if resp.status_code != 200:
         raise _status_error(resp)
     declared = resp.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > max_bytes:
         raise ResponseTooLarge(f"response too large: {declared} bytes (max_bytes {max_bytes})")
-    # The raw bytes, decoded here: httpx's decoders expanded each chunk without a bound, so a
+    # The raw bytes, decoded here: httpx's decoders expand each chunk without a bound, so a
     # few KB of "Content-Encoding: gzip, gzip" became gigabytes before any size check.
     inflater = Inflater.for_encoding(resp.headers.get("content-encoding", ""))
     chunks: list[bytes] = []
     size = 0
-    async for raw in resp.content.iter_any():
+    async for raw in resp.aiter_raw():
         chunks.append(inflater.feed(raw, max_bytes - size) if inflater else raw)
         size += len(chunks[-1])
         if size > max_bytes:
@@ -390,26 +330,40 @@ def _conditional_only(headers: dict[str, str]) -> dict[str, str]:
     return {k: v for k, v in headers.items() if k.lower() in keep}
 
 
-# What a foreign exception means, most specific class first. aiohttp's timeouts are
-# TimeoutErrors and its connector errors OSErrors.
-_TIMEOUTS = (aiohttp.ServerTimeoutError, TimeoutError)
-_NO_CONNECTION = (aiohttp.ClientConnectorError, aiohttp.ClientOSError, OSError)
+# What a foreign exception means, most specific class first (as httpx's own transports map
+# httpcore's errors). aiohttp's timeouts are TimeoutErrors and its connector errors OSErrors.
+_TIMEOUTS = (aiohttp.ServerTimeoutError, httpx.TimeoutException, TimeoutError)
+_NO_CONNECTION = (aiohttp.ClientConnectorError, OSError)
 _MALFORMED = (
     aiohttp.ClientResponseError,  # the answer's status line or headers could not be parsed
     aiohttp.ClientPayloadError,  # the body ended early or its chunked framing is broken
     aiohttp.ServerDisconnectedError,  # the connection closed before any answer
+    httpx.RemoteProtocolError,
 )
-_BAD_URLS = (aiohttp.InvalidURL, aiohttp.NonHttpUrlClientError)
+_BAD_URLS = (
+    aiohttp.InvalidURL,
+    aiohttp.NonHttpUrlClientError,
+    httpx.InvalidURL,
+    httpx.UnsupportedProtocol,
+)
 
 
 def _translate(exc: Exception) -> FetchError:
-    """The FetchError for an exception from aiohttp, with a message naming what really
-    failed (a timeout, no connection, a malformed answer, a bad URL), by class."""
+    """The FetchError for an exception from httpx or its transport, with a message naming
+    what really failed.
+
+    The aiohttp transport maps aiohttp's errors onto httpx's loosely (connection refused
+    arrives as httpx.ConnectTimeout, a closed connection too), so for an httpx error its
+    cause, the original exception, is the one that decides. What the transport lets
+    through unmapped (a malformed answer, a bad URL) is named as it is.
+    """
     cause: BaseException = exc
-    if isinstance(cause, _TIMEOUTS):
-        return FetchTimeout(f"timed out ({type(cause).__name__})")
-    if isinstance(cause, _NO_CONNECTION) and not isinstance(cause, _MALFORMED):
-        return ConnectFailed(f"ConnectError: {_connect_text(cause)}")
+    if isinstance(exc, httpx.HTTPError):
+        cause = exc.__cause__ or exc
+        if isinstance(cause, _TIMEOUTS):
+            return FetchTimeout(f"timed out ({type(cause).__name__})")
+        if isinstance(cause, _NO_CONNECTION):
+            return ConnectFailed(f"ConnectError: {_connect_text(cause)}")
     text = _error_text(cause)
     if isinstance(cause, _MALFORMED):
         return InvalidResponse(text)
@@ -446,7 +400,7 @@ def _one_line(text: str, limit: int = 300) -> str:
 
 def _result(
     url: str,
-    resp: aiohttp.ClientResponse,
+    resp: httpx.Response,
     body: bytes | None,
     started: float,
     old_etag: str | None,
@@ -455,29 +409,19 @@ def _result(
     # A 304 may omit validators; keep the ones we sent so the next request stays conditional.
     return FetchResult(
         url=str(resp.url) or url,
-        status=resp.status,
+        status=resp.status_code,
         body=body,
-        headers=_lower(resp.headers),
+        headers={k.lower(): v for k, v in resp.headers.items()},
         etag=resp.headers.get("etag") or old_etag,
         last_modified=resp.headers.get("last-modified") or old_last_modified,
         elapsed_s=time.monotonic() - started,
     )
 
 
-def _lower(headers: Mapping[str, str]) -> dict[str, str]:
-    """The response's headers by lower-case name; a repeated header's values joined by ", "
-    (RFC 9110 5.3), as httpx's did."""
-    out: dict[str, str] = {}
-    for name, value in headers.items():
-        key = name.lower()
-        out[key] = f"{out[key]}, {value}" if key in out else value
-    return out
-
-
-def _status_error(resp: aiohttp.ClientResponse) -> HTTPStatusError:
-    status = resp.status
+def _status_error(resp: httpx.Response) -> HTTPStatusError:
+    status = resp.status_code
     retry = parse_retry_after(resp.headers.get("retry-after")) if status in (429, 503) else None
-    reason = resp.reason or ""
+    reason = resp.reason_phrase or ""
     hint = {
         401: "the feed needs credentials (feeds[].auth)",
         403: "the server refuses us",
