@@ -538,15 +538,19 @@ def daemon_spread(
     farm.change()
     # Due times spread uniformly over the next interval, as a long-running daemon's are;
     # written while tracker is stopped (the bench's only write to tracker's database).
-    t0 = time.time() + 5
-    con = sqlite3.connect(tr.db, timeout=30)
-    with con:
-        con.execute(
-            "UPDATE feeds SET next_check_at = ? + (ABS(RANDOM()) % ?) / 1000.0 WHERE active = 1",
-            (t0, int(interval * 1000)),
-        )
-    con.close()
+    fresh = not tr.db.exists()  # --cycles 0: the daemon's first polls are baselines
+    if not fresh:
+        t0 = time.time() + 5
+        con = sqlite3.connect(tr.db, timeout=30)
+        with con:
+            con.execute(
+                "UPDATE feeds SET next_check_at = ? + (ABS(RANDOM()) % ?) / 1000.0"
+                " WHERE active = 1",
+                (t0, int(interval * 1000)),
+            )
+        con.close()
     out: dict[str, object] = {"mode": "spread", "interval_s": interval, "window_s": window}
+    out["fresh_database"] = fresh
     with daemon(tr, work) as (proc, startup):
         out["startup_s"] = round(startup, 3)
         pid = proc.pid
@@ -641,7 +645,7 @@ def one_size(args: argparse.Namespace, feeds: int, nginx: str, uw_exe: Path | No
                     )
                 print(" ".join(line), flush=True)
             if args.daemon:
-                if args.daemon_mode == "burst":
+                if args.daemon_mode == "burst" and res.tracker:
                     wall = med(res.tracker, "wall") if len(res.tracker) > 1 else res.tracker[0].wall
                     interval = args.interval or max(20, int(3 * wall) + 1)
                     res.daemon["daemon"] = daemon_burst(
