@@ -42,8 +42,17 @@ test-fast: $(VENV)/.installed-test lint
 docs: $(VENV)/.installed-test
 	$(BIN)/cog -r README.md
 
+# bench_scale.py serves its feeds with Debian's nginx-light; as root, install it when missing
+# (as .ci/run installs chromium). urlwatch comes from pip, into .venv-bench-urlwatch/.
 bench: $(VENV)/.installed-test
+	@command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    export DEBIAN_FRONTEND=noninteractive; apt-get update -qq >/dev/null; \
+	    apt-get install -y -qq --no-install-recommends nginx-light >/dev/null; \
+	  else \
+	    echo "make bench: nginx is missing (apt-get install -y nginx-light): bench_scale.py fails" >&2; \
+	  fi; }
 	$(BIN)/python bench/run_all.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .venv-bench-urlwatch .pytest_cache .mypy_cache .ruff_cache

@@ -133,3 +133,44 @@ def test_wakes_as_polls_finish_start_passes_without_apscheduler_warnings(
         woken = asyncio.run(go())
     assert woken >= 1
     assert not [r for r in caplog.records if "maximum number" in r.getMessage()]
+
+
+def test_a_backlog_of_due_feeds_is_not_held_to_one_batch_per_tick(tmp_path: Path) -> None:
+    # The tick starts at most `concurrency` polls; with only the tick a daemon did one
+    # batch a second (20 polls/s by default, too few for 100,000 feeds at 15 minutes).
+    # Within the first tick's second, polls that end must hand their slots on.
+    store = Store(tmp_path / "t.db")
+    store.sync_feeds([FeedSpec(f"https://f{i}.example/", f"f{i}", 60) for i in range(60)], now=0)
+    poller = RecordingPoller(0.01)
+    sched = FeedScheduler(poller, store, concurrency=3)  # type: ignore[arg-type]
+
+    async def go() -> int:
+        sched.start()
+        await asyncio.sleep(0.6)  # within the first tick's second: one batch of 3 without
+        polls = poller.polls
+        await sched.stop()
+        return polls
+
+    polls = asyncio.run(go())
+    assert polls > 3 * 4, polls  # many batches, not one
+    assert poller.max_total <= 3
+    assert poller.max_per_feed == 1
+
+
+def test_polls_ending_after_the_stop_start_no_others(tmp_path: Path) -> None:
+    store = Store(tmp_path / "t.db")
+    store.sync_feeds([FeedSpec(f"https://f{i}.example/", f"f{i}", 60) for i in range(20)], now=0)
+    poller = RecordingPoller(0.05)
+    sched = FeedScheduler(poller, store, concurrency=2)  # type: ignore[arg-type]
+
+    async def go() -> tuple[int, int]:
+        sched.start()
+        await asyncio.sleep(0.2)
+        await sched.stop()
+        stopped = poller.polls
+        await asyncio.sleep(0.2)
+        return stopped, poller.polls
+
+    stopped, later = asyncio.run(go())
+    assert later == stopped
+    assert sched.in_flight == {}
