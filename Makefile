@@ -23,8 +23,8 @@ run: $(VENV)/.installed
 	$(BIN)/tracker --config $(CONFIG) run
 
 lint: $(VENV)/.installed-test
-	$(BIN)/ruff check tracker tests bench tools
-	$(BIN)/ruff format --check tracker tests bench tools
+	$(BIN)/ruff check tracker tests bench
+	$(BIN)/ruff format --check tracker tests bench
 	$(BIN)/mypy tracker
 	$(BIN)/lint-imports --no-logo
 

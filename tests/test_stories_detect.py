@@ -3,16 +3,11 @@ join, and reports of different events that share names stay apart; rebuild and p
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import pytest
 
 from tracker.stories.features import INDEX_TERMS
 from tracker.stories.index import Joined, Report, StoryIndex, judge
 from tracker.stories.lexicon import Lexicon, default_lexicon, parse_lexicon
-
-from conftest import ROOT
 
 HOUR = 3600.0
 T0 = 1_500_000_000.0
@@ -239,10 +234,10 @@ def test_each_report_is_found_by_a_few_rare_terms() -> None:
 
 
 def test_config_lists_join_spellings_the_lexicon_does_not_know() -> None:
-    # one name, the signing and common words shared: too little alone, enough with the
-    # pact's two names made one
-    english = Report(60, "Quenton signs the Zorblat accord with other nations", "", "en", T0)
-    spanish = Report(61, "Quenton firma con otras naciones el pacto Glorbax", "", "es", T0 + HOUR)
+    english = Report(60, "Quenton and Varsk sign the Zorblat accord with 23 nations", "", "en", T0)
+    spanish = Report(
+        61, "Quenton y Varsk firman con 23 naciones el pacto Glorbax", "", "es", T0 + HOUR
+    )
     plain = run(StoryIndex(), [english, spanish])
     assert plain[61][0] != plain[60][0]
     lists = {"zorblat": ["Zorblat accord", "pacto Glorbax"]}
@@ -260,25 +255,3 @@ def test_a_bad_lexicon_line_is_refused() -> None:
     with pytest.raises(ValueError, match="line 2"):
         parse_lexicon("# comment\nwhite_house\tplace\twhite house\n")
     assert isinstance(Lexicon.build(parse_lexicon("x\tterm\ta b|c\n")), Lexicon)
-
-
-def test_the_shipped_inflected_forms_are_generated_from_the_curated_lexicon() -> None:
-    # tools/lexicon_forms.py writes them; an edit of the curated lexicon must be followed
-    # by running it, or a listed base form silently lacks its inflections
-    tool = ROOT / "tools" / "lexicon_forms.py"
-    done = subprocess.run(
-        [sys.executable, str(tool), "--check"], capture_output=True, text=True, check=False
-    )
-    assert done.returncode == 0, done.stderr
-
-
-def test_inflected_forms_and_glosses_reach_the_other_language() -> None:
-    index = StoryIndex()
-    english = index.features(Report(70, "Rebels and army agree truce", "", "en", T0))
-    spanish = index.features(Report(71, "Rebeldes y ejército firmaron una tregua", "", "es", T0))
-    # "firmaron" is a generated form of the curated "firmar"; "tregua" and "truce" one event
-    assert "#ev_truce" in english.terms and "#ev_truce" in spanish.terms
-    assert "#ev_sign" in spanish.events
-    # a gloss counts across languages only: within one its words are shared themselves
-    assert "#w_rebels" in english.terms and index.weigher.weight("#w_rebels", "en") == 0.0
-    assert index.weigher.cross("#w_rebels") > 0.0

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from tracker.stories.lexicon import KIN, NUMBER_PREFIX, Concept, Lexicon, prepare
+from tracker.stories.lexicon import NUMBER_PREFIX, Concept, Lexicon, prepare
 from tracker.stories.rarity import MIN_WEIGHT, Rarity
 from tracker.text import primary_lang, split_words
 
@@ -31,10 +31,6 @@ YEAR_WEIGHT = 1.0
 SMALL_NUMBER_WEIGHT = 1.0  # 1 to 10: "two dead", "second round"
 NUMBER_WEIGHT = 2.5
 CONCEPT_WEIGHT = {"term": 2.5, "actor": 1.5, "event": 1.0, "event>": 1.5, "number": 1.0}
-# Concepts weighed by how rare their words are: a plain translation, and an event (an
-# earthquake or a truce says more than an opening or a rise).
-RARITY_KINDS = ("word", "event", "event>")
-WORD_MAX = 3.0  # a word concept's weight at most (below a name's)
 LIST_WEIGHT = 3.5  # a group of the config's lists: names the user cares about
 STRONG = 2.0  # a shared term this heavy (across languages) is evidence on its own
 ACTOR_MIN = 2.5  # a word this rare can be an agent or a target (a name)
@@ -55,7 +51,6 @@ class Features:
     title_weight: float
     cross_weight: float  # sum of the terms' weights across languages
     events: tuple[str, ...] = ()  # event concepts in the headline
-    told: tuple[str, ...] = ()  # event concepts anywhere in the report (headline and lead)
     numbers: tuple[str, ...] = ()  # numbers in the headline, years left out
     agents: tuple[str, ...] = ()  # actors before the headline's directional event
     targets: tuple[str, ...] = ()  # actors after it
@@ -82,23 +77,17 @@ class Weigher:
         self.lexicon = lexicon
         self.rarity = rarity
         self._special: dict[str, float] = {
-            c.term: CONCEPT_WEIGHT[c.kind] for c in lexicon.phrases.values() if c.kind != "word"
+            c.term: CONCEPT_WEIGHT[c.kind] for c in lexicon.phrases.values()
         }
-        # word concepts: glosses, used across languages only
-        self.glosses: frozenset[str] = frozenset(
-            c.term for c in lexicon.phrases.values() if c.kind == "word"
-        )
-        self._special.update(word_weights(lexicon, rarity))
         # lang -> folded word -> its term and weights (None: a stop word)
         self._words: dict[str, dict[str, _WordInfo | None]] = {}
 
     # -------------------------------------------------------------------- weights
 
     def weight(self, term: str, lang: str) -> float:
-        """``term``'s weight in a report in ``lang`` (a gloss weighs nothing there: within
-        one language its words are shared themselves)."""
+        """``term``'s weight in a report in ``lang``."""
         if term[0] == "#":
-            return 0.0 if term in self.glosses else self._special_weight(term)
+            return self._special_weight(term)
         # A stem weighs what its commoner form does ("talk" / "talks").
         rarity = self.rarity
         return min(rarity.weight(term, lang), rarity.weight(term + "s", lang))
@@ -148,57 +137,30 @@ class Weigher:
         text_words = split_words(prepare(text, lang_tag))[:TEXT_WORDS] if text else []
         scan = self.lexicon.scan
         title_concepts = scan(title_words)
-        # term -> (weight, cross); word concepts apart, with the words they translate
+        # term -> (weight, cross)
         title_terms: dict[str, tuple[float, float]] = {}
-        title_glosses: dict[str, float] = {}
-        muted: set[str] = set()
         self._add_terms(title_terms, title_words, title_concepts, lang_tag, None)
-        self._add_glosses(title_glosses, muted, title_words, title_concepts, None)
         rest_terms: dict[str, tuple[float, float]] = {}
-        rest_glosses: dict[str, float] = {}
-        text_concepts: list[tuple[int, int, Concept]] = []
         if text_words:
-            text_concepts = scan(text_words)
-            self._add_terms(rest_terms, text_words, text_concepts, lang_tag, title_terms)
-            self._add_glosses(rest_glosses, muted, text_words, text_concepts, title_glosses)
+            self._add_terms(rest_terms, text_words, scan(text_words), lang_tag, title_terms)
         by_cross = _by_cross
         ordered = sorted(title_terms.items(), key=by_cross, reverse=True)
-        title_weight = sum([value[0] for _, value in ordered])
-        # The glosses follow each part's words, so the words a report is found by and the
-        # ones kept within MAX_TERMS are what they would be without them.
-        ordered += sorted(((t, (0.0, w)) for t, w in title_glosses.items()), key=by_cross)[::-1]
         n_title = len(ordered)
         if rest_terms:
             rest = sorted(rest_terms.items(), key=by_cross, reverse=True)
-            ordered += rest[: max(0, MAX_TERMS - len(title_terms))]
-        if rest_glosses:
-            ordered += sorted(((t, (0.0, w)) for t, w in rest_glosses.items()), key=by_cross)[::-1]
+            ordered += rest[: max(0, MAX_TERMS - n_title)]
         terms = tuple([term for term, _ in ordered])
-        weight = sum([value[0] for _, value in ordered])
-        # across languages a translated word counts once, as its gloss
-        cross_weight = sum([value[1] for term, value in ordered if term not in muted])
+        values = [value for _, value in ordered]
+        weight = sum([value[0] for value in values])
+        cross_weight = sum([value[1] for value in values])
+        title_weight = sum([value[0] for value in values[:n_title]])
         events: tuple[str, ...] = ()
         actors: tuple[str, ...] = ()
         if title_concepts:
             events = tuple(
-                sorted(
-                    {
-                        KIN.get(c.term, c.term)
-                        for _, _, c in title_concepts
-                        if c.kind in ("event", "event>")
-                    }
-                )
+                sorted({c.term for _, _, c in title_concepts if c.kind in ("event", "event>")})
             )
             actors = tuple(sorted({c.term for _, _, c in title_concepts if c.kind == "actor"}))
-        told = events
-        if text_concepts:
-            in_text = {
-                KIN.get(c.term, c.term)
-                for _, _, c in text_concepts
-                if c.kind in ("event", "event>")
-            }
-            if not in_text.issubset(events):
-                told = tuple(sorted(in_text.union(events)))
         numbers = tuple(
             [t for t in terms[:n_title] if t.startswith(NUMBER_PREFIX) and not _is_year(t)]
         )
@@ -211,7 +173,6 @@ class Weigher:
             title_weight=title_weight,
             cross_weight=cross_weight,
             events=events,
-            told=told,
             numbers=numbers,
             agents=agents,
             targets=targets,
@@ -231,8 +192,6 @@ class Weigher:
         if concepts:
             covered: set[int] = set()
             for position, length, concept in concepts:
-                if concept.kind == "word":
-                    continue  # a gloss (``_add_glosses``): its words stay terms
                 term = concept.term
                 if skip is None or term not in skip:
                     w = self.weight(term, lang)
@@ -260,26 +219,6 @@ class Weigher:
                 if info is not None and info[0] not in skip:
                     terms[info[0]] = info[1]
 
-    def _add_glosses(
-        self,
-        glosses: dict[str, float],
-        muted: set[str],
-        words: list[str],
-        concepts: list[tuple[int, int, Concept]],
-        skip: dict[str, float] | None,
-    ) -> None:
-        """Add the word concepts (``word`` kind) found in ``words`` not in ``skip``, and note
-        in ``muted`` the terms of the words they translate."""
-        for position, length, concept in concepts:
-            if concept.kind != "word":
-                continue
-            term = concept.term
-            w = self._special[term]
-            if w >= MIN_WEIGHT and (skip is None or term not in skip):
-                glosses[term] = w
-            for word in words[position : position + length]:
-                muted.add(self.stem(word))
-
     def _direction(
         self, words: list[str], concepts: list[tuple[int, int, Concept]]
     ) -> tuple[tuple[str, ...], tuple[str, ...]]:
@@ -297,23 +236,6 @@ class Weigher:
             if term[0] != "#" and self.cross(term) >= ACTOR_MIN:
                 (agents if position < verb_at else targets).add(term)
         return tuple(sorted(agents)), tuple(sorted(targets - agents))
-
-
-def word_weights(lexicon: Lexicon, rarity: Rarity) -> dict[str, float]:
-    """The weight of each ``word`` or event concept (truce/tregua): its commonest
-    spelling's, each spelling weighing what its rarest word does in the language that uses
-    it most, at most ``WORD_MAX`` (an event at least its kind's ``CONCEPT_WEIGHT``). So
-    "government/gobierno" says little and "earthquake/sismo" much, as the words themselves
-    would within one language."""
-    weights: dict[str, float] = {}
-    for words, concept in lexicon.phrases.items():
-        if concept.kind not in RARITY_KINDS:
-            continue
-        spelling = max(rarity.cross(Weigher.stem(word)) for word in words)
-        weights[concept.term] = min(weights.get(concept.term, WORD_MAX), spelling)
-        if concept.kind != "word":  # an event weighs at least what its kind does
-            weights[concept.term] = max(weights[concept.term], CONCEPT_WEIGHT[concept.kind])
-    return weights
 
 
 _MISSING: _WordInfo = ("", (0.0, 0.0))

@@ -55,9 +55,9 @@ SAME_MIN_TERMS = 3
 # anchor (a number that is not a year, or an event concept such as #ev_quake), reports at
 # most ``ENT_MAX_GAP_S`` apart, and no veto. Set on the cross-language dev set with margin:
 # its closest pair of distinct events has evidence 9.0 and cover 0.20.
-CROSS_MIN_EVIDENCE = 9.0  # sum of the shared terms' cross-language weights
-CROSS_MIN_STRONG = 2  # shared terms of weight >= STRONG
-CROSS_MIN_COVER = 0.20  # shared cross weight / the lighter report's cross weight
+CROSS_MIN_EVIDENCE = 12.0  # sum of the shared terms' cross-language weights
+CROSS_MIN_STRONG = 3  # shared terms of weight >= STRONG
+CROSS_MIN_COVER = 0.25  # shared cross weight / the lighter report's cross weight
 ENT_MAX_GAP_S = 24 * 3600.0
 SAME_ENT_EVIDENCE = 18.0  # the same within one language: far stricter
 SAME_ENT_STRONG = 4
@@ -66,11 +66,6 @@ PER_LIST = 40  # keys read from one posting list (its newest)
 SCAN_BUDGET = 160  # keys read from all posting lists of one lookup
 CANDIDATES = 5  # candidates judged in full, by the number of index keys shared
 SHOWN = 6  # shared terms recorded in ``Joined.shared``
-# A report none of whose candidates accepts it may join a candidate's story judged as a
-# whole (``StoryIndex._find_story``), when that story is told in another language too.
-STORY_JOINS = True
-STORY_MIN_COVER = 0.25  # the part of the new report the story's reports cover together
-STORY_LANG = "*"  # a story's union is of no language: ``judge`` weighs it across languages
 STORY_CHECKS = 30  # a story's newest reports checked for contradictions before a join
 
 
@@ -119,20 +114,10 @@ class _Entry:
     features: Features
 
 
-def conflict(
-    a: Features, b: Features, *, sure: bool, strict: bool = False, cross: bool = False
-) -> str | None:
+def conflict(a: Features, b: Features, *, sure: bool, strict: bool = False) -> str | None:
     """Why two reports that share terms cannot tell one event, or None. ``strict`` (for
-    joins on shared names alone): headlines that both name events must share one, or
-    across languages (``cross``) each headline's event must be told somewhere in the other
-    report (outlets of two languages pick different verbs for one event)."""
-    if (
-        strict
-        and a.events
-        and b.events
-        and not set(a.events) & set(b.events)
-        and not (cross and (set(a.events) & set(b.told) or set(b.events) & set(a.told)))
-    ):
+    joins on shared names alone): headlines that both name events must share one."""
+    if strict and a.events and b.events and not set(a.events) & set(b.events):
         return "different events"
     if a.events and b.events:
         only_a = set(a.events) - set(b.events)
@@ -151,15 +136,9 @@ def conflict(
         return "agent and target swapped"
     if a.numbers and b.numbers and not set(a.numbers) & set(b.numbers):
         return "different numbers"  # the fifth round is not the sixth, even word for word
-    if (
-        not sure
-        and set(a.actors) - set(b.actors)
-        and set(b.actors) - set(a.actors)
-        and not (cross and set(a.actors) & set(b.actors))
-    ):
+    if not sure and set(a.actors) - set(b.actors) and set(b.actors) - set(a.actors):
         # each headline names a country the other does not (a visit to the UK, another
-        # to Australia), even when they share one (the visitor's); across languages only
-        # when they share none: headlines written apart name the sides differently
+        # to Australia), even when they share one (the visitor's)
         return "different countries"
     return None
 
@@ -208,7 +187,7 @@ def judge(
         headlines = full >= SAME_SURE or title >= HEADLINE_MIN or a.n_title == 0
         if (
             headlines
-            and (sum(1 for w in weights if w) >= SAME_MIN_TERMS or a_set == frozenset(b.terms))
+            and (len(shared) >= SAME_MIN_TERMS or a_set == frozenset(b.terms))
             and (
                 (score >= SAME_MIN and (score >= SAME_SURE or max(weights) >= ANCHOR))
                 or (full >= LONG_MIN and total >= LONG_SHARED)
@@ -226,8 +205,7 @@ def judge(
         return None  # too far apart, or even names alone could not add up to enough
     if not any(_is_anchor(t) for t in shared):
         return None  # names and topics alone do not tell two events of one week apart
-    glosses = weigher.glosses if same_lang else frozenset()  # the words are shared there
-    cross = sorted(((weigher.cross(t), t) for t in shared if t not in glosses), key=_heaviest)
+    cross = sorted(((weigher.cross(t), t) for t in shared), key=_heaviest)
     evidence = sum(w for w, _ in cross)
     if evidence < min_evidence:
         return None
@@ -236,7 +214,7 @@ def judge(
     if (
         strong >= min_strong
         and cover >= min_cover
-        and conflict(a, b, sure=False, strict=True, cross=not same_lang) is None
+        and conflict(a, b, sure=False, strict=True) is None
     ):
         return Verdict("entities", round(cover, 3), tuple(t for _, t in cross[:SHOWN]))
     return None
@@ -260,37 +238,6 @@ _CENTURIES = ("19", "20")
 
 def _heaviest(item: tuple[float, str]) -> tuple[float, str]:
     return (-item[0], item[1])
-
-
-def _story_features(told: Sequence[_Entry]) -> Features:
-    """A story's reports as one report of no language (so ``judge`` weighs what they share
-    with another report across languages): the union of their terms and headline facts."""
-    terms: dict[str, None] = {}
-    events: set[str] = set()
-    told_events: set[str] = set()
-    numbers: set[str] = set()
-    actors: set[str] = set()
-    cross_weight = 0.0
-    for entry in told:
-        f = entry.features
-        terms.update(dict.fromkeys(f.terms))
-        events.update(f.events)
-        told_events.update(f.told)
-        numbers.update(f.numbers)
-        actors.update(f.actors)
-        cross_weight = max(cross_weight, f.cross_weight)
-    return Features(
-        lang=STORY_LANG,
-        terms=tuple(terms),
-        n_title=0,
-        weight=0.0,
-        title_weight=0.0,
-        cross_weight=cross_weight,
-        events=tuple(sorted(events)),
-        told=tuple(sorted(told_events)),
-        numbers=tuple(sorted(numbers)),
-        actors=tuple(sorted(actors)),
-    )
 
 
 class StoryIndex:
@@ -385,52 +332,10 @@ class StoryIndex:
                 and self._fits(features, candidate.story)
             ):
                 best = (verdict.score, key, verdict)
-        if best is None and STORY_JOINS:
-            best = self._find_story(report, features, ranked)
         if best is None:
             return None
         _, key, verdict = best
         return Joined(entries[key].story, verdict.kind, key, verdict.score, verdict.shared)
-
-    def _find_story(
-        self, report: Report, features: Features, ranked: list[int]
-    ) -> tuple[float, int, Verdict] | None:
-        """The candidates' stories, their reports in other languages judged as a whole: a
-        report joins what those reports say together (one outlet's angle shares little
-        with any single report in the other language, much with all of them). Only
-        stories with two such reports or more, among ``STORY_CHECKS`` of their newest."""
-        entries = self._entries
-        best: tuple[float, int, Verdict] | None = None
-        seen: set[int] = set()
-        a_set = frozenset(features.terms)
-        for key in ranked:
-            candidate = entries.get(key)
-            if candidate is None or candidate.story in seen:
-                continue
-            seen.add(candidate.story)
-            members = self._members.get(candidate.story)
-            if members is None or isinstance(members, int):
-                continue
-            # its reports in other languages: those of this one were judged by its rules
-            told = [
-                e
-                for k in members[-STORY_CHECKS:]
-                if (e := entries[k]).features.lang != features.lang
-            ]
-            if len(told) < 2:
-                continue  # one report is a candidate of its own, judged already
-            gap = min(abs(report.published_at - e.published) for e in told)
-            if gap > self.window_s:
-                continue
-            verdict = judge(features, _story_features(told), self.weigher, a_set, gap)
-            if (
-                verdict is not None
-                and verdict.score >= STORY_MIN_COVER
-                and (best is None or verdict.score > best[0])
-                and self._fits(features, candidate.story)
-            ):
-                best = (verdict.score, key, verdict)
-        return best
 
     def add(self, report: Report, story: int) -> None:
         """Record that ``report`` belongs to ``story`` (after the caller committed it)."""

@@ -21,8 +21,8 @@ from tracker.text import split_words
 # Numbers are terms of their own ("#:15"), never confused with a concept ("#nafta").
 NUMBER_PREFIX = "#:"
 
-ConceptKind = Literal["term", "actor", "event", "event>", "number", "word"]
-_KINDS: frozenset[str] = frozenset({"term", "actor", "event", "event>", "number", "word"})
+ConceptKind = Literal["term", "actor", "event", "event>", "number"]
+_KINDS: frozenset[str] = frozenset({"term", "actor", "event", "event>", "number"})
 
 # Pairs of event concepts that cannot describe one event: a report of the opening of a
 # round and one of its close stay apart, whatever names they share.
@@ -36,10 +36,6 @@ OPPOSITE: frozenset[frozenset[str]] = frozenset(
         ("#ev_impose", "#ev_lift"),
     )
 )
-
-# Events that one report tells from the other side: a defeat is the winner's victory, a
-# won election a win. For "different events" they count as one.
-KIN: dict[str, str] = {"#ev_lose": "#ev_beat", "#ev_elect": "#ev_beat"}
 
 # Abbreviations whose meaning depends on case: "US" the country but "us" the pronoun, "UN"
 # the body but "un" the Spanish article. Rewritten before folding, on the original text.
@@ -161,10 +157,6 @@ def parse_lexicon(text: str) -> list[tuple[str, ConceptKind, list[str]]]:
 
 @functools.cache
 def default_lexicon() -> Lexicon:
-    """The shipped English/Spanish lexicon (read once): the curated phrases, and the
-    inflected forms of their words generated from it (``tools/lexicon_forms.py``); a
-    curated phrase wins over a generated form."""
-    data = resources.files("tracker.stories").joinpath("data")
-    forms = parse_lexicon(data.joinpath("lexicon_forms_en_es.tsv").read_text("utf-8"))
-    curated = parse_lexicon(data.joinpath("lexicon_en_es.tsv").read_text("utf-8"))
-    return Lexicon.build(forms + curated)
+    """The shipped English/Spanish lexicon (read once)."""
+    text = resources.files("tracker.stories").joinpath("data/lexicon_en_es.tsv").read_text("utf-8")
+    return Lexicon.build(parse_lexicon(text))
