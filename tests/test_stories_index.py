@@ -30,3 +30,22 @@ def test_outside_the_window_is_a_new_story_and_prune_forgets() -> None:
 def test_describe_names_the_match_and_shared_terms() -> None:
     joined = Joined(3, "entities", 12, 0.83, ("peña nieto", "videgaray"))
     assert joined.describe() == "entities 0.83 with #12 (peña nieto, videgaray)"
+
+
+def test_empty_shares_the_weigher_and_window_but_no_reports() -> None:
+    """A transaction's pending index weighs words with the committed index's lexicon (the
+    config's lists included) and memo, instead of building them again per feed."""
+    lists = {"wall": ["border wall", "muro fronterizo"]}
+    index = StoryIndex(window_s=DAY, lists=lists)
+    index.add(report(1, "Border wall contracts signed in Texas", 0.0), story=1)
+    pending = index.empty()
+    assert pending.weigher is index.weigher and pending.window_s == DAY
+    assert len(pending) == 0
+    later = report(2, "Border wall contracts signed in Texas, officials say", 600.0)
+    assert pending.find(later) is None  # the committed report is not in it
+    pending.add(report(3, "Border wall contracts signed in Texas", 0.0), story=3)
+    # the same report, the same decision in either index, but each names its own story
+    committed, found = index.find(later), pending.find(later)
+    assert committed is not None and found is not None
+    assert (committed.story, found.story) == (1, 3)
+    assert (found.kind, found.score) == (committed.kind, committed.score)

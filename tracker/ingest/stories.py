@@ -122,7 +122,7 @@ class StoryStep:
     def _remember(self, report: Report, story: int) -> None:
         self._pending.append((report, story))
         if self._pending_index is None:
-            self._pending_index = StoryIndex(window_s=self.index.window_s, lists=self.lists)
+            self._pending_index = self.index.empty()
         self._pending_index.add(report, story)
 
     @contextmanager
@@ -156,7 +156,7 @@ class StoryStep:
         if mark == len(self._pending):
             return
         del self._pending[mark:]
-        self._pending_index = StoryIndex(window_s=self.index.window_s, lists=self.lists)
+        self._pending_index = self.index.empty()
         for report, story in self._pending:
             self._pending_index.add(report, story)
 
