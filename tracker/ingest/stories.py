@@ -58,8 +58,7 @@ def rebuild(
 class StoryStep:
     """Assigns stories in the ingest transaction; the index learns them after commit."""
 
-    index: StoryIndex
-    lists: Mapping[str, Sequence[str]] = field(default_factory=dict)
+    index: StoryIndex  # with the config's lists; a transaction's pending index shares them
     _pending: list[tuple[Report, int]] = field(default_factory=list)
     _pending_index: StoryIndex | None = None
     _pruned_at: float = 0.0
@@ -72,7 +71,7 @@ class StoryStep:
         now: float,
         lists: Mapping[str, Sequence[str]] | None = None,
     ) -> StoryStep:
-        step = cls(rebuild(store, window_s, now, lists), lists=dict(lists or {}))
+        step = cls(rebuild(store, window_s, now, lists))
         event(log, logging.INFO, "stories.index_rebuilt", reports=len(step.index))
         return step
 

@@ -126,7 +126,6 @@ class FeedScheduler:
         # finished poll then asks for the next at once instead of at the next tick (one
         # batch of ``concurrency`` polls per tick capped a daemon at 20 polls/s).
         self._backlog = False
-        self._running = False  # between start() and stop(): polls finishing refill slots
         self._jobs: set[asyncio.Task[None]] = set()  # job runs going on past their wait
 
     async def tick(self) -> None:
@@ -181,7 +180,8 @@ class FeedScheduler:
 
         def done(_task: asyncio.Task[PollOutcome]) -> None:
             self.in_flight.pop(feed_id, None)
-            if self._backlog and self._running:
+            # Only between start() and stop(): a poll ending in a stop starts no other.
+            if self._backlog and self._scheduler is not None and self._scheduler.running:
                 self._query_due(self.clock())
 
         task.add_done_callback(done)
@@ -296,7 +296,6 @@ class FeedScheduler:
         for job, seconds, name in self._extra_jobs:
             self._add_job(job, seconds, name)
         self._scheduler.start()
-        self._running = True
         self.waker.connect(self.outbox_tick)
         event(log, logging.INFO, "scheduler.started", tick_s=TICK_S, concurrency=self.concurrency)
 
@@ -345,7 +344,6 @@ class FeedScheduler:
 
     async def stop(self, timeout_s: float = 10.0) -> None:
         """Stop ticking; let polls in flight finish for up to ``timeout_s``, then cancel them."""
-        self._running = False  # before the cancels: a poll ending now starts no other
         if self._scheduler is not None and self._scheduler.running:
             self._scheduler.shutdown(wait=False)
         self.waker.disconnect()

@@ -45,16 +45,11 @@ class Rarity:
     """Word weights for one language and across English and Spanish (the story index's
     ``Weigher`` memoises them per word, so nothing is cached here)."""
 
-    def __init__(self) -> None:
-        self._loaded: dict[str, dict[str, float]] | None = None
-
-    @property
+    @functools.cached_property
     def _tables(self) -> dict[str, dict[str, float]]:
         # Loaded at the first word weighed, not when the story index is built: a cycle
         # that brings no new article (all 304s) never needs the lists.
-        if self._loaded is None:
-            self._loaded = {lang: _zipf_table(lang) for lang in LANGS}
-        return self._loaded
+        return {lang: _zipf_table(lang) for lang in LANGS}
 
     def weight(self, word: str, lang: str) -> float:
         """The weight of folded ``word`` in ``lang`` (a language without a list: the most
