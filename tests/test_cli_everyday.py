@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
-from test_daemon import Daemon
+from daemonproc import Daemon
 
 from conftest import run_cli
 from feedserver import FeedServer

@@ -3,61 +3,22 @@ instance lock, feed health notices and secrets kept out of the logs."""
 
 from __future__ import annotations
 
-import os
 import signal
 import socket
 import sqlite3
-import subprocess
-import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
+from daemonproc import Daemon
 
 from conftest import run_cli
 from feedserver import FeedServer
 from rss import Item, rss
 from smtpserver import free_port
 from webhookserver import Receiver, start_receiver
-
-
-class Daemon:
-    """`tracker run` in a subprocess, its stderr collected in a file."""
-
-    def __init__(self, cfg: Path, env: dict[str, str] | None = None) -> None:
-        self.log_path = cfg.parent / f"daemon-{time.monotonic_ns()}.log"
-        self._log = self.log_path.open("w")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "tracker", "--config", str(cfg), "run"],
-            stderr=self._log,
-            stdout=subprocess.DEVNULL,
-            env={**os.environ, **(env or {})},
-        )
-
-    @property
-    def log(self) -> str:
-        return self.log_path.read_text()
-
-    def wait_for(self, predicate: Callable[[], bool], timeout: float = 20) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if predicate():
-                return
-            assert self.proc.poll() is None, f"daemon exited:\n{self.log}"
-            time.sleep(0.05)
-        raise AssertionError(f"timed out; log:\n{self.log}")
-
-    def wait_log(self, text: str, timeout: float = 20) -> None:
-        self.wait_for(lambda: text in self.log, timeout)
-
-    def stop(self, sig: int = signal.SIGTERM, timeout: float = 20) -> int:
-        if self.proc.poll() is None:
-            self.proc.send_signal(sig)
-        code = self.proc.wait(timeout=timeout)
-        self._log.close()
-        return code
 
 
 @pytest.fixture

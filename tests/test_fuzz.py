@@ -18,10 +18,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from daemonproc import Daemon
 from fuzzcases import FEEDS, cases, mutate
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from test_parse_service import Daemon
 
 from tracker.errors import ParseError
 from tracker.ingest import items
@@ -156,7 +156,9 @@ def test_the_running_daemon_polls_fuzz_cases_without_a_crash(
     daemon = Daemon(cfg)
     try:
         # Every feed answered once, ok or failed, each within its deadline.
-        daemon.wait_for(lambda: daemon.log.count("poll.ok") + daemon.log.count("poll.failed") >= 20)
+        daemon.wait_for(
+            lambda: daemon.log.count("poll.ok") + daemon.log.count("poll.failed") >= 20, 60
+        )
         daemon.proc.send_signal(signal.SIGTERM)
         assert daemon.proc.wait(timeout=15) == 0
         for bad in ("Traceback", "poll crashed", "internal error", "entry.skipped"):

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from test_daemon import Daemon
+from daemonproc import Daemon
 
 from conftest import run_cli
 from feedserver import FeedServer, synthetic_feed

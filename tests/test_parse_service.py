@@ -5,51 +5,17 @@ SIGTERM stops the daemon within 10 s even mid-parse (65 s before)."""
 from __future__ import annotations
 
 import signal
-import subprocess
-import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from daemonproc import Daemon
 from test_isolate import slow_feed
 
 from feedserver import FeedServer
 from rss import Item, rss
 
 pytestmark = pytest.mark.slow
-
-
-class Daemon:
-    """`tracker run` in a subprocess, its stderr in a file."""
-
-    def __init__(self, cfg: Path) -> None:
-        self.log_path = cfg.parent / "daemon.log"
-        self._log = self.log_path.open("w")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "tracker", "--config", str(cfg), "run"],
-            stderr=self._log,
-            stdout=subprocess.DEVNULL,
-        )
-
-    @property
-    def log(self) -> str:
-        return self.log_path.read_text()
-
-    def wait_for(self, predicate: Callable[[], bool], timeout: float = 60) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if predicate():
-                return
-            assert self.proc.poll() is None, f"daemon exited:\n{self.log}"
-            time.sleep(0.05)
-        raise AssertionError(f"timed out; log:\n{self.log}")
-
-    def close(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
-        self._log.close()
 
 
 def _config(tmp_path: Path, urls: list[str], parse: str) -> Path:
@@ -71,7 +37,7 @@ def test_a_parse_past_its_deadline_fails_that_feed_only(
     ok = feed_server.add("/ok.xml", rss([Item("fine", "https://n.example/fine", "g1")]))
     daemon = Daemon(_config(tmp_path, [slow, ok], "{timeout: 1s}"))
     try:
-        daemon.wait_for(lambda: "poll.failed" in daemon.log and "poll.ok" in daemon.log)
+        daemon.wait_for(lambda: "poll.failed" in daemon.log and "poll.ok" in daemon.log, 60)
         failed = [line for line in daemon.log.splitlines() if "poll.failed" in line]
         assert len(failed) == 1 and "/slow.xml" in failed[0], daemon.log
         assert 'error="parse exceeded 1s (parse.timeout)"' in failed[0]
@@ -88,7 +54,7 @@ def test_sigterm_mid_parse_stops_the_daemon_within_10_s(
     slow = feed_server.add("/slow.xml", slow_feed(1200))  # 9.3 MB, ~20 s of feedparser
     daemon = Daemon(_config(tmp_path, [slow], "{timeout: 5m}"))
     try:
-        daemon.wait_for(lambda: bool(feed_server.requests_for("/slow.xml")))
+        daemon.wait_for(lambda: bool(feed_server.requests_for("/slow.xml")), 60)
         time.sleep(2.0)  # the body is fetched and in the parser
         assert "poll." not in daemon.log, daemon.log
         started = time.monotonic()
@@ -131,7 +97,7 @@ def test_a_daemon_killed_mid_parse_leaves_no_parse_running(
     slow = feed_server.add("/slow.xml", slow_feed(1200))  # ~20 s of feedparser
     daemon = Daemon(_config(tmp_path, [slow], "{timeout: 5m}"))
     try:
-        daemon.wait_for(lambda: bool(feed_server.requests_for("/slow.xml")))
+        daemon.wait_for(lambda: bool(feed_server.requests_for("/slow.xml")), 60)
         time.sleep(2.0)
         helpers = _descendants(daemon.proc.pid)
         assert len(helpers) >= 2, helpers  # the forkserver and at least one worker

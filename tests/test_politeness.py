@@ -301,7 +301,7 @@ def test_floor_helpers() -> None:
 
 @pytest.mark.slow
 def test_daemon_keeps_the_per_host_limit(tmp_path: Path, farms: tuple[Farm, Farm, Counts]) -> None:
-    from test_daemon import Daemon  # the daemon as a subprocess, as its own tests run it
+    from daemonproc import Daemon
 
     a, b, counts = farms
     urls = []
