@@ -26,6 +26,9 @@ FLOORS = {
     "sts2013": (0.98, 0.60, 0.95),
     "msr": (1.00, 0.78, 0.93),
     "xling-dev": (1.00, 0.17, 0.58),
+    # both dev sets with every event starting at once, so every distinct pair is close:
+    # 261e42f's looser rules (held-out precision 0.705) fall to 0.862 here
+    "xling-stress": (1.00, 0.08, 0.50),
 }
 
 
