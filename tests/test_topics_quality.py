@@ -297,13 +297,21 @@ def test_quality_script_agrees_and_needs_no_test_packages() -> None:
     done = _run_script("--json")
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout)
-    assert set(result) == {"tuning", "tuning2", "tuning3", "heldout", "heldout2", "heldout3"}
+    assert set(result) == {
+        "tuning",
+        "tuning2",
+        "tuning3",
+        "heldout",
+        "heldout2",
+        "heldout3",
+        "heldout4",
+    }
     for name, source in (("tuning", ITEMS), ("tuning2", ITEMS2), ("tuning3", ITEMS3)):
         for lang in ("en", "es", None):
             for topic, (_p, _r, tp, fp, fn) in scores(lang, source).items():
                 got = result[name][topic][lang or "all"]
                 assert (got["tp"], got["fp"], got["fn"]) == (tp, fp, fn), (name, topic, lang)
-    heldout = result["heldout"]
+    heldout = result["heldout4"]
     assert set(heldout) == set(CONFIG.topics)
     assert all(0.0 <= s["all"]["recall"] <= 1.0 for s in heldout.values())
 
@@ -312,11 +320,11 @@ def test_quality_script_agrees_and_needs_no_test_packages() -> None:
 def test_quality_script_never_prints_heldout_items() -> None:
     done = _run_script("--misses")
     assert done.returncode == 0, done.stderr
-    assert "| heldout |" in done.stdout
-    assert "h-en-" not in done.stdout and "h-es-" not in done.stdout
-    refused = _run_script("--set", "heldout", "--misses")
+    assert "| heldout4 |" in done.stdout
+    assert "h4-en-" not in done.stdout and "h4-es-" not in done.stdout
+    refused = _run_script("--set", "heldout4", "--misses")
     assert refused.returncode == 2 and "never the held-out" in refused.stderr
-    assert "| heldout |" not in refused.stdout and "h-e" not in refused.stdout
+    assert "| heldout4 |" not in refused.stdout and "h4-e" not in refused.stdout
 
 
 @pytest.mark.slow
