@@ -335,6 +335,24 @@ ROUND_FOUR = [
         "es",
         {"nafta-rounds"},
     ),
+    (
+        "México rechaza la cláusula de caducidad que propone EU",
+        "Guajardo dijo que el país no aceptará un tratado con fecha de expiración.",
+        "es",
+        {"nafta-rounds"},
+    ),
+    (
+        "Seade y Lighthizer afinan la adenda laboral del nuevo tratado",
+        "Los demócratas piden inspectores.",
+        "es",
+        {"nafta-rounds"},
+    ),
+    (
+        "Ebrard viaja a Washington para preparar la revisión del tratado comercial",
+        "Se reunirá con Greer y Lutnick.",
+        "es",
+        {"nafta-rounds"},
+    ),
     ("U.S. metal levies take effect", "", "en", {"steel-tariffs"}),
     ("EU investiga importaciones de aluminio por seguridad nacional", "", "es", {"steel-tariffs"}),
     (
@@ -371,6 +389,19 @@ ROUND_FOUR = [
         set(),
     ),
     ("Trump's State of the Union: takeaways", "He praised the USMCA and the wall.", "en", set()),
+    (
+        "México presenta queja ante el T-MEC por reglas de origen automotrices",
+        "El panel deberá resolver en 150 días.",
+        "es",
+        set(),
+    ),
+    (
+        "Sheinbaum y Trump hablan por teléfono",
+        "Ella le propuso un acuerdo para reducir la migración; Ebrard y Seade seguirán el"
+        " proceso con Washington.",
+        "es",
+        set(),
+    ),
     (
         "Trump pauses fentanyl tariffs on USMCA-compliant goods",
         "Most Canadian and Mexican imports that meet the pact's rules of origin are spared.",
