@@ -363,6 +363,18 @@ ROUND_FOUR = [
     ),
     ("Gusts topple a stretch of new border barrier near Yuma", "", "en", {"border-wall"}),
     ("Border Patrol seeks bids for 20 more miles of wall in Texas", "", "en", {"border-wall"}),
+    (
+        "Government shutdown enters third week over wall funding",
+        "Federal workers miss paychecks.",
+        "en",
+        {"border-wall"},
+    ),
+    (
+        "Jaguar cameras capture wildlife blocked by the wall",
+        "Biologists say corridors are cut.",
+        "en",
+        {"border-wall"},
+    ),
     # what the new groups must not catch
     (
         "Mexico and Brazil open first round of trade talks",
