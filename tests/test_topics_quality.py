@@ -1,7 +1,8 @@
-"""The shipped topics against the two labelled tuning sets of English and Spanish news items.
+"""The shipped topics against the labelled sets of English and Spanish news items.
 
-The figures per topic and language, on these sets and the held-out one, come from
-``bench/topics_quality.py``; the held-out set has no floors here, it only measures.
+The figures per topic and language come from ``bench/topics_quality.py``. The floors cover
+the three tuning sets and, since round four tuned on them, the three spent held-out sets; a
+held-out set that has not been tuned on gets no floor here, it only measures.
 """
 
 from __future__ import annotations
@@ -80,10 +81,14 @@ def test_the_third_set_is_bilingual_and_new() -> None:
 
 
 SETS = {"tuning": ITEMS, "tuning2": ITEMS2, "tuning3": ITEMS3}
+# The held-out sets that round four tuned on (docs/topics-quality.md): spent, so floored.
+for _spent in ("heldout", "heldout2", "heldout3"):
+    SETS[_spent] = yaml.safe_load((DATA / f"topics_{_spent}.yaml").read_text("utf-8"))
 
 
-# Floors for the tuning sets only (round three: 0.97-1.00 per topic and language on all
-# three); the held-out sets only measure (docs/topics-quality.md).
+# Floors (round four: 0.96-1.00 per topic and language on all six sets, but for tuning 1's
+# Spanish nafta-rounds precision, 18/19, whose one false positive is the labelling call
+# in docs/topics-quality.md); a fresh held-out set only measures.
 @pytest.mark.parametrize("name", sorted(SETS))
 @pytest.mark.parametrize("topic", sorted(CONFIG.topics))
 def test_precision_and_recall_floors(topic: str, name: str) -> None:
@@ -97,8 +102,8 @@ def test_precision_and_recall_floors(topic: str, name: str) -> None:
 @pytest.mark.parametrize("topic", sorted(CONFIG.topics))
 def test_floors_hold_in_each_language(topic: str, lang: str, name: str) -> None:
     precision, recall, *_ = scores(lang, SETS[name])[topic]
-    assert precision >= 0.9, (name, topic, lang, precision)
-    assert recall >= 0.9, (name, topic, lang, recall)
+    assert precision >= 0.94, (name, topic, lang, precision)
+    assert recall >= 0.95, (name, topic, lang, recall)
 
 
 @pytest.mark.parametrize(
@@ -280,6 +285,172 @@ ROUND_THREE = [
 
 @pytest.mark.parametrize(("title", "summary", "lang", "want"), ROUND_THREE)
 def test_round_three_vocabulary(title: str, summary: str, lang: str, want: set[str]) -> None:
+    assert _topics(title, summary, lang) == want
+
+
+# Round four's review, written from domain knowledge (none is taken from a labelled set):
+# what the new groups in config.yaml are for, then what they must keep out.
+ROUND_FOUR = [
+    (
+        "Negotiators make little headway on dairy in Montreal",
+        "The sixth round ended without progress on Canada's supply management system or the"
+        " sunset clause.",
+        "en",
+        {"nafta-rounds"},
+    ),
+    (
+        "Mexico, U.S. close in on auto rules; Canada waits",
+        "Officials said a bilateral understanding on cars could come this week, after which"
+        " Ottawa would rejoin the trilateral talks.",
+        "en",
+        {"nafta-rounds"},
+    ),
+    (
+        "Mexico's Senate ratifies revised trade pact with U.S., Canada",
+        "Lawmakers voted 114-4 to approve the protocol.",
+        "en",
+        {"nafta-rounds"},
+    ),
+    (
+        "Trump threatens to leave Canada out of new trade pact",
+        "The president said Congress could approve a bilateral deal with Mexico.",
+        "en",
+        {"nafta-rounds"},
+    ),
+    (
+        "U.S. seeks annual reviews instead of 16-year extension of USMCA",
+        "Greer told lawmakers the administration wanted leverage.",
+        "en",
+        {"nafta-rounds"},
+    ),
+    (
+        "Concluye sin acuerdo la séptima ronda en la Ciudad de México",
+        "Los negociadores de los tres países seguirán trabajando en reglas de origen.",
+        "es",
+        {"nafta-rounds"},
+    ),
+    (
+        "Trudeau llama a Peña Nieto para hablar de la renegociación",
+        "Los líderes acordaron mantener una postura común.",
+        "es",
+        {"nafta-rounds"},
+    ),
+    (
+        "México rechaza la cláusula de caducidad que propone EU",
+        "Guajardo dijo que el país no aceptará un tratado con fecha de expiración.",
+        "es",
+        {"nafta-rounds"},
+    ),
+    (
+        "Seade y Lighthizer afinan la adenda laboral del nuevo tratado",
+        "Los demócratas piden inspectores.",
+        "es",
+        {"nafta-rounds"},
+    ),
+    (
+        "Ebrard viaja a Washington para preparar la revisión del tratado comercial",
+        "Se reunirá con Greer y Lutnick.",
+        "es",
+        {"nafta-rounds"},
+    ),
+    ("U.S. metal levies take effect", "", "en", {"steel-tariffs"}),
+    ("EU investiga importaciones de aluminio por seguridad nacional", "", "es", {"steel-tariffs"}),
+    (
+        "Bruselas endurece su régimen de protección del acero",
+        "El arancel fuera de cuota sube al 50%.",
+        "es",
+        {"steel-tariffs"},
+    ),
+    ("Gusts topple a stretch of new border barrier near Yuma", "", "en", {"border-wall"}),
+    ("Border Patrol seeks bids for 20 more miles of wall in Texas", "", "en", {"border-wall"}),
+    (
+        "Government shutdown enters third week over wall funding",
+        "Federal workers miss paychecks.",
+        "en",
+        {"border-wall"},
+    ),
+    (
+        "Jaguar cameras capture wildlife blocked by the wall",
+        "Biologists say corridors are cut.",
+        "en",
+        {"border-wall"},
+    ),
+    # what the new groups must not catch
+    (
+        "Mexico and Brazil open first round of trade talks",
+        "Negotiators in Brasilia seek to expand their 2002 agreement.",
+        "en",
+        set(),
+    ),
+    (
+        "Canada and UK open third round of trade talks",
+        "Negotiators met in London; the U.S. was not part of it.",
+        "en",
+        set(),
+    ),
+    (
+        "Canadá y EE UU retoman el diálogo sobre madera",
+        "Las dos partes no lograron un acuerdo sobre lácteos ni sobre la madera suave.",
+        "es",
+        set(),
+    ),
+    (
+        "Canada and Mexico sign bilateral agreement on seasonal farm workers",
+        "The deal was signed in Ottawa.",
+        "en",
+        set(),
+    ),
+    ("Trump's State of the Union: takeaways", "He praised the USMCA and the wall.", "en", set()),
+    (
+        "México presenta queja ante el T-MEC por reglas de origen automotrices",
+        "El panel deberá resolver en 150 días.",
+        "es",
+        set(),
+    ),
+    (
+        "Sheinbaum y Trump hablan por teléfono",
+        "Ella le propuso un acuerdo para reducir la migración; Ebrard y Seade seguirán el"
+        " proceso con Washington.",
+        "es",
+        set(),
+    ),
+    (
+        "Trump pauses fentanyl tariffs on USMCA-compliant goods",
+        "Most Canadian and Mexican imports that meet the pact's rules of origin are spared.",
+        "en",
+        set(),
+    ),
+    (
+        "Commerce opens Section 232 investigation of copper imports",
+        "Duties on the metal could follow.",
+        "en",
+        set(),
+    ),
+    (
+        "Steel prices rise in Asia",
+        "Demand from builders grew; tariffs on cars were not discussed.",
+        "en",
+        set(),
+    ),
+    ("Juárez: lluvias derrumban barda de escuela", "Protección Civil revisa daños.", "es", set()),
+    (
+        "Who is Kristi Noem?",
+        "The governor backed the border wall and tax cuts.",
+        "en",
+        set(),
+    ),
+    (
+        "Vance rallies voters in Arizona",
+        "He promised to finish the wall and cut taxes.",
+        "en",
+        set(),
+    ),
+    ("Trump reza en el Muro de las Lamentaciones", "", "es", set()),
+]
+
+
+@pytest.mark.parametrize(("title", "summary", "lang", "want"), ROUND_FOUR)
+def test_round_four_vocabulary(title: str, summary: str, lang: str, want: set[str]) -> None:
     assert _topics(title, summary, lang) == want
 
 
