@@ -371,5 +371,8 @@ def test_a_huge_feed_is_stored_in_chunks_without_holding_the_event_loop(
     outcome = asyncio.run(go())
     assert outcome.ok and outcome.new_articles == count
     # Parsing runs in a thread and storing yields between chunks: the loop keeps ticking.
-    # (Stored in one go, 12,000 such entries held it for over a second.)
-    assert max(gaps) < 0.5, max(gaps)
+    # Stored in one go, 12,000 such entries held it for over a second; in 25 chunks each
+    # gap is a small share of the poll. The bound grows with the poll's own time, so that a
+    # loaded machine, which slows both alike, does not fail it (bench_loop_stall.py
+    # measures the stall itself).
+    assert max(gaps) < max(0.5, 0.25 * sum(gaps)), (max(gaps), sum(gaps))
