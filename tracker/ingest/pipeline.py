@@ -278,9 +278,8 @@ class Poller:
         # check move with the last chunk only, so after a crash midway the next poll fetches
         # again and stores the rest. A changed feed of the usual size (its known items were
         # cut before parsing) is one trip to the writer thread, not three.
-        chunks = [entries[i : i + INGEST_CHUNK] for i in range(0, len(entries), INGEST_CHUNK)] or [
-            []
-        ]
+        step = INGEST_CHUNK
+        chunks = [entries[i : i + step] for i in range(0, len(entries), step)] or [[]]
         lang = keyed.lang(spec.lang)
         queued = 0
         for n, chunk in enumerate(chunks, start=1):
