@@ -39,6 +39,7 @@ daemon; ``rss_tree_mb`` adds its parse workers'). Two modes:
     python bench/bench_scale.py --feeds 1000 10000 --cycles 4
     python bench/bench_scale.py --feeds 10000 --daemon-interval 90   # 100k's poll rate
     python bench/bench_scale.py --feeds 100000 --cycles 2 --no-urlwatch
+    python bench/bench_scale.py --tree /work/main   # another checkout, in the same cycles
 
 urlwatch lives in its own venv (``.venv-bench-urlwatch/`` at the repository root, built with
 pip on first use), so its dependencies (requests, lxml, keyring) never meet tracker's.
@@ -116,6 +117,10 @@ class Farm:
         self.port = 0
         self.rng = random.Random(seed)
         self.next_item = [ITEMS] * feeds  # each feed's items are [next - 20, next)
+        # Each item's pubDate, fixed when it is first written: a real feed that gains two
+        # items leaves the other 18 byte for byte as they were (re-dating them all at each
+        # write made every changed feed look wholly new to tracker's known-item cut).
+        self.born: list[dict[int, float]] = [{} for _ in range(feeds)]
         self.proc: subprocess.Popen[bytes] | None = None
         self._mtimes: dict[int, int] = {}
         (root / "f").mkdir(parents=True)
@@ -141,6 +146,9 @@ class Farm:
     def _write(self, n: int) -> None:
         top = self.next_item[n]
         now = time.time()
+        born = self.born[n]
+        for i in [i for i in born if i < top - ITEMS]:
+            del born[i]
         parts = [
             '<?xml version="1.0" encoding="utf-8"?>\n<rss version="2.0"><channel>',
             f"<title>Feed {n}</title><link>https://news{n}.example/</link>",
@@ -157,7 +165,8 @@ class Farm:
                 f"<item><title>{headline}</title>"
                 f"<link>https://news{n}.example/2026/story-{i}.html</link>"
                 f'<guid isPermaLink="false">feed{n}-story{i}</guid>'
-                f"<pubDate>{formatdate(now - (top - i) * 600, usegmt=True)}</pubDate>"
+                f"<pubDate>{formatdate(born.setdefault(i, now - (top - i) * 600), usegmt=True)}"
+                "</pubDate>"
                 "<description>Officials met on Tuesday to review the agenda: water supply,"
                 " school funding, public transport and the next stage of the housing plan."
                 "</description></item>"
@@ -279,8 +288,10 @@ def ensure_urlwatch() -> Path:
 class Tracker:
     """tracker's config for the farm; ``run --once`` and the daemon share one database."""
 
-    def __init__(self, work: Path, farm: Farm) -> None:
-        self.dir = work / "tracker"
+    def __init__(self, work: Path, farm: Farm, tree: Path = ROOT, label: str = "tracker") -> None:
+        self.label = label
+        self.exe = tree / ".venv" / "bin" / "tracker"
+        self.dir = work / label.replace("@", "-")
         self.dir.mkdir()
         self.db = self.dir / "tracker.db"
         self.config = self.dir / "config.yaml"
@@ -304,7 +315,7 @@ class Tracker:
 
     def once(self, cycle: int) -> Run:
         out = self.dir / f"once-{cycle}.txt"
-        run = timed([str(TRACKER), "--config", str(self.config), "run", "--once"], out)
+        run = timed([str(self.exe), "--config", str(self.config), "run", "--once"], out)
         check_tracker_summary(out.read_text(errors="replace"), self.farm.feeds)
         return run
 
@@ -420,7 +431,7 @@ def daemon(tr: Tracker, work: Path) -> Iterator[tuple[subprocess.Popen[bytes], f
     log = (tr.dir / "daemon.log").open("ab")
     t0 = time.perf_counter()
     proc = subprocess.Popen(
-        [str(TRACKER), "--config", str(tr.config), "run"], stdout=log, stderr=log, env=env
+        [str(tr.exe), "--config", str(tr.config), "run"], stdout=log, stderr=log, env=env
     )
     try:
         startup = None
@@ -604,6 +615,8 @@ class Result:
     urlwatch: list[Run] = field(default_factory=list)
     order: list[str] = field(default_factory=list)
     daemon: dict[str, object] = field(default_factory=dict)
+    # --tree: other checkouts' `run --once`, by label (tracker@<folder>), in the same cycles
+    others: dict[str, list[Run]] = field(default_factory=dict)
 
 
 def med(runs: list[Run], attr: str) -> float:
@@ -620,43 +633,56 @@ def one_size(args: argparse.Namespace, feeds: int, nginx: str, uw_exe: Path | No
         farm.start(nginx)
         try:
             tr = Tracker(work, farm)
-            tr.write_config()
+            trackers = {"tracker": tr}
+            for tree in args.tree:
+                label = f"tracker@{Path(tree).resolve().name}"
+                trackers[label] = Tracker(work, farm, Path(tree).resolve(), label)
+                res.others[label] = []
+            for t in trackers.values():
+                t.write_config()
             uw = Urlwatch(work, farm, uw_exe) if uw_exe is not None else None
+            tools = [*trackers, *(["urlwatch"] if uw is not None else [])]
             for cycle in range(args.cycles):
                 changed = len(farm.change()) if cycle else 0
-                order = ["tracker", "urlwatch"] if cycle % 2 == 0 else ["urlwatch", "tracker"]
-                if uw is None:
-                    order = ["tracker"]
+                # The tools in rotating order: each takes every place in turn.
+                order = tools[cycle % len(tools) :] + tools[: cycle % len(tools)]
                 res.order.append(",".join(order))
                 line = [f"  cycle {cycle}{' (baseline)' if cycle == 0 else ''}:"]
                 for tool in order:
-                    if tool == "tracker":
-                        r = tr.once(cycle)
-                        res.tracker.append(r)
-                    else:
+                    if tool == "urlwatch":
                         assert uw is not None
                         r = uw.once(cycle, changed)
                         res.urlwatch.append(r)
+                    else:
+                        r = trackers[tool].once(cycle)
+                        (res.tracker if tool == "tracker" else res.others[tool]).append(r)
                     line.append(f"{tool} {r.wall:.2f}s wall {r.cpu:.2f}s cpu {r.rss_mb:.0f}MB;")
                 if uw is not None:
-                    t, u = res.tracker[-1], res.urlwatch[-1]
-                    line.append(
-                        f"urlwatch/tracker wall {u.wall / t.wall:.2f}x cpu {u.cpu / t.cpu:.2f}x"
-                    )
+                    u = res.urlwatch[-1]
+                    for label, runs in (("tracker", res.tracker), *res.others.items()):
+                        t = runs[-1]
+                        wall, cpu = u.wall / t.wall, u.cpu / t.cpu
+                        line.append(f"urlwatch/{label} wall {wall:.2f}x cpu {cpu:.2f}x;")
                 print(" ".join(line), flush=True)
             if args.daemon:
-                if args.daemon_mode == "burst" and res.tracker:
-                    wall = med(res.tracker, "wall") if len(res.tracker) > 1 else res.tracker[0].wall
-                    interval = args.interval or max(20, int(3 * wall) + 1)
-                    res.daemon["daemon"] = daemon_burst(
-                        tr, farm, work, interval, args.daemon_cycles
-                    )
-                else:
-                    # Each interval in turn on the same database: 15 minutes, and perhaps a
-                    # shorter one that asks this N for the poll rate of a larger farm.
-                    for i, every in enumerate(args.daemon_interval):
-                        key = "daemon" if i == 0 else f"daemon_{every:.0f}s"
-                        res.daemon[key] = daemon_spread(tr, farm, work, args.window, every)
+                for label, t in trackers.items():
+                    # One checkout's daemon after the other, each on its own database.
+                    suffix = "" if label == "tracker" else f"@{label.partition('@')[2]}"
+                    if args.daemon_mode == "burst" and res.tracker:
+                        runs = res.tracker
+                        wall = med(runs, "wall") if len(runs) > 1 else runs[0].wall
+                        interval = args.interval or max(20, int(3 * wall) + 1)
+                        res.daemon[f"daemon{suffix}"] = daemon_burst(
+                            t, farm, work, interval, args.daemon_cycles
+                        )
+                    else:
+                        # Each interval in turn on the same database: 15 minutes, and perhaps
+                        # a shorter one that asks this N for the poll rate of a larger farm.
+                        for i, every in enumerate(args.daemon_interval):
+                            key = "daemon" if i == 0 else f"daemon_{every:.0f}s"
+                            res.daemon[key + suffix] = daemon_spread(
+                                t, farm, work, args.window, every
+                            )
         finally:
             farm.stop()
             if args.keep:
@@ -672,32 +698,29 @@ def report(res: Result) -> None:
         f"== {res.feeds} feeds over {res.hosts} loopback hosts;"
         f" medians of {len(t) - 1} steady cycles"
     )
-    print(f"  {'':22} {'wall s':>8} {'CPU s':>8} {'RSS MB':>8}")
-    for name, runs in (("tracker run --once", t), (f"urlwatch {URLWATCH_VERSION}", u)):
+    trackers = {"tracker": t, **res.others}
+    print(f"  {'':26} {'wall s':>8} {'CPU s':>8} {'RSS MB':>8}")
+    rows = [(f"{k} run --once", v) for k, v in trackers.items()]
+    for name, runs in (*rows, (f"urlwatch {URLWATCH_VERSION}", u)):
         if len(runs) > 1:
             print(
-                f"  {name:22} {med(runs, 'wall'):8.2f} {med(runs, 'cpu'):8.2f}"
+                f"  {name:26} {med(runs, 'wall'):8.2f} {med(runs, 'cpu'):8.2f}"
                 f" {med(runs, 'rss_mb'):8.0f}"
             )
-    if len(t) > 1 and len(u) > 1:
-        walls = [b.wall / a.wall for a, b in zip(t[1:], u[1:], strict=True)]
-        cpus = [b.cpu / a.cpu for a, b in zip(t[1:], u[1:], strict=True)]
-        print(
-            f"  urlwatch/tracker per cycle: wall {', '.join(f'{x:.2f}' for x in walls)};"
-            f" CPU {', '.join(f'{x:.2f}' for x in cpus)}"
-        )
+    ratios: dict[str, object] = {}
+    for label, runs in trackers.items():
+        if len(runs) > 1 and len(u) > 1:
+            walls = [b.wall / a.wall for a, b in zip(runs[1:], u[1:], strict=True)]
+            cpus = [b.cpu / a.cpu for a, b in zip(runs[1:], u[1:], strict=True)]
+            print(
+                f"  urlwatch/{label} per cycle: wall {', '.join(f'{x:.2f}' for x in walls)};"
+                f" CPU {', '.join(f'{x:.2f}' for x in cpus)}"
+            )
+            suffix = "" if label == "tracker" else f"@{label.partition('@')[2]}"
+            ratios[f"cpu_ratio_median{suffix}"] = round(statistics.median(cpus), 2)
+            ratios[f"wall_ratio_median{suffix}"] = round(statistics.median(walls), 2)
     for key, figures in res.daemon.items():
         print(f"  {key}: {json.dumps(figures)}")
-    ratios: dict[str, object] = {}
-    if len(t) > 1 and len(u) > 1:
-        ratios = {
-            "cpu_ratio_median": round(
-                statistics.median(b.cpu / a.cpu for a, b in zip(t[1:], u[1:], strict=True)), 2
-            ),
-            "wall_ratio_median": round(
-                statistics.median(b.wall / a.wall for a, b in zip(t[1:], u[1:], strict=True)), 2
-            ),
-        }
     print(
         json.dumps(
             {
@@ -711,6 +734,11 @@ def report(res: Result) -> None:
                 "urlwatch_median": {k: round(med(u, k), 3) for k in ("wall", "cpu", "rss_mb")}
                 if u
                 else None,
+                "others": {k: [asdict(r) for r in v] for k, v in res.others.items()},
+                "others_median": {
+                    k: {f: round(med(v, f), 3) for f in ("wall", "cpu", "rss_mb")}
+                    for k, v in res.others.items()
+                },
                 **ratios,
                 "daemon": res.daemon,
             }
@@ -741,10 +769,17 @@ def main() -> int:
     ap.add_argument("--window", type=float, default=120.0, help="spread: seconds watched")
     ap.add_argument("--tmp", help="where the farm and databases go (default: the system's)")
     ap.add_argument("--keep", help="copy configs, logs and outputs (not feeds or databases) here")
+    ap.add_argument(
+        "--tree",
+        action="append",
+        default=[],
+        help="another checkout (with its .venv) measured in the same cycles; repeatable",
+    )
     args = ap.parse_args()
     nginx = find_nginx()
-    if not TRACKER.exists():
-        sys.exit(f"bench_scale: {TRACKER} is missing: run `make .venv/.installed-test` first")
+    for exe in [TRACKER, *(Path(t).resolve() / ".venv" / "bin" / "tracker" for t in args.tree)]:
+        if not exe.exists():
+            sys.exit(f"bench_scale: {exe} is missing: run `make .venv/.installed-test` there")
     uw_exe = ensure_urlwatch() if args.urlwatch else None
     for n in args.feeds:
         print(f"== {n} feeds", flush=True)

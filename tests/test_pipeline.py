@@ -1,6 +1,7 @@
 import asyncio
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -8,7 +9,7 @@ from tracker.config import loader as config_mod
 from tracker.config.settings import to_settings
 from tracker.ingest.fetch import make_client
 from tracker.ingest.pipeline import Poller, next_check
-from tracker.models import PollOutcome
+from tracker.models import FeedState, HealthStatus, PollOutcome
 from tracker.service.daemon import poll_settings
 from tracker.store.facade import Store
 
@@ -376,3 +377,64 @@ def test_a_huge_feed_is_stored_in_chunks_without_holding_the_event_loop(
     # loaded machine, which slows both alike, does not fail it (bench_loop_stall.py
     # measures the stall itself).
     assert max(gaps) < max(0.5, 0.25 * sum(gaps)), (max(gaps), sum(gaps))
+
+
+class _CrashingHealth:
+    """A health monitor whose check is a bug: it raises after writing."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.calls = 0
+
+    def after_poll(self, state: FeedState, outcome: PollOutcome) -> bool:
+        self.calls += 1
+        self.store.set_feed_health(state.id, HealthStatus.FAILING)  # rolled back with it
+        raise RuntimeError("health bug")
+
+
+def test_a_changed_feed_is_one_writer_trip_with_its_health_check(
+    feed_server: FeedServer, tmp_path: Path
+) -> None:
+    items = [
+        Item(f"Story {i} on the border wall", f"https://n.example/{i}", f"k{i}") for i in range(5)
+    ]
+    url = feed_server.add("/c.xml", rss(items))
+    cfg = _config(tmp_path, [url])
+    _poll_all(cfg)  # the baseline
+    items.insert(0, Item("Mexico rejects paying for the border wall", "https://n.example/9", "k9"))
+    feed_server.add("/c.xml", rss(items))
+
+    async def go() -> tuple[PollOutcome, int, _CrashingHealth]:
+        store = Store(cfg.database_path)
+        try:
+            health = _CrashingHealth(store)
+            async with make_client(timeout_s=5, user_agent="t", concurrency=4) as client:
+                poller = Poller(client, store, poll_settings(to_settings(cfg)), health=health)
+                (state,) = store.pollable_feeds(time.time())
+                trips = 0
+                run = store.run
+
+                async def counted(*args: Any, **kwargs: Any) -> Any:
+                    nonlocal trips
+                    trips += 1
+                    return await run(*args, **kwargs)
+
+                store.run = counted  # type: ignore[method-assign]
+                outcome = await poller.poll(state)
+                return outcome, trips, health
+        finally:
+            store.close()
+
+    outcome, trips, health = asyncio.run(go())
+    # The known entries are left out, the new one stored, the success and the health check
+    # written: all in one unit (it was three: known keys, the chunk, the health check).
+    assert (outcome.ok, outcome.new_articles, outcome.alerts) == (True, 1, 1)
+    assert trips == 1 and health.calls == 1
+    # The check's bug rolled back its own savepoint only: the entry and the success stand.
+    assert _alerts(cfg) == [("wall", "Mexico rejects paying for the border wall")]
+    store = Store(cfg.database_path)
+    try:
+        assert store.feed_health(1)[0] is HealthStatus.OK
+        assert store.pollable_feeds(time.time())[0].baseline_done
+    finally:
+        store.close()

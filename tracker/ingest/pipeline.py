@@ -156,9 +156,10 @@ class Poller:
             self.metrics.new_articles(outcome.new_articles)
             for topic in outcome.matched_topics:
                 self.metrics.match(topic)
-        if outcome.storage_fault or outcome.not_modified:
-            # A storage fault: the daemon's storage guard reports it, once. Not modified:
-            # the health check went with the success write (_unchanged_success).
+        if outcome.storage_fault or outcome.not_modified or outcome.ok:
+            # A storage fault: the daemon's storage guard reports it, once. Any success:
+            # the health check went with the success write (_unchanged_success, or the
+            # last chunk of _store_chunk), in its unit on the writer thread.
             return outcome
         if self.health is not None:
             try:
@@ -263,21 +264,22 @@ class Poller:
         body_hash: str,
     ) -> PollOutcome:
         now = self.clock()
-        known = await self.store.run(self.store.known_keys, state.id, keyed.keys)
         # A baseline poll stores what the feed carries today without alerting on any of it.
         may_alert = state.baseline_done or spec.alert_on_first_poll
         outcome = PollOutcome(spec.name, ok=True)
         fresh: dict[str, Entry] = {}
         for entry, key in keyed.entries():
-            if key not in known:
-                fresh.setdefault(key, entry)
-        new = list(fresh.items())
-        # One transaction for a feed's new entries, or one per INGEST_CHUNK of them: each
-        # chunk is one unit on the writer thread (matching included), so the loop never waits
-        # on it, and other writers (the outbox) get their turn in between. The feed's own
-        # state (validators, body hash, baseline) moves with the last chunk only, so after a
-        # crash midway the next poll fetches again and stores the rest.
-        chunks = [new[i : i + INGEST_CHUNK] for i in range(0, len(new), INGEST_CHUNK)] or [[]]
+            fresh.setdefault(key, entry)
+        entries = list(fresh.items())
+        # One transaction for a feed's entries, or one per INGEST_CHUNK of them: each chunk
+        # is one unit on the writer thread (the known entries left out, matching included),
+        # so the loop never waits on it, and other writers (the outbox) get their turn in
+        # between. The feed's own state (validators, body hash, baseline) and its health
+        # check move with the last chunk only, so after a crash midway the next poll fetches
+        # again and stores the rest. A changed feed of the usual size (its known items were
+        # cut before parsing) is one trip to the writer thread, not three.
+        step = INGEST_CHUNK
+        chunks = [entries[i : i + step] for i in range(0, len(entries), step)] or [[]]
         lang = keyed.lang(spec.lang)
         queued = 0
         for n, chunk in enumerate(chunks, start=1):
@@ -311,13 +313,17 @@ class Poller:
         now: float,
         validators: tuple[int, str | None, str | None, str, tuple[bytes, ...]] | None,
     ) -> int:
-        """One chunk's transaction (on the writer thread); with ``validators``, the feed's
-        success too. Its `alert` lines are logged once it has committed."""
+        """One chunk's transaction (on the writer thread): its entries new to the feed, and
+        with ``validators`` the feed's success and health check too. Its `alert` lines are
+        logged once it has committed. Returns the deliveries and notices queued."""
         queued = 0
         outcome.alert_lines.clear()
         # The story step's transaction: its reports join the story index once it commits.
         with self.stories.transaction(self.store, now):
+            known = self.store.known_keys(state.id, [key for key, _ in chunk])
             for key, entry in chunk:
+                if key in known:
+                    continue
                 lines = len(outcome.alert_lines)
                 try:
                     # A savepoint per entry: one bad item is skipped, the rest is stored.
@@ -347,10 +353,26 @@ class Poller:
                     state, spec, now, status, etag, last_modified, body_hash, baseline_done=True,
                     item_prints=spans.pack(prints) if not outcome.skipped else b"",
                 )  # fmt: skip
+                queued += self._health_check(state, outcome)
         for line in outcome.alert_lines:
             event(log, logging.INFO, "alert", **line)
         outcome.alert_lines.clear()
         return queued
+
+    def _health_check(self, state: FeedState, outcome: PollOutcome) -> int:
+        """The health monitor's look at a successful ingest (on the writer thread, in its
+        transaction, in a savepoint: a bug there costs the check, never the entries).
+        Returns 1 when it queued an admin notice."""
+        if self.health is None:
+            return 0
+        try:
+            with self.store.transaction():  # nested: a savepoint
+                return int(self.health.after_poll(state, outcome))
+        except Exception as exc:
+            if storage_fault(exc, self.store.path) is not None:
+                raise  # the database, not the check: the whole chunk rolls back
+            log.exception("health check crashed", extra={"fields": {"feed": state.name}})
+            return 0
 
     def _ingest_entry(
         self,

@@ -48,6 +48,7 @@ straight or curly; nesting is limited to MAX_DEPTH levels.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -546,8 +547,11 @@ def _misplaced_not(prev: Token) -> str:
     return f"NOT cannot follow '{prev.text}'"
 
 
+@functools.lru_cache(maxsize=16384)
 def _words_of(text: str) -> tuple[Word, ...]:
-    """Words of a standalone term (list items), raising with columns inside ``text``."""
+    """Words of a standalone term (list items), raising with columns inside ``text``.
+    Cached: the shipped topics name 5,161 list items, 1,318 of them distinct, and folding
+    them was most of building the matcher (at every start and reload); words are frozen."""
     return _Parser(text, [], {})._words(text, 1, repr(text), 1)
 
 
