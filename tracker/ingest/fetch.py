@@ -224,13 +224,12 @@ async def _fetch(
         req_headers["If-Modified-Since"] = last_modified
     started = time.monotonic()
     feed_url = url
-    origin = _origin(url)
     public_feed: bool | None = None
     moved_to: str | None = None
     permanent = True  # so far every hop was a permanent redirect
     try:
         for hop in range(max_redirects + 1):
-            same_origin = hop == 0 or _origin(url) == origin
+            same_origin = hop == 0 or _origin(url) == _origin(feed_url)
             request = client.request(
                 url,
                 req_headers if same_origin else _conditional_only(req_headers),
