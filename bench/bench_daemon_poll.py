@@ -20,7 +20,7 @@ Per-feed figures are cycle CPU / N; medians over cycles and rounds.
 Every feed is on one loopback host, so the per-host limit (fetch.per_host) is raised to the
 concurrency: this measures polls, not politeness.
 
-    python bench/bench_daemon_poll.py --feeds 300 --rounds 2 --base /tmp/main-tree
+    python bench/bench_daemon_poll.py --feeds 300 --rounds 2 --base /tmp/main-tree [--base DIR]
 """
 
 from __future__ import annotations
@@ -210,9 +210,14 @@ def main() -> int:
     ap.add_argument("--feeds", type=int, default=300)
     ap.add_argument("--cycles", type=int, default=3)
     ap.add_argument("--rounds", type=int, default=2)
-    ap.add_argument("--base", type=Path, help="another checkout to measure side by side")
+    ap.add_argument(
+        "--base", type=Path, action="append", help="another checkout to measure (repeatable)"
+    )
     args = ap.parse_args()
-    trees = {"this": ROOT} | ({"base": args.base.resolve()} if args.base else {})
+    bases = [b.resolve() for b in args.base or []]
+    # One base is "base" (as before); several are "base1", "base2", ... in the order given.
+    names = ["base"] if len(bases) == 1 else [f"base{i}" for i in range(1, len(bases) + 1)]
+    trees = {"this": ROOT} | dict(zip(names, bases, strict=True))
     runs: dict[str, dict[str, list[float]]] = {
         t: {"not_modified": [], "changed": []} for t in trees
     }
@@ -237,7 +242,15 @@ def main() -> int:
         result[name] = {
             "src": str(src),
             "cpu_ms_per_304": round(statistics.median(runs[name]["not_modified"]), 3),
+            "range_304": [
+                round(min(runs[name]["not_modified"]), 3),
+                round(max(runs[name]["not_modified"]), 3),
+            ],
             "cpu_ms_per_changed_feed": round(statistics.median(runs[name]["changed"]), 3),
+            "range_changed": [
+                round(min(runs[name]["changed"]), 3),
+                round(max(runs[name]["changed"]), 3),
+            ],
             "cycles": len(runs[name]["changed"]),
         }
     print(json.dumps(result))

@@ -8,6 +8,7 @@ from cogapp import Cog
 from pydantic import BaseModel
 
 from tracker.cli.main import cli
+from tracker.config import reference
 from tracker.config.schema import Config
 
 from conftest import ROOT
@@ -56,7 +57,7 @@ def test_every_config_key_has_a_description() -> None:
     undescribed = []
     for model in _all_models(Config):
         for name, field in model.model_fields.items():
-            if not field.exclude and not (field.description or "").strip():
+            if not field.exclude and not reference.description(model, name).strip():
                 undescribed.append(f"{model.__name__}.{name}")
     assert not undescribed, f"fields without a docstring: {undescribed}"
 

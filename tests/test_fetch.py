@@ -2,6 +2,7 @@ import asyncio
 import dataclasses
 import gzip
 import socket
+import ssl
 import time
 import zlib
 from collections.abc import Awaitable, Callable, Iterator
@@ -197,6 +198,22 @@ def test_connection_refused() -> None:
     # text says `ssl:default` there).
     assert "cannot connect to 127.0.0.1:1: " in caught.value.message
     assert "ssl:" not in caught.value.message
+
+
+def test_https_feeds_are_verified(
+    server_tls: ssl.SSLContext, ca_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    body = b"<rss version='2.0'><channel></channel></rss>"
+    with HTTPServer(host="127.0.0.1", ssl_context=server_tls) as server:
+        server.expect_request("/f.xml").respond_with_data(body)
+        url = server.url_for("/f.xml")
+        assert url.startswith("https://")
+        # A certificate from a CA this machine does not trust: refused, saying why.
+        with pytest.raises(ConnectFailed, match="CERTIFICATE_VERIFY_FAILED"):
+            _get(url)
+        # Trusted through $SSL_CERT_FILE (read when the first https request is made).
+        monkeypatch.setenv("SSL_CERT_FILE", str(ca_file))
+        assert _get(url).body == body
 
 
 def test_a_garbled_answer_is_one_short_line() -> None:

@@ -130,6 +130,32 @@ def test_the_index_learns_a_report_only_after_its_transaction_commits(tmp_path: 
     store.close()
 
 
+def test_a_deferred_index_is_built_by_the_first_stored_entry(tmp_path: Path) -> None:
+    store, feed = _store(tmp_path)
+    step = StoryStep(rebuild(store, 72 * 3600, NOW))
+    with step.transaction(store, NOW):
+        a1, _, s1 = step.add_entry(
+            store, feed, _article("1", "Tariffs on steel", "https://x/1"), NOW
+        )
+    # A new process: nothing is read while no entry is stored ...
+    later = StoryStep.deferred(store, 72 * 3600)
+    with later.transaction(store, NOW):
+        pass
+    with pytest.raises(RuntimeError):
+        later.index  # noqa: B018
+    # ... the first one builds it (the same article again: not new, its story the stored one)
+    with later.transaction(store, NOW):
+        again = later.add_entry(store, feed, _article("1", "Tariffs on steel", "https://x/1"), NOW)
+    assert again == (a1, False, s1)
+    # ... and a copy from elsewhere joins it through the index built from the store.
+    copy = _article("2", "TARIFFS ON STEEL", "https://y/2")
+    with later.transaction(store, NOW):
+        _, new, s2 = later.add_entry(store, feed, copy, NOW)
+    assert new and s2 == s1
+    assert len(later.index) == 2
+    store.close()
+
+
 def _item(guid: str, title: str, age_s: float | None) -> FeedItem:
     published = datetime.fromtimestamp(NOW - age_s, UTC) if age_s is not None else None
     entry = Entry(guid, None, title, "", "", published, "en")

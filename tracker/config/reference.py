@@ -1,13 +1,17 @@
 """README's configuration reference, generated from the schema (``make docs`` runs cog).
 
-Every key's meaning is its field's docstring in schema.py and its default is the field's own,
-so the reference cannot drift from the code. A docstring may end in a ``Default: …``
+Every key's meaning is its field's docstring in schema.py (the string right after the field,
+read from the module's source: :func:`description`) and its default is the field's own, so
+the reference cannot drift from the code. A docstring may end in a ``Default: …``
 paragraph: the text shown instead of a default that only says "unset" (``None`` or an empty
 list), where unset means something, e.g. ``Default: `defaults.interval```.
 """
 
 from __future__ import annotations
 
+import ast
+import functools
+import inspect
 import typing
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -17,6 +21,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, BeforeValidator
 from pydantic.fields import FieldInfo
 
+from tracker.config import schema
 from tracker.config.schema import Config
 from tracker.units import format_duration, format_size, parse_duration, parse_size
 
@@ -71,7 +76,7 @@ def _model_rows(model: type[BaseModel], prefix: str, nested: bool = True) -> Ite
         if field.exclude:
             continue
         key = prefix + (field.alias or name)
-        meaning, shown = _split(field)
+        meaning, shown = _split(model, name)
         yield Row(key, shown or _default(field), meaning)
         subs = _models_of(field.annotation)
         if nested and len(subs) == 1 and typing.get_origin(field.annotation) not in (list, dict):
@@ -100,9 +105,12 @@ def _kind_rows(
         if name in common or name in shown:
             continue
         sharing = [m for m in union[index:] if name in m.model_fields]
-        fields = [m.model_fields[name] for m in sharing]
-        meanings = list(dict.fromkeys(_split(f)[0] for f in fields))
-        defaults = [_split(f)[1] or _default(f) for f in fields]
+        splits = [_split(m, name) for m in sharing]
+        meanings = list(dict.fromkeys(meaning for meaning, _ in splits))
+        defaults = [
+            shown or _default(m.model_fields[name])
+            for m, (_, shown) in zip(sharing, splits, strict=True)
+        ]
         if len(set(defaults)) == 1:
             default = defaults[0]
         else:
@@ -112,10 +120,42 @@ def _kind_rows(
         yield Row(prefix + (field.alias or name), default, " ".join(meanings))
 
 
-def _split(field: FieldInfo) -> tuple[str, str]:
+def _split(model: type[BaseModel], name: str) -> tuple[str, str]:
     """A field's meaning (one line) and the shown default its docstring gives, if any."""
-    meaning, _, shown = (field.description or "").partition(_SHOWN_DEFAULT)
+    meaning, _, shown = description(model, name).partition(_SHOWN_DEFAULT)
     return " ".join(meaning.split()), shown.strip()
+
+
+def description(model: type[BaseModel], name: str) -> str:
+    """Field ``name``'s docstring, from the class of ``model`` (or the nearest base) that
+    declares it; ``""`` when it has none."""
+    docs = _docstrings()
+    for cls in model.__mro__:
+        if name in getattr(cls, "__annotations__", {}):
+            return docs.get(cls.__name__, {}).get(name, "")
+    return ""
+
+
+@functools.cache
+def _docstrings() -> dict[str, dict[str, str]]:
+    """Each schema class's field docstrings, by class and field name: the string literal
+    right after an annotated assignment (the convention pydantic's use_attribute_docstrings
+    reads, cleaned the same way)."""
+    found: dict[str, dict[str, str]] = {}
+    for node in ast.parse(inspect.getsource(schema)).body:
+        if not isinstance(node, ast.ClassDef):
+            continue
+        docs = found.setdefault(node.name, {})
+        for field, after in zip(node.body, node.body[1:], strict=False):
+            if (
+                isinstance(field, ast.AnnAssign)
+                and isinstance(field.target, ast.Name)
+                and isinstance(after, ast.Expr)
+                and isinstance(after.value, ast.Constant)
+                and isinstance(after.value.value, str)
+            ):
+                docs[field.target.id] = inspect.cleandoc(after.value.value)
+    return found
 
 
 def _default(field: FieldInfo) -> str:

@@ -305,8 +305,9 @@ class ParsePool:
         self._ctx = multiprocessing.get_context(start_method)
         if start_method == "forkserver":
             # Imported once in the forkserver, inherited by every worker it forks. The main
-            # module too: else each worker imports it again (the CLI's: 0.4 s per worker).
-            self._ctx.set_forkserver_preload(["__main__", "tracker.ingest.items"])
+            # module too: else each worker imports it again (the CLI's: 0.4 s per worker);
+            # and feedparser, which ingest.parse imports only at the first parse.
+            self._ctx.set_forkserver_preload(["__main__", "tracker.ingest.items", "feedparser"])
         self._slots = [_Slot() for _ in range(self.workers)]
         self._free: list[_Slot] = list(self._slots)
         self._available = threading.Condition()

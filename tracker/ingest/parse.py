@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import calendar
+import functools
 import json
 import re
 import threading
@@ -10,16 +11,10 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-import feedparser
-
 from tracker.errors import ParseError
 from tracker.ingest.hosts import feed_floor
 from tracker.models import Entry, ParsedFeed
 from tracker.text import valid_text
-
-# Never let feedparser fetch anything itself: we only hand it bytes.
-feedparser.RESOLVE_RELATIVE_URIS = 0
-feedparser.SANITIZE_HTML = 0
 
 
 def parse_feed(body: bytes, headers: Mapping[str, str], url: str = "") -> ParsedFeed:
@@ -59,6 +54,7 @@ def _attribute_flood(body: bytes) -> bool:
 
 
 def _feedparser(body: bytes, headers: Mapping[str, str], *, strict: bool = True) -> Any:
+    feedparser, xml_available = _library()
     # sanitize_html/resolve_relative_uris off: ~40% less CPU. We strip all HTML to text
     # ourselves, and the email issue sanitises what it renders.
     if strict:
@@ -77,11 +73,27 @@ def _feedparser(body: bytes, headers: Mapping[str, str], *, strict: bool = True)
                 resolve_relative_uris=False,
             )
         finally:
-            feedparser.api._XML_AVAILABLE = _XML_AVAILABLE
+            feedparser.api._XML_AVAILABLE = xml_available
 
 
 _LOOSE = threading.Lock()
-_XML_AVAILABLE = feedparser.api._XML_AVAILABLE
+
+
+@functools.cache
+def _library() -> tuple[Any, bool]:
+    """feedparser, imported at the first parse, and whether its strict (SAX) parser works.
+
+    Not at import: the daemon's own process never parses (its workers do, forked from a
+    forkserver that preloads feedparser), nor does a `run --once` of 304s. Read under
+    ``_LOOSE``, so never while a loose parse has switched the strict parser off.
+    """
+    with _LOOSE:
+        import feedparser
+
+        # Never let feedparser fetch anything itself: we only hand it bytes.
+        feedparser.RESOLVE_RELATIVE_URIS = 0
+        feedparser.SANITIZE_HTML = 0
+        return feedparser, bool(feedparser.api._XML_AVAILABLE)
 
 
 def _parse_xml_feed(body: bytes, headers: Mapping[str, str], url: str) -> ParsedFeed:

@@ -135,9 +135,7 @@ class Poller:
         self.floors: dict[int, float] = floors if floors is not None else {}
         # The story index outlives a reload's new Poller: the daemon passes it in.
         self.stories = (
-            stories
-            if stories is not None
-            else StoryStep.load(store, settings.story_window_s, clock())
+            stories if stories is not None else StoryStep.deferred(store, settings.story_window_s)
         )
         # The writes of polls that bring nothing new, many to a transaction.
         self._unchanged: GroupCommit[bool] = GroupCommit(store)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -43,6 +43,14 @@ def report_of_row(row: ReportRow) -> Report:
     )
 
 
+def _rebuilt(
+    store: Store, window_s: float, now: float, lists: Mapping[str, Sequence[str]] | None
+) -> StoryIndex:
+    index = rebuild(store, window_s, now, lists)
+    event(log, logging.INFO, "stories.index_rebuilt", reports=len(index))
+    return index
+
+
 def rebuild(
     store: Store, window_s: float, now: float, lists: Mapping[str, Sequence[str]] | None = None
 ) -> StoryIndex:
@@ -58,7 +66,10 @@ def rebuild(
 class StoryStep:
     """Assigns stories in the ingest transaction; the index learns them after commit."""
 
-    index: StoryIndex  # with the config's lists; a transaction's pending index shares them
+    # With the config's lists; a transaction's pending index shares them. None until
+    # ``_build`` made it (a deferred step, see there).
+    _index: StoryIndex | None = None
+    _build: Callable[[float], StoryIndex] | None = None
     _pending: list[tuple[Report, int]] = field(default_factory=list)
     _pending_index: StoryIndex | None = None
     _pruned_at: float = 0.0
@@ -71,9 +82,34 @@ class StoryStep:
         now: float,
         lists: Mapping[str, Sequence[str]] | None = None,
     ) -> StoryStep:
-        step = cls(rebuild(store, window_s, now, lists))
-        event(log, logging.INFO, "stories.index_rebuilt", reports=len(step.index))
-        return step
+        """The step with its index rebuilt from the store now."""
+        return cls(_rebuilt(store, window_s, now, lists))
+
+    @classmethod
+    def deferred(
+        cls, store: Store, window_s: float, lists: Mapping[str, Sequence[str]] | None = None
+    ) -> StoryStep:
+        """The step whose index is rebuilt from the store when the first new article needs
+        it, not at start: a cycle of 304s and failures never does (at 200,000 stored
+        articles the rebuild is most of a start). It runs where ``add_entry`` runs, on the
+        writer thread, before anything of that article is written: so it reads the same
+        rows a rebuild at start would, plus what was committed since (none: every article
+        is stored through this step)."""
+        return cls(None, lambda now: _rebuilt(store, window_s, now, lists))
+
+    @property
+    def index(self) -> StoryIndex:
+        """The committed stories' index (built first, for a deferred step)."""
+        if self._index is None:
+            raise RuntimeError("the story index is not built yet (StoryStep.ready)")
+        return self._index
+
+    def ready(self, now: float) -> StoryIndex:
+        """The index, built now if this step was deferred and it is not yet."""
+        if self._index is None:
+            assert self._build is not None
+            self._index, self._build = self._build(now), None
+        return self._index
 
     def find(self, report: Report) -> Joined | None:
         """What ``report`` joins: a committed story, else one begun in this transaction."""
@@ -88,6 +124,7 @@ class StoryStep:
         """``store.add_entry`` with the article's story: found (or begun) for a new article
         and stored in its INSERT with why it joined; kept for one another feed carried
         first. Returns (article id, whether it is new, story id)."""
+        self.ready(now)  # a deferred index is built before this article writes anything
         report = report_of(0, article, now)  # its key (the article id) comes with the INSERT
         placed: list[Placement] = []
 
@@ -161,6 +198,9 @@ class StoryStep:
 
     def commit(self, now: float) -> None:
         """The transaction committed: its reports join the index."""
+        if self._index is None:  # deferred, and nothing was assigned yet
+            self.discard()
+            return
         for report, story in self._pending:
             self.index.add(report, story)
         self.discard()

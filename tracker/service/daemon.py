@@ -215,10 +215,9 @@ async def _components(
             waker = OutboxWaker()
             health = _health_monitor(settings, store)
             dispatcher = make_dispatcher(settings, store, metrics) if settings.channels else None
-            # Rebuilt from the window's stored articles; a reload keeps it.
-            stories = await store.run(
-                StoryStep.load, store, settings.stories_window_s, time.time(), settings.lists
-            )
+            # Rebuilt from the window's stored articles when the first new one needs it (a
+            # cycle of 304s never does); a reload keeps it.
+            stories = StoryStep.deferred(store, settings.stories_window_s, settings.lists)
             poller = _poller(
                 poll_settings(settings), store, client, health, waker, metrics, stories, parser
             )
