@@ -16,12 +16,17 @@ the medians:
 
     python bench/bench_loop_stall.py --repeat 3
     python bench/bench_loop_stall.py --tree /work/main --repeat 3
+
+``BENCH_DEBUG=1`` also prints each case's five longest stalls with the long garbage
+collections (which thread ran them) inside each; ``BENCH_DEBUG=asyncio`` adds asyncio's
+slow-callback report (its debug mode slows the loop, so the figures are not comparable).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import collections
 import gc
 import json
 import logging
@@ -43,17 +48,35 @@ SAMPLE_S = 0.005
 
 
 _gc_started: dict[int, float] = {}
+# Long collections: (start, end, generation, thread name), on monotonic time like the lags.
+_gc_long: list[tuple[float, float, int, str]] = []
 
 
 def _gc_timer(phase: str, info: dict[str, int]) -> None:
     thread = threading.get_ident()
     if phase == "start":
-        _gc_started[thread] = time.perf_counter()
+        _gc_started[thread] = time.monotonic()
     elif thread in _gc_started:
-        took = time.perf_counter() - _gc_started.pop(thread)
-        if took > 0.02:
-            main = thread == threading.main_thread().ident
-            print(f"gc gen{info['generation']} {took * 1000:.0f} ms main={main}", file=sys.stderr)
+        started = _gc_started.pop(thread)
+        if time.monotonic() - started > 0.02:
+            name = threading.current_thread().name
+            _gc_long.append((started, time.monotonic(), info["generation"], name))
+
+
+def _explain(sampler: LagSampler, since: float, until: float) -> None:
+    """BENCH_DEBUG: the case's five longest stalls, each with the long collections in it."""
+    worst = sorted((lag, t) for t, lag in sampler.lags if since <= t <= until)[-5:]
+    for lag, t in reversed(worst):
+        began = t - lag - SAMPLE_S
+        gcs = [
+            f"gen{g} {(e - s) * 1000:.0f} ms on {name}"
+            for s, e, g, name in _gc_long
+            if s < t and e > began
+        ]
+        print(f"stall {lag * 1000:.0f} ms at +{began - since:.2f} s: {gcs}", file=sys.stderr)
+    # What a full collection walks now (gc.freeze()'s permanent generation excluded).
+    young = collections.Counter(type(o).__qualname__ for o in gc.get_objects())
+    print(f"unfrozen heap: {young.total()} objects, {young.most_common(12)}", file=sys.stderr)
 
 
 def free_port() -> int:
@@ -75,9 +98,14 @@ class Events(logging.Handler):
     def count(self, name: str) -> int:
         return sum(1 for _, n in self.seen if n == name)
 
-    async def wait(self, name: str, n: int = 1, timeout: float = 600) -> None:
+    async def wait(
+        self, name: str, n: int = 1, timeout: float = 600, fail: str | None = None
+    ) -> None:
+        """Until ``name`` was seen ``n`` times; raises when ``fail`` is seen first."""
         deadline = time.monotonic() + timeout
         while self.count(name) < n:
+            if fail is not None and self.count(fail):
+                raise RuntimeError(f"{fail} before {name}: {self.seen[-8:]}")
             if time.monotonic() > deadline:
                 raise TimeoutError(f"no {name} after {timeout}s: {self.seen[-8:]}")
             await asyncio.sleep(0.05)
@@ -101,6 +129,8 @@ class LagSampler:
 
     def worst(self, since: float, until: float) -> float:
         window = [lag for t, lag in self.lags if since <= t <= until]
+        if os.environ.get("BENCH_DEBUG"):
+            _explain(self, since, until)
         return max(window, default=0.0)
 
     def stop(self) -> None:
@@ -146,6 +176,9 @@ def write_config(
         # Every feed is on one loopback server: per_host is raised to the global concurrency
         # (20, the default), so the stalls measured are the daemon's, not the host limit's.
         "fetch: {max_bytes: 100MB, timeout: 60s, deadline: 10m, per_host: 20}",
+        # The 100,000-item parse takes 10-40 s on a loaded machine: past the default 10 s
+        # it would fail, and the case measure nothing (it used to wait for ever).
+        "parse: {timeout: 10m}",
         "feeds:",
         *[f"  - url: {u}" for u in urls],
     ]
@@ -170,13 +203,16 @@ async def with_daemon(
     sampler = LagSampler()
     sampler.start()
     if os.environ.get("BENCH_DEBUG"):
-        # Which callbacks hold the loop, and how long the collector runs on it.
+        # The longest stalls, each with the long collections (any thread's) inside it.
+        if _gc_timer not in gc.callbacks:
+            gc.callbacks.append(_gc_timer)
+    if os.environ.get("BENCH_DEBUG") == "asyncio":
+        # Which callbacks hold the loop (asyncio's debug mode slows the loop itself).
         loop = asyncio.get_running_loop()
         loop.set_debug(True)
         loop.slow_callback_duration = 0.05
         asyncio_log = logging.getLogger("asyncio")
         asyncio_log.addHandler(logging.StreamHandler())
-        gc.callbacks.append(_gc_timer)
     run = asyncio.get_running_loop().create_task(daemon.run())
     try:
         await events.wait("daemon.started", timeout=120)
@@ -237,7 +273,7 @@ def case_ingest(tree: Any, work: Path, items: int) -> float:
 
     async def body(daemon: Any, events: Events, sampler: LagSampler) -> float:
         since = time.monotonic()
-        await events.wait("poll.ok", timeout=1800)
+        await events.wait("poll.ok", timeout=1800, fail="poll.failed")
         return sampler.worst(since, time.monotonic())
 
     try:
