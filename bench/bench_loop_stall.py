@@ -19,7 +19,9 @@ the medians:
 
 ``BENCH_DEBUG=1`` also prints each case's five longest stalls with the long garbage
 collections (which thread ran them) inside each; ``BENCH_DEBUG=asyncio`` adds asyncio's
-slow-callback report (its debug mode slows the loop, so the figures are not comparable).
+slow-callback report (its debug mode slows the loop, so the figures are not comparable), and
+``BENCH_DEBUG=stacks`` prints every thread's stack whenever the loop is 60 ms late (the
+thread that holds the GIL is the "Current thread").
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import collections
+import faulthandler
 import gc
 import json
 import logging
@@ -122,7 +125,12 @@ class LagSampler:
         self._task = asyncio.get_running_loop().create_task(self._run())
 
     async def _run(self) -> None:
+        watch = os.environ.get("BENCH_DEBUG") == "stacks"
         while True:
+            if watch:
+                # Unless the loop wakes within 60 ms, a C thread (no GIL needed) prints
+                # every thread's stack, the one holding the GIL marked "Current thread".
+                faulthandler.dump_traceback_later(0.06, file=sys.stderr)
             t0 = time.perf_counter()
             await asyncio.sleep(SAMPLE_S)
             self.lags.append((time.monotonic(), time.perf_counter() - t0 - SAMPLE_S))
@@ -134,6 +142,7 @@ class LagSampler:
         return max(window, default=0.0)
 
     def stop(self) -> None:
+        faulthandler.cancel_dump_traceback_later()
         if self._task is not None:
             self._task.cancel()
 
@@ -202,10 +211,9 @@ async def with_daemon(
     daemon = tree.Daemon(cfg, settings)
     sampler = LagSampler()
     sampler.start()
-    if os.environ.get("BENCH_DEBUG"):
+    if os.environ.get("BENCH_DEBUG") and _gc_timer not in gc.callbacks:
         # The longest stalls, each with the long collections (any thread's) inside it.
-        if _gc_timer not in gc.callbacks:
-            gc.callbacks.append(_gc_timer)
+        gc.callbacks.append(_gc_timer)
     if os.environ.get("BENCH_DEBUG") == "asyncio":
         # Which callbacks hold the loop (asyncio's debug mode slows the loop itself).
         loop = asyncio.get_running_loop()
