@@ -263,15 +263,10 @@ class Poller:
         body_hash: str,
     ) -> PollOutcome:
         now = self.clock()
-        known = await self.store.run(self.store.known_keys, state.id, keyed.keys)
+        new = await self.store.run(self._fresh_entries, state.id, keyed)
         # A baseline poll stores what the feed carries today without alerting on any of it.
         may_alert = state.baseline_done or spec.alert_on_first_poll
         outcome = PollOutcome(spec.name, ok=True)
-        fresh: dict[str, Entry] = {}
-        for entry, key in keyed.entries():
-            if key not in known:
-                fresh.setdefault(key, entry)
-        new = list(fresh.items())
         # One transaction for a feed's new entries, or one per INGEST_CHUNK of them: each
         # chunk is one unit on the writer thread (matching included), so the loop never waits
         # on it, and other writers (the outbox) get their turn in between. The feed's own
@@ -299,6 +294,17 @@ class Poller:
             baseline=not state.baseline_done or None,
         )
         return outcome
+
+    def _fresh_entries(self, feed_id: int, keyed: KeyedFeed) -> list[tuple[str, Entry]]:
+        """The entries this feed has not carried before, the first of each key, in feed
+        order (on the writer thread: the walk over a 100,000-item feed held the loop for
+        0.1 s on a busy machine)."""
+        known = self.store.known_keys(feed_id, keyed.keys)
+        fresh: dict[str, Entry] = {}
+        for entry, key in keyed.entries():
+            if key not in known:
+                fresh.setdefault(key, entry)
+        return list(fresh.items())
 
     def _store_chunk(
         self,
