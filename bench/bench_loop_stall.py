@@ -328,6 +328,13 @@ class Tree:
 
     def __init__(self, path: Path) -> None:
         sys.path.insert(0, str(path))
+        # The parse workers' forkserver imports tracker afresh (`python -c`, so the working
+        # directory first, then PYTHONPATH), and Python 3.11's ignores the sys_path it is
+        # handed: without both, a --tree run's workers ran this checkout's code.
+        os.chdir(path)
+        os.environ["PYTHONPATH"] = os.pathsep.join(
+            [str(path), *filter(None, [os.environ.get("PYTHONPATH")])]
+        )
         for name in [m for m in sys.modules if m == "tracker" or m.startswith("tracker.")]:
             del sys.modules[name]
         from tracker.config import loader as config_mod
