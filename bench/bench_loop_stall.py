@@ -16,12 +16,20 @@ the medians:
 
     python bench/bench_loop_stall.py --repeat 3
     python bench/bench_loop_stall.py --tree /work/main --repeat 3
+
+``BENCH_DEBUG=1`` also prints each case's five longest stalls with the long garbage
+collections (which thread ran them) inside each; ``BENCH_DEBUG=asyncio`` adds asyncio's
+slow-callback report (its debug mode slows the loop, so the figures are not comparable), and
+``BENCH_DEBUG=stacks`` prints every thread's stack whenever the loop is 60 ms late (the
+thread that holds the GIL is the "Current thread").
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import collections
+import faulthandler
 import gc
 import json
 import logging
@@ -43,17 +51,35 @@ SAMPLE_S = 0.005
 
 
 _gc_started: dict[int, float] = {}
+# Long collections: (start, end, generation, thread name), on monotonic time like the lags.
+_gc_long: list[tuple[float, float, int, str]] = []
 
 
 def _gc_timer(phase: str, info: dict[str, int]) -> None:
     thread = threading.get_ident()
     if phase == "start":
-        _gc_started[thread] = time.perf_counter()
+        _gc_started[thread] = time.monotonic()
     elif thread in _gc_started:
-        took = time.perf_counter() - _gc_started.pop(thread)
-        if took > 0.02:
-            main = thread == threading.main_thread().ident
-            print(f"gc gen{info['generation']} {took * 1000:.0f} ms main={main}", file=sys.stderr)
+        started = _gc_started.pop(thread)
+        if time.monotonic() - started > 0.02:
+            name = threading.current_thread().name
+            _gc_long.append((started, time.monotonic(), info["generation"], name))
+
+
+def _explain(sampler: LagSampler, since: float, until: float) -> None:
+    """BENCH_DEBUG: the case's five longest stalls, each with the long collections in it."""
+    worst = sorted((lag, t) for t, lag in sampler.lags if since <= t <= until)[-5:]
+    for lag, t in reversed(worst):
+        began = t - lag - SAMPLE_S
+        gcs = [
+            f"gen{g} {(e - s) * 1000:.0f} ms on {name}"
+            for s, e, g, name in _gc_long
+            if s < t and e > began
+        ]
+        print(f"stall {lag * 1000:.0f} ms at +{began - since:.2f} s: {gcs}", file=sys.stderr)
+    # What a full collection walks now (gc.freeze()'s permanent generation excluded).
+    young = collections.Counter(type(o).__qualname__ for o in gc.get_objects())
+    print(f"unfrozen heap: {young.total()} objects, {young.most_common(12)}", file=sys.stderr)
 
 
 def free_port() -> int:
@@ -75,9 +101,14 @@ class Events(logging.Handler):
     def count(self, name: str) -> int:
         return sum(1 for _, n in self.seen if n == name)
 
-    async def wait(self, name: str, n: int = 1, timeout: float = 600) -> None:
+    async def wait(
+        self, name: str, n: int = 1, timeout: float = 600, fail: str | None = None
+    ) -> None:
+        """Until ``name`` was seen ``n`` times; raises when ``fail`` is seen first."""
         deadline = time.monotonic() + timeout
         while self.count(name) < n:
+            if fail is not None and self.count(fail):
+                raise RuntimeError(f"{fail} before {name}: {self.seen[-8:]}")
             if time.monotonic() > deadline:
                 raise TimeoutError(f"no {name} after {timeout}s: {self.seen[-8:]}")
             await asyncio.sleep(0.05)
@@ -94,16 +125,24 @@ class LagSampler:
         self._task = asyncio.get_running_loop().create_task(self._run())
 
     async def _run(self) -> None:
+        watch = os.environ.get("BENCH_DEBUG") == "stacks"
         while True:
+            if watch:
+                # Unless the loop wakes within 60 ms, a C thread (no GIL needed) prints
+                # every thread's stack, the one holding the GIL marked "Current thread".
+                faulthandler.dump_traceback_later(0.06, file=sys.stderr)
             t0 = time.perf_counter()
             await asyncio.sleep(SAMPLE_S)
             self.lags.append((time.monotonic(), time.perf_counter() - t0 - SAMPLE_S))
 
     def worst(self, since: float, until: float) -> float:
         window = [lag for t, lag in self.lags if since <= t <= until]
+        if os.environ.get("BENCH_DEBUG"):
+            _explain(self, since, until)
         return max(window, default=0.0)
 
     def stop(self) -> None:
+        faulthandler.cancel_dump_traceback_later()
         if self._task is not None:
             self._task.cancel()
 
@@ -146,6 +185,9 @@ def write_config(
         # Every feed is on one loopback server: per_host is raised to the global concurrency
         # (20, the default), so the stalls measured are the daemon's, not the host limit's.
         "fetch: {max_bytes: 100MB, timeout: 60s, deadline: 10m, per_host: 20}",
+        # The 100,000-item parse takes 10-40 s on a loaded machine: past the default 10 s
+        # it would fail, and the case measure nothing (it used to wait for ever).
+        "parse: {timeout: 10m}",
         "feeds:",
         *[f"  - url: {u}" for u in urls],
     ]
@@ -169,14 +211,16 @@ async def with_daemon(
     daemon = tree.Daemon(cfg, settings)
     sampler = LagSampler()
     sampler.start()
-    if os.environ.get("BENCH_DEBUG"):
-        # Which callbacks hold the loop, and how long the collector runs on it.
+    if os.environ.get("BENCH_DEBUG") and _gc_timer not in gc.callbacks:
+        # The longest stalls, each with the long collections (any thread's) inside it.
+        gc.callbacks.append(_gc_timer)
+    if os.environ.get("BENCH_DEBUG") == "asyncio":
+        # Which callbacks hold the loop (asyncio's debug mode slows the loop itself).
         loop = asyncio.get_running_loop()
         loop.set_debug(True)
         loop.slow_callback_duration = 0.05
         asyncio_log = logging.getLogger("asyncio")
         asyncio_log.addHandler(logging.StreamHandler())
-        gc.callbacks.append(_gc_timer)
     run = asyncio.get_running_loop().create_task(daemon.run())
     try:
         await events.wait("daemon.started", timeout=120)
@@ -237,7 +281,7 @@ def case_ingest(tree: Any, work: Path, items: int) -> float:
 
     async def body(daemon: Any, events: Events, sampler: LagSampler) -> float:
         since = time.monotonic()
-        await events.wait("poll.ok", timeout=1800)
+        await events.wait("poll.ok", timeout=1800, fail="poll.failed")
         return sampler.worst(since, time.monotonic())
 
     try:
@@ -284,6 +328,13 @@ class Tree:
 
     def __init__(self, path: Path) -> None:
         sys.path.insert(0, str(path))
+        # The parse workers' forkserver imports tracker afresh (`python -c`, so the working
+        # directory first, then PYTHONPATH), and Python 3.11's ignores the sys_path it is
+        # handed: without both, a --tree run's workers ran this checkout's code.
+        os.chdir(path)
+        os.environ["PYTHONPATH"] = os.pathsep.join(
+            [str(path), *filter(None, [os.environ.get("PYTHONPATH")])]
+        )
         for name in [m for m in sys.modules if m == "tracker" or m.startswith("tracker.")]:
             del sys.modules[name]
         from tracker.config import loader as config_mod

@@ -9,6 +9,7 @@ and properly nested tags of the same size (495 MB).
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import signal
 import time
@@ -20,7 +21,7 @@ import pytest
 from tracker.config import loader as config_mod
 from tracker.config.settings import to_settings
 from tracker.errors import ParseError
-from tracker.ingest import items
+from tracker.ingest import isolate, items
 from tracker.ingest.fetch import make_client
 from tracker.ingest.isolate import InlineParser, ParsePool
 from tracker.ingest.pipeline import Poller
@@ -88,6 +89,22 @@ def test_a_real_feed_parses_in_a_worker_as_it_does_in_this_process(pool: ParsePo
             assert there.value.message == exc.message
             continue
         assert pool.parse_sync(body, {}, path.name, DEFAULTS) == here
+
+
+def test_a_result_of_many_messages_arrives_whole_and_out_of_the_collectors_sight(
+    pool: ParsePool,
+) -> None:
+    # More entries than one message carries (isolate.ROWS_PER_MESSAGE), with every field.
+    n = isolate.ROWS_PER_MESSAGE * 2 + 7
+    body = rss(
+        [Item(f"Story {i}", f"https://x.example/{i}", f"g{i}", f"<p>s{i}</p>") for i in range(n)]
+    )
+    got = pool.parse_sync(body, {}, "u", DEFAULTS)
+    assert got == items.parse_keyed(body, {}, "u")
+    assert len(got.feed.entries) == n
+    assert got.feed.entries[-1].title == f"Story {n - 1}"
+    # Acyclic records: reference counting frees them; no full collection walks them.
+    assert not any(gc.is_tracked(e) for e in got.feed.entries)
 
 
 def test_the_attribute_flood_is_refused_at_once(pool: ParsePool) -> None:

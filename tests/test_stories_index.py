@@ -1,5 +1,7 @@
 """The story index's interface: find without side effects, add after commit, prune by window."""
 
+import gc
+
 from tracker.stories.index import Joined, Report, StoryIndex
 
 DAY = 86400.0
@@ -49,3 +51,21 @@ def test_empty_shares_the_weigher_and_window_but_no_reports() -> None:
     assert committed is not None and found is not None
     assert (committed.story, found.story) == (1, 3)
     assert (found.kind, found.score) == (committed.kind, committed.score)
+
+
+def test_the_index_records_are_out_of_the_collectors_sight_and_still_found() -> None:
+    """A full collection holds the GIL: the window's records (100,000s) are not walked."""
+    index = StoryIndex(window_s=DAY)
+    for key in (1, 2, 3):  # one story of three reports: its member list too
+        index.add(report(key, "Mexico and US open talks on steel tariffs", 0.0), story=7)
+    index.add(report(4, "Floods close the port of Veracruz", 0.0), story=8)
+    records = [*index._entries.values(), *(e.features for e in index._entries.values())]
+    lists = [
+        *index._postings.values(),
+        *(m for m in index._members.values() if isinstance(m, list)),
+    ]
+    assert len(lists) > 2 and not any(gc.is_tracked(o) for o in records + lists)
+    gc.collect()
+    assert index.find(report(5, "Mexico and US open talks on steel tariffs", 60.0)) is not None
+    assert index.prune(now=2 * DAY) == 4
+    assert len(index) == 0

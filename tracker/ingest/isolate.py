@@ -19,6 +19,11 @@ kills the workers, so a parse in flight never holds up the daemon's stop. ``Inli
 is the same interface in a thread, without bounds, for tests and tools that build a
 ``Poller`` by hand.
 
+A result comes back as bounded messages (its head, then ``ROWS_PER_MESSAGE`` entries each as
+plain tuples), never one pickle: the parent unpickles each message in a C call that holds
+the GIL, and one message of a 100,000-item result stalled the event loop 0.1-0.5 s. The
+entries built from them are taken off the cyclic collector's list (``tracker.heap``).
+
 Workers come from a forkserver (started once, with ``tracker.ingest.items`` imported), so a
 replacement costs a fork, not an interpreter start, and never forks the daemon's threads.
 """
@@ -28,9 +33,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ctypes
+import dataclasses
 import multiprocessing
 import multiprocessing.connection
 import multiprocessing.forkserver
+import operator
 import os
 import resource
 import signal
@@ -38,11 +45,14 @@ import threading
 import time
 from collections.abc import Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
+from datetime import datetime
 from typing import Literal, Protocol
 
 from tracker.errors import ParseError
+from tracker.heap import untrack
 from tracker.ingest import items
 from tracker.ingest.items import KeyedFeed
+from tracker.models import Entry
 from tracker.settings import ParseSettings
 from tracker.units import format_duration, format_size
 
@@ -77,7 +87,38 @@ class InlineParser:
 
 
 # What a worker answers: a result, a ParseError's message, or that it ran out of memory.
-_Reply = tuple[Literal["ok"], KeyedFeed] | tuple[Literal["error", "memory"], str]
+# A result is its KeyedFeed without entries and how many messages of entries follow, each
+# ("rows", up to ROWS_PER_MESSAGE entries as plain tuples): see _send_result.
+_Row = tuple[str | None, str | None, str, str, str, datetime | None, str | None, tuple[str, ...]]
+_Reply = tuple[Literal["ok"], KeyedFeed, int] | tuple[Literal["error", "memory"], str]
+_Rows = tuple[Literal["rows"], tuple[_Row, ...]] | tuple[Literal["memory"], str]
+
+# Entries per message of a result. The parent unpickles each message in one C call that
+# holds the GIL: one message of a 100,000-item feed's result held it 0.1-0.5 s (more with
+# the collections it set off), the event loop stalled with it; 1,000 rows take about 2 ms.
+ROWS_PER_MESSAGE = 1000
+_ROW = operator.attrgetter(*(f.name for f in dataclasses.fields(Entry)))
+
+
+def _send_result(conn: multiprocessing.connection.Connection, keyed: KeyedFeed) -> None:
+    """Send a parse result as bounded messages: its head, then its entries as rows."""
+    entries = keyed.feed.entries
+    head = dataclasses.replace(keyed, feed=dataclasses.replace(keyed.feed, entries=()))
+    chunks = range(0, len(entries), ROWS_PER_MESSAGE)
+    conn.send(("ok", head, len(chunks)))
+    for i in chunks:
+        rows: tuple[_Row, ...] = tuple(map(_ROW, entries[i : i + ROWS_PER_MESSAGE]))
+        conn.send(("rows", rows))
+
+
+def _entries(rows: tuple[_Row, ...]) -> list[Entry]:
+    """Received rows as entries, each off the collector's list: an entry holds strings, a
+    date and a tuple of strings, and 100,000 young ones made each full collection walk
+    them while the feed was stored (tracker.heap)."""
+    entries = [Entry(*row) for row in rows]
+    for entry in entries:
+        untrack(entry)
+    return entries
 
 
 def _exceeded(limits: ParseSettings, what: Literal["time", "memory"]) -> ParseError:
@@ -130,20 +171,23 @@ def _serve(conn: multiprocessing.connection.Connection, address_cap: bool) -> No
         if address_cap:
             with contextlib.suppress(OSError):  # refused by a seccomp filter: the parent watches
                 resource.setrlimit(resource.RLIMIT_AS, (cap, hard))
-        reply: _Reply
+        reply: _Reply | None = None
         try:
-            reply = ("ok", items.parse_keyed(body, headers, url, known))
+            keyed = items.parse_keyed(body, headers, url, known)
         except ParseError as exc:
             reply = ("error", exc.message)
         except MemoryError:
             reply = ("memory", "")
         del body, request
         try:
-            conn.send(reply)
+            if reply is None:
+                _send_result(conn, keyed)
+            else:
+                conn.send(reply)
         except MemoryError:  # the result itself is too large to send
             reply = ("memory", "")
             conn.send(reply)
-        if reply[0] == "memory":
+        if reply is not None and reply[0] == "memory":
             return  # a fresh worker rather than a heap grown to the cap
 
 
@@ -191,6 +235,19 @@ class _Worker:
                 return "memory"
         reply: _Reply = self.conn.recv()
         return reply
+
+    def receive_entries(self, messages: int) -> list[Entry] | Literal["memory"]:
+        """The entries that follow a result's head, ``messages`` messages of them (sent at
+        once: the parse is done). Raises EOFError or OSError when the worker died."""
+        entries: list[Entry] = []
+        for _ in range(messages):
+            reply: _Rows = self.conn.recv()
+            match reply:
+                case ("rows", rows):
+                    entries += _entries(rows)
+                case ("memory", _):
+                    return "memory"
+        return entries
 
     def signal_kill(self) -> None:
         """SIGKILL the worker, leaving its pipe to the thread that may be reading it."""
@@ -423,14 +480,31 @@ class ParsePool:
             self._replace(slot, worker)
             raise _exceeded(limits, reply)
         match reply:
-            case ("ok", KeyedFeed() as keyed):
-                return keyed
+            case ("ok", KeyedFeed() as keyed, int(messages)):
+                return self._receive_entries(slot, worker, keyed, messages, limits)
             case ("error", str(message)):
                 raise ParseError(message)
             case ("memory", _):
                 self._replace(slot, worker)  # it exits by itself; reap it
                 raise _exceeded(limits, "memory")
         raise ParseError(f"parse failed: unexpected answer {reply[0]!r}")
+
+    def _receive_entries(
+        self, slot: _Slot, worker: _Worker, head: KeyedFeed, messages: int, limits: ParseSettings
+    ) -> KeyedFeed:
+        """The result whose ``head`` came first, with its entries from the messages after."""
+        try:
+            entries = worker.receive_entries(messages)
+        except (EOFError, OSError):
+            self._replace(slot, worker)
+            raise ParseError("parse failed: the parsing process died sending its result") from None
+        if entries == "memory":
+            self._replace(slot, worker)  # it exits by itself; reap it
+            raise _exceeded(limits, "memory")
+        # The tuple of untracked entries is itself untracked at its first collection.
+        return dataclasses.replace(
+            head, feed=dataclasses.replace(head.feed, entries=tuple(entries))
+        )
 
     def _replace(self, slot: _Slot, worker: _Worker) -> None:
         """Kill and reap ``worker``, and start its successor now (in this parse's thread,

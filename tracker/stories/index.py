@@ -24,6 +24,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from tracker.heap import untrack
 from tracker.stories.features import QUERY_TERMS, STRONG, Features, Weigher
 from tracker.stories.lexicon import NUMBER_PREFIX, OPPOSITE, Lexicon, default_lexicon
 from tracker.stories.rarity import UNKNOWN_WEIGHT, Rarity, default_rarity
@@ -353,14 +354,19 @@ class StoryIndex:
         keys = features.index_keys()
         if report.key in self._entries:
             self._forget(report.key)
-        self._entries[report.key] = _Entry(
+        entry = self._entries[report.key] = _Entry(
             story, report.published_at, report.canonical_url, features
         )
+        # The index's records live for the window (days, 100,000s of them) and hold only
+        # strings, numbers and tuples of them: the collector need not walk them (tracker.heap).
+        untrack(entry)
+        untrack(features)
         members = self._members.get(story)
         if members is None:
             self._members[story] = report.key
         elif isinstance(members, int):
-            self._members[story] = [members, report.key]
+            self._members[story] = pair = [members, report.key]
+            untrack(pair)
         else:
             members.append(report.key)
         if report.canonical_url:
@@ -369,7 +375,8 @@ class StoryIndex:
         for term in keys:
             found = postings.get(term)
             if found is None:
-                postings[term] = [report.key]
+                postings[term] = found = [report.key]
+                untrack(found)  # a list of ints
             else:
                 found.append(report.key)
 
