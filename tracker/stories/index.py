@@ -24,6 +24,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from tracker.heap import paused_gc
 from tracker.stories.features import QUERY_TERMS, STRONG, Features, Weigher
 from tracker.stories.lexicon import NUMBER_PREFIX, OPPOSITE, Lexicon, default_lexicon
 from tracker.stories.rarity import UNKNOWN_WEIGHT, Rarity, default_rarity
@@ -284,8 +285,9 @@ class StoryIndex:
         """An index of stored (report, story) pairs, in publication order: what a restart
         calls with the articles of the last window, so membership survives it."""
         index = cls(window_s, lexicon=lexicon, lists=lists)
-        for report, story in pairs:
-            index.add(report, story)
+        with paused_gc():  # 100,000 reports: see paused_gc
+            for report, story in pairs:
+                index.add(report, story)
         return index
 
     def features(self, report: Report) -> Features:
