@@ -7,25 +7,32 @@ the last bit of every float, on every report of the labelled sets in tests/data.
 
 from __future__ import annotations
 
+import functools
+import math
 import sys
 from collections.abc import Iterator
 
 import pytest
+from wordfreq import get_frequency_dict
 
 from tracker.stories import features as features_module
 from tracker.stories.features import (
     ACTOR_MIN,
+    CONCEPT_WEIGHT,
+    LIST_WEIGHT,
     MAX_TERMS,
     MIN_WEIGHT,
+    NUMBER_WEIGHT,
+    SMALL_NUMBER_WEIGHT,
     TEXT_WORDS,
+    YEAR_WEIGHT,
     Features,
     Weigher,
-    _is_year,
 )
 from tracker.stories.index import Report
 from tracker.stories.lexicon import NUMBER_PREFIX, Concept, default_lexicon, prepare
-from tracker.stories.rarity import LANGS, Rarity, _weight, _zipf_table
-from tracker.text import primary_lang, split_words
+from tracker.stories.rarity import LANGS, UNKNOWN_WEIGHT, Rarity
+from tracker.text import fold, primary_lang, split_words
 
 from conftest import ROOT
 
@@ -36,25 +43,54 @@ import stories_quality
 pytestmark = pytest.mark.slow  # reads every labelled set (a few seconds)
 
 
+@functools.cache
+def _zipf(lang: str) -> dict[str, float]:
+    table: dict[str, float] = {}
+    for word, freq in get_frequency_dict(lang, wordlist="small").items():
+        key = fold(word)
+        table[key] = max(table.get(key, 0.0), math.log10(freq * 1e9))
+    return table
+
+
+def _weight(zipf: float) -> float:
+    return UNKNOWN_WEIGHT if zipf <= 0.0 else max(0.0, min(UNKNOWN_WEIGHT, 6.5 - zipf))
+
+
+def _is_year(term: str) -> bool:
+    return len(term) == 6 and term[2:4] in ("19", "20")
+
+
+def _special(weigher: Weigher, term: str) -> float:
+    if term.startswith("#list:"):
+        return LIST_WEIGHT
+    kinds = {c.term: c.kind for c in weigher.lexicon.phrases.values()}
+    if term in kinds:
+        return CONCEPT_WEIGHT[kinds[term]]
+    if _is_year(term):
+        return YEAR_WEIGHT
+    digits = term[2:]
+    return SMALL_NUMBER_WEIGHT if len(digits) == 1 or digits == "10" else NUMBER_WEIGHT
+
+
 def _rarity(word: str, lang: str) -> float:
     if lang not in LANGS:
         return _cross_rarity(word)
-    return _weight(_zipf_table(lang).get(word, 0.0))
+    return _weight(_zipf(lang).get(word, 0.0))
 
 
 def _cross_rarity(word: str) -> float:
-    return min(_weight(_zipf_table(lang).get(word, 0.0)) for lang in LANGS)
+    return min(_weight(_zipf(lang).get(word, 0.0)) for lang in LANGS)
 
 
 def _weight_of(weigher: Weigher, term: str, lang: str) -> float:
     if term[0] == "#":
-        return weigher._special_weight(term)
+        return _special(weigher, term)
     return min(_rarity(term, lang), _rarity(term + "s", lang))
 
 
 def _cross_of(weigher: Weigher, term: str) -> float:
     if term[0] == "#":
-        return weigher._special_weight(term)
+        return _special(weigher, term)
     return min(_cross_rarity(term), _cross_rarity(term + "s"))
 
 
