@@ -102,8 +102,10 @@ def _rss_kb() -> int:
 def measure(size: int, probes: int, repeats: int, seed: int = 7) -> dict[str, float]:
     corpus = Corpus(seed)
     stored = corpus.reports(size)
-    default_rarity()  # the word lists are shared by every index: loaded before measuring
-    StoryIndex.rebuild((r, r.key) for r in stored[:2000])  # warm the per-word memos
+    default_rarity()
+    # Loads the word lists (shared by every index) before measuring. The per-word memos are
+    # each index's own, so every rebuild below starts cold, as a start does.
+    StoryIndex.rebuild((r, r.key) for r in stored[:2000])
 
     rebuilds = []
     for _ in range(repeats):

@@ -1,5 +1,6 @@
 """tracker.heap: an acyclic object taken off the collector's list is still freed by
-reference counting, and untracking twice (or an untracked object) is harmless."""
+reference counting, and untracking twice (or an untracked object) is harmless; paused_gc
+turns the collector off inside, and back as it was after, even on an error."""
 
 from __future__ import annotations
 
@@ -7,7 +8,9 @@ import gc
 import weakref
 from dataclasses import dataclass
 
-from tracker.heap import untrack
+import pytest
+
+from tracker.heap import paused_gc, untrack
 
 
 @dataclass(frozen=True, slots=True, weakref_slot=True)
@@ -35,3 +38,21 @@ def test_an_untracked_list_keeps_working() -> None:
     keys.remove(1)
     assert keys == [2, 3] and not gc.is_tracked(keys)
     untrack(42)  # never tracked: nothing to do
+
+
+def test_the_collector_is_paused_inside_and_restored_after_an_error() -> None:
+    assert gc.isenabled()
+    with pytest.raises(RuntimeError), paused_gc():
+        assert not gc.isenabled()
+        raise RuntimeError("boom")
+    assert gc.isenabled()
+
+
+def test_a_collector_already_off_stays_off() -> None:
+    gc.disable()
+    try:
+        with paused_gc():
+            assert not gc.isenabled()
+        assert not gc.isenabled()
+    finally:
+        gc.enable()

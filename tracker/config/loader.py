@@ -7,13 +7,11 @@ cross-key checks and the pydantic schema, and raises one ConfigError listing eve
 from __future__ import annotations
 
 import difflib
-import gc
 import os
 import re
 import types
 import typing
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
@@ -26,6 +24,7 @@ from tracker.config.checks import cross_key_problems
 from tracker.config.paths import config_relative
 from tracker.config.schema import Config, url_tokens
 from tracker.errors import ConfigError
+from tracker.heap import paused_gc
 from tracker.redact import SECRET_PARAM
 
 # libyaml's C loader reads a large file about ten times faster; the pure-Python one is the
@@ -295,20 +294,6 @@ def _nearest_line(path: str, lines: dict[str, int]) -> int | None:
 
 
 _SELF_REFERENCE = "{source}: the YAML refers to itself (an alias inside its own anchor)"
-
-
-@contextmanager
-def paused_gc() -> Iterator[None]:
-    """Pause the cyclic garbage collector while a config is built: reading 100,000 feeds
-    allocates millions of objects that live on, and the collections this triggers cost
-    more than the reading itself. Config data holds no cycles; reference counting goes on."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 def parse(text: str, base_dir: Path, source: str = "config") -> Config:

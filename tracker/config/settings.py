@@ -7,8 +7,8 @@ by URL, topic routes, rate limits parsed.
 
 from __future__ import annotations
 
-from tracker.config.loader import paused_gc
 from tracker.config.schema import Config, parse_rate
+from tracker.heap import paused_gc
 from tracker.settings import (
     DeliverySettings,
     FeedDefaults,

@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
+from tracker.heap import paused_gc
 from tracker.log import event
 from tracker.models import Article
 from tracker.store.facade import Placement, ReportRow, Store
@@ -57,8 +58,9 @@ def rebuild(
     """The index over the window's stored articles, in publication order (at start); the
     config's ``lists`` are synonym groups for it, as in the lexicon."""
     index = StoryIndex(window_s=window_s, lists=lists)
-    for row in store.window_reports(now - window_s):
-        index.add(report_of_row(row), row.story_id)
+    with paused_gc():  # the window's reports: see paused_gc
+        for row in store.window_reports(now - window_s):
+            index.add(report_of_row(row), row.story_id)
     return index
 
 

@@ -11,13 +11,20 @@ named (``#ev_open``), the numbers, the countries, and for a directional event ("
 Russian diplomats") the actors before it (agents) and after it (targets): what keeps two
 reports that share every name apart.
 
-Cost matters (``bench/bench_stories.py``): every folded word is looked up once per language
-in a memo giving its term and both weights, so extraction is a few dict lookups a word.
+Cost matters (``bench/bench_stories.py``; a start rebuilds the index from every stored
+report of the window): a folded word's term, a term's weight in a language and its weight
+across languages are each computed once and memoised, and a report's words go through the
+memos in bulk (``map`` over a dict whose ``__missing__`` fills it), so a word seen before
+costs no Python-level call at all.
 """
 
 from __future__ import annotations
 
+import functools
+import itertools
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import TypeVar
 
 from tracker.stories.lexicon import NUMBER_PREFIX, Concept, Lexicon, prepare
 from tracker.stories.rarity import MIN_WEIGHT, Rarity
@@ -36,8 +43,25 @@ STRONG = 2.0  # a shared term this heavy (across languages) is evidence on its o
 ACTOR_MIN = 2.5  # a word this rare can be an agent or a target (a name)
 MEMO_WORDS = 400_000  # per language: a hostile feed's junk words cannot grow it for ever
 
-# a word's term, and the term's weight in the language and across languages
-_WordInfo = tuple[str, tuple[float, float]]
+_V = TypeVar("_V")
+
+
+class _Memo(dict[str, _V]):
+    """A memo that computes what it misses (``__missing__``, so a bulk ``map`` of its
+    ``__getitem__`` stays in C for every word seen before) and keeps at most ``MEMO_WORDS``
+    values: a hostile feed's junk words cannot grow it for ever."""
+
+    __slots__ = ("_compute",)
+
+    def __init__(self, compute: Callable[[str], _V]) -> None:
+        super().__init__()
+        self._compute = compute
+
+    def __missing__(self, key: str) -> _V:
+        value = self._compute(key)
+        if len(self) < MEMO_WORDS:
+            self[key] = value
+        return value
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,7 +95,10 @@ def _is_year(term: str) -> bool:
 
 
 class Weigher:
-    """Term weights: words by rarity, concepts by kind, numbers by whether they are years."""
+    """Term weights: words by rarity, concepts by kind, numbers by whether they are years.
+
+    Every result is memoised: per language, a folded word's term (None for a stop word) and
+    a term's weight; across languages, a term's cross weight."""
 
     def __init__(self, lexicon: Lexicon, rarity: Rarity) -> None:
         self.lexicon = lexicon
@@ -79,21 +106,35 @@ class Weigher:
         self._special: dict[str, float] = {
             c.term: CONCEPT_WEIGHT[c.kind] for c in lexicon.phrases.values()
         }
-        # lang -> folded word -> its term and weights (None: a stop word)
-        self._words: dict[str, dict[str, _WordInfo | None]] = {}
+        self._cross: _Memo[float] = _Memo(self._cross_weight)
+        self._weights: dict[str, _Memo[float]] = {}  # lang -> term -> weight
+        self._terms: dict[str, _Memo[str | None]] = {}  # lang -> folded word -> term
 
     # -------------------------------------------------------------------- weights
 
     def weight(self, term: str, lang: str) -> float:
         """``term``'s weight in a report in ``lang``."""
+        return self.weights(lang)[term]
+
+    def cross(self, term: str) -> float:
+        """``term``'s weight when an English and a Spanish report share it."""
+        return self._cross[term]
+
+    def weights(self, lang: str) -> Mapping[str, float]:
+        """Term -> its weight in a report in ``lang`` (computed on first use)."""
+        memo = self._weights.get(lang)
+        if memo is None:
+            memo = self._weights[lang] = _Memo(functools.partial(self._weight, lang=lang))
+        return memo
+
+    def _weight(self, term: str, lang: str) -> float:
         if term[0] == "#":
             return self._special_weight(term)
         # A stem weighs what its commoner form does ("talk" / "talks").
         rarity = self.rarity
         return min(rarity.weight(term, lang), rarity.weight(term + "s", lang))
 
-    def cross(self, term: str) -> float:
-        """``term``'s weight when an English and a Spanish report share it."""
+    def _cross_weight(self, term: str) -> float:
         if term[0] == "#":
             return self._special_weight(term)
         return min(self.rarity.cross(term), self.rarity.cross(term + "s"))
@@ -120,104 +161,76 @@ class Weigher:
             return word[:-1]
         return word
 
-    def _info(self, word: str, lang: str, memo: dict[str, _WordInfo | None]) -> _WordInfo | None:
-        term = self.stem(word)
-        weight = self.weight(term, lang)
-        info = (term, (weight, self.cross(term))) if weight >= MIN_WEIGHT else None
-        if len(memo) < MEMO_WORDS:
-            memo[word] = info
-        return info
+    def _term_memo(self, lang: str) -> _Memo[str | None]:
+        memo = self._terms.get(lang)
+        if memo is None:
+            weights = self.weights(lang)
+            stem = self.stem
+
+            def term_of(word: str) -> str | None:
+                term = stem(word)
+                return term if weights[term] >= MIN_WEIGHT else None
+
+            memo = self._terms[lang] = _Memo(term_of)
+        return memo
 
     # -------------------------------------------------------------------- extraction
 
     def extract(self, title: str, text: str, lang: str | None) -> Features:
         """The features of one report."""
-        lang_tag = _LANGS.setdefault(primary_lang(lang) or "", primary_lang(lang) or "")
+        tag = primary_lang(lang) or ""
+        lang_tag = _LANGS.setdefault(tag, tag)
+        term_of = self._term_memo(lang_tag).__getitem__
         title_words = split_words(prepare(title, lang_tag))
-        text_words = split_words(prepare(text, lang_tag))[:TEXT_WORDS] if text else []
         scan = self.lexicon.scan
         title_concepts = scan(title_words)
-        # term -> (weight, cross)
-        title_terms: dict[str, tuple[float, float]] = {}
-        self._add_terms(title_terms, title_words, title_concepts, lang_tag, None)
-        rest_terms: dict[str, tuple[float, float]] = {}
-        if text_words:
-            self._add_terms(rest_terms, text_words, scan(text_words), lang_tag, title_terms)
-        by_cross = _by_cross
-        ordered = sorted(title_terms.items(), key=by_cross, reverse=True)
+        title_terms = _terms(title_words, title_concepts, term_of)
+        cross = self._cross.__getitem__
+        # sorted is stable: terms of equal weight keep the order they came in
+        ordered = sorted(title_terms, key=cross, reverse=True)
         n_title = len(ordered)
-        if rest_terms:
-            rest = sorted(rest_terms.items(), key=by_cross, reverse=True)
-            ordered += rest[: max(0, MAX_TERMS - n_title)]
-        terms = tuple([term for term, _ in ordered])
-        values = [value for _, value in ordered]
-        weight = sum([value[0] for value in values])
-        cross_weight = sum([value[1] for value in values])
-        title_weight = sum([value[0] for value in values[:n_title]])
+        if text and n_title < MAX_TERMS:
+            text_words = split_words(prepare(text, lang_tag))[:TEXT_WORDS]
+            rest = [
+                term
+                for term in _terms(text_words, scan(text_words), term_of)
+                if term not in title_terms
+            ]
+            if rest:
+                rest.sort(key=cross, reverse=True)
+                ordered += rest[: MAX_TERMS - n_title]
+        terms = tuple(ordered)
+        weights = list(map(self.weights(lang_tag).__getitem__, terms))
         events: tuple[str, ...] = ()
         actors: tuple[str, ...] = ()
+        agents: tuple[str, ...] = ()
+        targets: tuple[str, ...] = ()
         if title_concepts:
             events = tuple(
                 sorted({c.term for _, _, c in title_concepts if c.kind in ("event", "event>")})
             )
             actors = tuple(sorted({c.term for _, _, c in title_concepts if c.kind == "actor"}))
-        numbers = tuple(
-            [t for t in terms[:n_title] if t.startswith(NUMBER_PREFIX) and not _is_year(t)]
-        )
-        agents, targets = self._direction(title_words, title_concepts)
+            agents, targets = self._direction(title_words, title_concepts)
+        numbers: tuple[str, ...] = ()
+        # A number term comes from a word of digits or a number concept ("fifth"): most
+        # headlines have neither, and skip the scan.
+        if title_concepts or any(map(str.isdigit, title_words)):
+            numbers = tuple(
+                [t for t in terms[:n_title] if t.startswith(NUMBER_PREFIX) and not _is_year(t)]
+            )
         return Features(
             lang=lang_tag,
             terms=terms,
             n_title=n_title,
-            weight=weight,
-            title_weight=title_weight,
-            cross_weight=cross_weight,
+            weight=sum(weights),
+            title_weight=sum(weights[:n_title]),
+            cross_weight=sum(map(cross, terms)),
             events=events,
             numbers=numbers,
             agents=agents,
             targets=targets,
             actors=actors,
         )
-
-    def _add_terms(
-        self,
-        terms: dict[str, tuple[float, float]],
-        words: list[str],
-        concepts: list[tuple[int, int, Concept]],
-        lang: str,
-        skip: dict[str, tuple[float, float]] | None,
-    ) -> None:
-        """Add the terms of ``words`` not in ``skip``: a lexicon phrase counts once, as its
-        concept, instead of its words."""
-        if concepts:
-            covered: set[int] = set()
-            for position, length, concept in concepts:
-                term = concept.term
-                if skip is None or term not in skip:
-                    w = self.weight(term, lang)
-                    terms[term] = (w, w)
-                covered.update(range(position, position + length))
-            words = [w for i, w in enumerate(words) if i not in covered]
-        memo = self._words.get(lang)
-        if memo is None:
-            memo = self._words[lang] = {}
-        get = memo.get
-        # One C-level pass over the memo; words never seen take the slow path once.
-        infos = [get(word, _MISSING) for word in words]
-        if _MISSING in infos:
-            info_of = self._info
-            infos = [
-                info_of(word, lang, memo) if info is _MISSING else info
-                for word, info in zip(words, infos, strict=True)
-            ]
-        if skip is None:
-            for info in infos:
-                if info is not None:
-                    terms[info[0]] = info[1]
-        else:
-            for info in infos:
-                if info is not None and info[0] not in skip:
-                    terms[info[0]] = info[1]
 
     def _direction(
         self, words: list[str], concepts: list[tuple[int, int, Concept]]
@@ -231,17 +244,31 @@ class Weigher:
         for position, _, concept in concepts:
             if concept.kind == "actor" or concept.term.startswith("#list:"):
                 (agents if position < verb_at else targets).add(concept.term)
+        cross = self._cross
         for position, word in enumerate(words):
             term = self.stem(word)
-            if term[0] != "#" and self.cross(term) >= ACTOR_MIN:
+            if term[0] != "#" and cross[term] >= ACTOR_MIN:
                 (agents if position < verb_at else targets).add(term)
         return tuple(sorted(agents)), tuple(sorted(targets - agents))
 
 
-_MISSING: _WordInfo = ("", (0.0, 0.0))
+def _terms(
+    words: list[str],
+    concepts: list[tuple[int, int, Concept]],
+    term_of: Callable[[str], str | None],
+) -> dict[str, None]:
+    """The distinct terms of ``words`` in order of first use: a lexicon phrase counts once,
+    as its concept (first), instead of its words; stop words count not at all."""
+    if not concepts:
+        return dict.fromkeys(filter(None, map(term_of, words)))
+    covered: set[int] = set()
+    for position, length, _ in concepts:
+        covered.update(range(position, position + length))
+    rest = [w for i, w in enumerate(words) if i not in covered]
+    return dict.fromkeys(
+        itertools.chain([c.term for _, _, c in concepts], filter(None, map(term_of, rest)))
+    )
+
+
 # one string per language tag, not one per report
 _LANGS: dict[str, str] = {}
-
-
-def _by_cross(item: tuple[str, tuple[float, float]]) -> float:
-    return item[1][1]

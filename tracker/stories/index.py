@@ -24,7 +24,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from tracker.heap import untrack
+from tracker.heap import paused_gc, untrack
 from tracker.stories.features import QUERY_TERMS, STRONG, Features, Weigher
 from tracker.stories.lexicon import NUMBER_PREFIX, OPPOSITE, Lexicon, default_lexicon
 from tracker.stories.rarity import UNKNOWN_WEIGHT, Rarity, default_rarity
@@ -170,15 +170,15 @@ def judge(
     same_lang = a.lang == b.lang or not a.lang or not b.lang
     if same_lang:
         lang = a.lang or b.lang
-        weight = weigher.weight
-        weights = [weight(t, lang) for t in shared]
+        weight = weigher.weights(lang).__getitem__
+        weights = list(map(weight, shared))
         total = sum(weights)
         full = 2.0 * total / ((a.weight + b.weight) or 1.0)
         title = 0.0
         if full < SAME_SURE:
             in_titles = a_set.intersection(b.terms[: b.n_title]).intersection(a.terms[: a.n_title])
             if in_titles:
-                title_shared = sum(weight(t, lang) for t in in_titles)
+                title_shared = sum(map(weight, in_titles))
                 title = 2.0 * title_shared / ((a.title_weight + b.title_weight) or 1.0)
         # A headline match alone (the rest of the reports differs) must be a close one:
         # a series' headlines ("msnbc 2014 quiz: ...") share half their weight by design.
@@ -285,8 +285,9 @@ class StoryIndex:
         """An index of stored (report, story) pairs, in publication order: what a restart
         calls with the articles of the last window, so membership survives it."""
         index = cls(window_s, lexicon=lexicon, lists=lists)
-        for report, story in pairs:
-            index.add(report, story)
+        with paused_gc():  # 100,000 reports: see paused_gc
+            for report, story in pairs:
+                index.add(report, story)
         return index
 
     def features(self, report: Report) -> Features:

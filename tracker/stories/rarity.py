@@ -43,13 +43,24 @@ def _weight(zipf: float) -> float:
 
 class Rarity:
     """Word weights for one language and across English and Spanish (the story index's
-    ``Weigher`` memoises them per word, so nothing is cached here)."""
+    ``Weigher`` memoises them per word, so nothing is cached here but the lists)."""
 
     @functools.cached_property
     def _tables(self) -> dict[str, dict[str, float]]:
         # Loaded at the first word weighed, not when the story index is built: a cycle
-        # that brings no new article (all 304s) never needs the lists.
-        return {lang: _zipf_table(lang) for lang in LANGS}
+        # that brings no new article (all 304s) never needs the lists. Each list is kept
+        # as weights, not Zipf values, and the cross-language weights as a table of their
+        # own: a word first met (a rebuild meets tens of thousands) costs a lookup or two.
+        return {lang: _weight_table(lang) for lang in LANGS}
+
+    @functools.cached_property
+    def _cross_table(self) -> dict[str, float]:
+        tables = self._tables
+        words = set().union(*tables.values())
+        return {
+            word: min(table.get(word, UNKNOWN_WEIGHT) for table in tables.values())
+            for word in words
+        }
 
     def weight(self, word: str, lang: str) -> float:
         """The weight of folded ``word`` in ``lang`` (a language without a list: the most
@@ -57,12 +68,17 @@ class Rarity:
         table = self._tables.get(lang)
         if table is None:
             return self.cross(word)
-        return _weight(table.get(word, 0.0))
+        return table.get(word, UNKNOWN_WEIGHT)
 
     def cross(self, word: str) -> float:
         """The weight of ``word`` shared by an English and a Spanish report: the lower one,
         so a word common in either language ("once", "son", "mexico") says little."""
-        return min(_weight(table.get(word, 0.0)) for table in self._tables.values())
+        return self._cross_table.get(word, UNKNOWN_WEIGHT)
+
+
+@functools.cache
+def _weight_table(lang: str) -> dict[str, float]:
+    return {word: _weight(zipf) for word, zipf in _zipf_table(lang).items()}
 
 
 @functools.cache
