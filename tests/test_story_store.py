@@ -120,7 +120,8 @@ def test_the_index_learns_a_report_only_after_its_transaction_commits(tmp_path: 
         (s1, "near_duplicate", a1),
     ]
     # At the next start, the index is rebuilt from the window's stored articles.
-    again = StoryStep.load(store, 72 * 3600, NOW)
+    again = StoryStep.deferred(store, 72 * 3600)
+    again.ready(NOW)
     assert len(again.index) == 2
     later = _article("4", "TARIFFS ON STEEL", "https://w.example/4")
     joined = again.find(report_of(99, later, NOW))

@@ -6,7 +6,7 @@ import dataclasses
 import hashlib
 import logging
 import time
-from collections.abc import Callable, Container
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -154,10 +154,11 @@ class Poller:
             self.metrics.new_articles(outcome.new_articles)
             for topic in outcome.matched_topics:
                 self.metrics.match(topic)
-        if outcome.storage_fault or outcome.not_modified or outcome.ok:
-            # A storage fault: the daemon's storage guard reports it, once. Any success:
-            # the health check went with the success write (_unchanged_success, or the
-            # last chunk of _store_chunk), in its unit on the writer thread.
+        if outcome.storage_fault or outcome.ok:
+            # A storage fault: the daemon's storage guard reports it, once. Any success (a
+            # 304 included): the health check went with the success write
+            # (_unchanged_success, or the last chunk of _store_chunk), in its unit on the
+            # writer thread.
             return outcome
         if self.health is not None:
             try:
@@ -265,15 +266,13 @@ class Poller:
         # A baseline poll stores what the feed carries today without alerting on any of it.
         may_alert = state.baseline_done or spec.alert_on_first_poll
         outcome = PollOutcome(spec.name, ok=True)
+        # The known entries are left out inside each chunk's own unit, so the usual changed
+        # feed is one trip to the writer thread. A huge feed's walk runs on a thread too:
+        # over 100,000 items it held the loop for 0.1 s on a busy machine.
         if len(keyed.keys) <= INGEST_CHUNK:
-            # The usual changed feed (its known items were cut before parsing): its few
-            # entries are walked here and the known ones left out inside the chunk's own unit,
-            # so it is one trip to the writer thread, not two.
             entries = _first_of_each_key(keyed)
         else:
-            # A huge feed: the walk over its entries runs on the writer thread (over 100,000
-            # items it held the loop for 0.1 s on a busy machine), the known ones left out there.
-            entries = await self.store.run(self._fresh_entries, state.id, keyed)
+            entries = await self.store.run(_first_of_each_key, keyed)
         # One transaction for a feed's new entries, or one per INGEST_CHUNK of them: each
         # chunk is one unit on the writer thread (matching included), so the loop never waits
         # on it, and other writers (the outbox) get their turn in between. The feed's own
@@ -302,11 +301,6 @@ class Poller:
             baseline=not state.baseline_done or None,
         )
         return outcome
-
-    def _fresh_entries(self, feed_id: int, keyed: KeyedFeed) -> list[tuple[str, Entry]]:
-        """The entries this feed has not carried before, the first of each key, in feed
-        order (on the writer thread)."""
-        return _first_of_each_key(keyed, self.store.known_keys(feed_id, keyed.keys))
 
     def _store_chunk(
         self,
@@ -574,14 +568,11 @@ def delivery_key(instance_id: str, match_id: int, channel: str) -> str:
     return f"trk-{digest}"
 
 
-def _first_of_each_key(
-    keyed: KeyedFeed, known: Container[str] = frozenset()
-) -> list[tuple[str, Entry]]:
-    """The feed's entries whose keys are not ``known``, the first of each key, in feed order."""
+def _first_of_each_key(keyed: KeyedFeed) -> list[tuple[str, Entry]]:
+    """The feed's entries, the first of each key, in feed order."""
     fresh: dict[str, Entry] = {}
     for entry, key in keyed.entries():
-        if key not in known:
-            fresh.setdefault(key, entry)
+        fresh.setdefault(key, entry)
     return list(fresh.items())
 
 

@@ -77,17 +77,6 @@ class StoryStep:
     _pruned_at: float = 0.0
 
     @classmethod
-    def load(
-        cls,
-        store: Store,
-        window_s: float,
-        now: float,
-        lists: Mapping[str, Sequence[str]] | None = None,
-    ) -> StoryStep:
-        """The step with its index rebuilt from the store now."""
-        return cls(_rebuilt(store, window_s, now, lists))
-
-    @classmethod
     def deferred(
         cls, store: Store, window_s: float, lists: Mapping[str, Sequence[str]] | None = None
     ) -> StoryStep:
