@@ -463,39 +463,47 @@ def _run_script(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(cmd, capture_output=True, text=True, timeout=120, cwd=ROOT)
 
 
+# The blind set of the next round, written by someone else and merged later: the tests
+# tolerate its absence and never read it.
+HELDOUT5 = DATA / "topics_heldout5.yaml"
+
+
 @pytest.mark.slow
 def test_quality_script_agrees_and_needs_no_test_packages() -> None:
     done = _run_script("--json")
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout)
-    assert set(result) == {
-        "tuning",
-        "tuning2",
-        "tuning3",
-        "heldout",
-        "heldout2",
-        "heldout3",
-        "heldout4",
-    }
+    spent = {"tuning", "tuning2", "tuning3", "heldout", "heldout2", "heldout3", "heldout4"}
+    assert set(result) == spent | ({"heldout5"} if HELDOUT5.exists() else set())
+    assert ("heldout5 left out" in done.stderr) != HELDOUT5.exists()
     for name, source in (("tuning", ITEMS), ("tuning2", ITEMS2), ("tuning3", ITEMS3)):
         for lang in ("en", "es", None):
             for topic, (_p, _r, tp, fp, fn) in scores(lang, source).items():
                 got = result[name][topic][lang or "all"]
                 assert (got["tp"], got["fp"], got["fn"]) == (tp, fp, fn), (name, topic, lang)
-    heldout = result["heldout4"]
-    assert set(heldout) == set(CONFIG.topics)
-    assert all(0.0 <= s["all"]["recall"] <= 1.0 for s in heldout.values())
+    for name in set(result) - {"tuning", "tuning2", "tuning3"}:
+        assert set(result[name]) == set(CONFIG.topics)
+        assert all(0.0 <= s["all"]["recall"] <= 1.0 for s in result[name].values())
 
 
 @pytest.mark.slow
 def test_quality_script_never_prints_heldout_items() -> None:
     done = _run_script("--misses")
     assert done.returncode == 0, done.stderr
+    # heldout4 is spent (round five tuned on it): its misses print like the tuning sets'.
     assert "| heldout4 |" in done.stdout
-    assert "h4-en-" not in done.stdout and "h4-es-" not in done.stdout
-    refused = _run_script("--set", "heldout4", "--misses")
-    assert refused.returncode == 2 and "never the held-out" in refused.stderr
-    assert "| heldout4 |" not in refused.stdout and "h4-e" not in refused.stdout
+    assert _run_script("--set", "heldout4", "--misses").returncode == 0
+    listed = {line.split()[0] for line in done.stdout.splitlines() if line[:1].isalpha()}
+    assert "heldout5" not in listed
+    refused = _run_script("--set", "heldout5", "--misses")
+    assert refused.returncode == 2
+    assert "| heldout5 |" not in refused.stdout
+    if not HELDOUT5.exists():
+        assert "not there" in refused.stderr
+        return
+    assert "never the held-out" in refused.stderr
+    assert "| heldout5 |" in done.stdout
+    assert not refused.stdout.strip()
 
 
 @pytest.mark.slow
