@@ -88,7 +88,8 @@ for _spent in ("heldout", "heldout2", "heldout3"):
 
 # Floors (round four: 0.96-1.00 per topic and language on all six sets, but for tuning 1's
 # Spanish nafta-rounds precision, 18/19, whose one false positive is the labelling call
-# in docs/topics-quality.md); a fresh held-out set only measures.
+# in docs/topics-quality.md); a fresh held-out set only measures. heldout4, tuned on in
+# round five, has floors of its own below.
 @pytest.mark.parametrize("name", sorted(SETS))
 @pytest.mark.parametrize("topic", sorted(CONFIG.topics))
 def test_precision_and_recall_floors(topic: str, name: str) -> None:
@@ -104,6 +105,23 @@ def test_floors_hold_in_each_language(topic: str, lang: str, name: str) -> None:
     precision, recall, *_ = scores(lang, SETS[name])[topic]
     assert precision >= 0.94, (name, topic, lang, precision)
     assert recall >= 0.95, (name, topic, lang, recall)
+
+
+HELDOUT4 = yaml.safe_load((DATA / "topics_heldout4.yaml").read_text("utf-8"))
+# Round five on heldout4 (docs/topics-quality.md): every topic 1.00 precision, steel-tariffs
+# and border-wall 1.00 recall; nafta-rounds recall 0.96 in English (26/27: Canada's talks
+# with Washington, with neither the agreement nor one of its subjects named) and 0.89 in
+# Spanish (24/27: the new name's debate, a proposal on panels with Mexico alone, "un nuevo
+# TLCAN" with no word of the talks).
+HELDOUT4_RECALL = {"nafta-rounds": {"en": 0.95, "es": 0.88}}
+
+
+@pytest.mark.parametrize("lang", ["en", "es"])
+@pytest.mark.parametrize("topic", sorted(CONFIG.topics))
+def test_heldout4_floors(topic: str, lang: str) -> None:
+    precision, recall, *_ = scores(lang, HELDOUT4)[topic]
+    assert precision >= 0.95, (topic, lang, precision)
+    assert recall >= HELDOUT4_RECALL.get(topic, {}).get(lang, 0.95), (topic, lang, recall)
 
 
 @pytest.mark.parametrize(
@@ -451,6 +469,129 @@ ROUND_FOUR = [
 
 @pytest.mark.parametrize(("title", "summary", "lang", "want"), ROUND_FOUR)
 def test_round_four_vocabulary(title: str, summary: str, lang: str, want: set[str]) -> None:
+    assert _topics(title, summary, lang) == want
+
+
+# Round five's rules, written from domain knowledge (none is taken from a labelled set):
+# the agreement standing by its subjects, the Spanish inflections and "tasa", pipe, other
+# countries' border walls, and the senses each rule must keep out (a Chapter 11
+# bankruptcy, Argentina's petrol, copper pipe, an interest rate, a palace fenced for a
+# march, a house's wall).
+ROUND_FIVE = [
+    # nafta-rounds: the agreement unnamed, standing by its subjects, with two partners.
+    (
+        "Dairy quotas and auto rules top agenda as talks resume",
+        "Canadian and American negotiators met in Washington to narrow gaps on supply"
+        " management and rules of origin.",
+        "en",
+        {"nafta-rounds"},
+    ),
+    (
+        "EU y México chocan por el contenido regional de autos en la revisión",
+        "Los equipos técnicos no lograron acuerdo sobre el porcentaje de piezas que deben"
+        " fabricarse en la región.",
+        "es",
+        {"nafta-rounds"},
+    ),
+    (
+        "Washington quiere revisiones anuales si Ottawa no cede",
+        "Funcionarios estadounidenses dijeron que no extenderán la vigencia de 16 años del"
+        " acuerdo sin cambios en lácteos.",
+        "es",
+        {"nafta-rounds"},
+    ),
+    (
+        "Ottawa y México acuerdan modernizar el tratado con Norteamérica en mente",
+        "Los dos gobiernos revisarán capítulos de comercio digital y energía.",
+        "es",
+        {"nafta-rounds"},
+    ),
+    # ...and what they must keep out.
+    (
+        "Aeroméxico se acoge al Capítulo 11 en Estados Unidos",
+        "La aerolínea mexicana inicia negociaciones con sus acreedores en Nueva York.",
+        "es",
+        set(),
+    ),
+    (
+        "Sube la nafta en Córdoba: nueva ronda de aumentos",
+        "Los surtidores de YPF y Shell remarcaron el litro de súper.",
+        "es",
+        set(),
+    ),
+    (
+        "EU and Mexico resume talks on rules of origin for their modernised agreement",
+        "Brussels and Mexico City aim to sign the update this year.",
+        "en",
+        set(),
+    ),
+    # steel-tariffs: pipe, the flat products' inflections, the Spanish "tasa".
+    (
+        "Commerce sets duties on oil country pipe from South Korea",
+        "",
+        "en",
+        {"steel-tariffs"},
+    ),
+    (
+        "España pide a Bruselas una tasa sobre el acero chino",
+        "Las siderúrgicas denuncian la entrada de bobinas laminadas a bajo precio.",
+        "es",
+        {"steel-tariffs"},
+    ),
+    (
+        "Tariffs on copper pipe and wire take effect",
+        "The 50% duty covers semi-finished products.",
+        "en",
+        set(),
+    ),
+    (
+        "Tube strike: drivers on duty walk out",
+        "London Underground services were suspended.",
+        "en",
+        set(),
+    ),
+    (
+        "Banxico mantiene la tasa; acereras, a la espera",
+        "La tasa de interés se queda en 10% mientras la producción de acero cae.",
+        "es",
+        set(),
+    ),
+    # border-wall: other countries' walls, placing barriers, the House.
+    (
+        "Lithuania finishes fence on Belarus border",
+        "The 500-km barrier was built in under two years.",
+        "en",
+        set(),
+    ),
+    (
+        "Senate GOP pairs Israel aid with border wall money",
+        "The package would restart construction of the barrier.",
+        "en",
+        {"border-wall"},
+    ),
+    (
+        "Colocan vallas metálicas en Palacio Nacional ante la marcha",
+        "Las autoridades instalaron barreras en el Zócalo y frente al Congreso.",
+        "es",
+        set(),
+    ),
+    (
+        "House fire: wall collapses, repair costs climb",
+        "The homeowners face a bill of thousands of dollars.",
+        "en",
+        set(),
+    ),
+    (
+        "Guardia Nacional coloca concertina frente a Ciudad Juárez",
+        "Los rollos de alambre cubren la orilla del río Bravo.",
+        "es",
+        {"border-wall"},
+    ),
+]
+
+
+@pytest.mark.parametrize(("title", "summary", "lang", "want"), ROUND_FIVE)
+def test_round_five_rules(title: str, summary: str, lang: str, want: set[str]) -> None:
     assert _topics(title, summary, lang) == want
 
 
