@@ -479,7 +479,7 @@ def test_round_four_vocabulary(title: str, summary: str, lang: str, want: set[st
 # countries' border walls, and the senses each rule must keep out (a Chapter 11
 # bankruptcy, Argentina's petrol, copper pipe, an interest rate, a palace fenced for a
 # march, a house's wall, someone aged 16, a blanket tariff threat, Mexico's southern
-# border).
+# border, a firm, a petition, a yard's wall in a border town, Mexico's Senate).
 ROUND_FIVE = [
     # nafta-rounds: the agreement unnamed, standing by its subjects, with two partners.
     (
@@ -598,6 +598,14 @@ ROUND_FIVE = [
         set(),
     ),
     ("Guatemala refuerza su frontera con México con vallas", "", "es", set()),
+    ("Ladrones saltan la barda de una casa en Tijuana", "Robaron aparatos.", "es", set()),
+    ("Instalan concertina en penal de Ciudad Juárez", "Para evitar fugas.", "es", set()),
+    (
+        "El Senado aprueba presupuesto; el muro de la sede se pinta",
+        "Los senadores votaron.",
+        "es",
+        set(),
+    ),
     (
         "Firma mexicana de autopartes invierte en Texas",
         "La empresa busca cumplir las reglas de origen para exportar a Estados Unidos.",
