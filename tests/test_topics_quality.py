@@ -477,9 +477,9 @@ def test_round_four_vocabulary(title: str, summary: str, lang: str, want: set[st
 # Round five's rules, written from domain knowledge (none is taken from a labelled set):
 # the agreement standing by its subjects, the Spanish inflections and "tasa", pipe, other
 # countries' border walls, and the senses each rule must keep out (a Chapter 11
-# bankruptcy, Argentina's petrol, copper pipe, an interest rate, a palace fenced for a
-# march, a house's wall, someone aged 16, a blanket tariff threat, Mexico's southern
-# border, a firm, a petition, a yard's wall in a border town, Mexico's Senate).
+# bankruptcy, Argentina's petrol, copper, PVC and tobacco pipe, an interest rate, a palace
+# fenced for a march, a house's wall, someone aged 16, a blanket tariff threat, Mexico's
+# southern border, a firm, a petition, a yard's wall in a border town, Mexico's Senate).
 ROUND_FIVE = [
     # nafta-rounds: the agreement unnamed, standing by its subjects, with two partners.
     (
@@ -599,6 +599,8 @@ ROUND_FIVE = [
     ),
     ("Guatemala refuerza su frontera con México con vallas", "", "es", set()),
     ("Ladrones saltan la barda de una casa en Tijuana", "Robaron aparatos.", "es", set()),
+    ("Arancel a tubos de PVC importados", "La industria del plástico protesta.", "es", set()),
+    ("Duty on pipe tobacco doubles", "", "en", set()),
     ("Instalan concertina en penal de Ciudad Juárez", "Para evitar fugas.", "es", set()),
     (
         "El Senado aprueba presupuesto; el muro de la sede se pinta",
