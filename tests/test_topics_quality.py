@@ -88,7 +88,8 @@ for _spent in ("heldout", "heldout2", "heldout3"):
 
 # Floors (round four: 0.96-1.00 per topic and language on all six sets, but for tuning 1's
 # Spanish nafta-rounds precision, 18/19, whose one false positive is the labelling call
-# in docs/topics-quality.md); a fresh held-out set only measures.
+# in docs/topics-quality.md); a fresh held-out set only measures. heldout4, tuned on in
+# round five, has floors of its own below.
 @pytest.mark.parametrize("name", sorted(SETS))
 @pytest.mark.parametrize("topic", sorted(CONFIG.topics))
 def test_precision_and_recall_floors(topic: str, name: str) -> None:
@@ -104,6 +105,25 @@ def test_floors_hold_in_each_language(topic: str, lang: str, name: str) -> None:
     precision, recall, *_ = scores(lang, SETS[name])[topic]
     assert precision >= 0.94, (name, topic, lang, precision)
     assert recall >= 0.95, (name, topic, lang, recall)
+
+
+HELDOUT4 = yaml.safe_load((DATA / "topics_heldout4.yaml").read_text("utf-8"))
+# Round five on heldout4 (docs/topics-quality.md): every topic 1.00 precision; border-wall
+# 1.00 recall; steel-tariffs 0.96 in English (25/26: Canada's counter-tariffs, the metal 12
+# words from them) and 1.00 in Spanish; nafta-rounds 0.93 in English (25/27: Canada's talks
+# with Washington, with neither the agreement nor one of its subjects named; the signing
+# ceremony, whose "sign" is not a word of the talks in progress) and 0.89 in Spanish
+# (24/27: the new name's debate, a proposal on panels with Mexico alone, "un nuevo TLCAN"
+# with no word of the talks).
+HELDOUT4_RECALL = {"nafta-rounds": {"en": 0.92, "es": 0.88}}
+
+
+@pytest.mark.parametrize("lang", ["en", "es"])
+@pytest.mark.parametrize("topic", sorted(CONFIG.topics))
+def test_heldout4_floors(topic: str, lang: str) -> None:
+    precision, recall, *_ = scores(lang, HELDOUT4)[topic]
+    assert precision >= 0.95, (topic, lang, precision)
+    assert recall >= HELDOUT4_RECALL.get(topic, {}).get(lang, 0.95), (topic, lang, recall)
 
 
 @pytest.mark.parametrize(
@@ -454,6 +474,166 @@ def test_round_four_vocabulary(title: str, summary: str, lang: str, want: set[st
     assert _topics(title, summary, lang) == want
 
 
+# Round five's rules, written from domain knowledge (none is taken from a labelled set):
+# the agreement standing by its subjects, the Spanish inflections and "tasa", pipe, other
+# countries' border walls, and the senses each rule must keep out (a Chapter 11
+# bankruptcy, Argentina's petrol, copper, PVC and tobacco pipe, an interest rate, a palace
+# fenced for a march, a house's wall, someone aged 16, a blanket tariff threat, Mexico's
+# southern border, a firm, a petition, a yard's wall in a border town, Mexico's Senate).
+ROUND_FIVE = [
+    # nafta-rounds: the agreement unnamed, standing by its subjects, with two partners.
+    (
+        "Dairy quotas and auto rules top agenda as talks resume",
+        "Canadian and American negotiators met in Washington to narrow gaps on supply"
+        " management and rules of origin.",
+        "en",
+        {"nafta-rounds"},
+    ),
+    (
+        "EU y México chocan por el contenido regional de autos en la revisión",
+        "Los equipos técnicos no lograron acuerdo sobre el porcentaje de piezas que deben"
+        " fabricarse en la región.",
+        "es",
+        {"nafta-rounds"},
+    ),
+    (
+        "Washington quiere revisiones anuales si Ottawa no cede",
+        "Funcionarios estadounidenses dijeron que no extenderán la vigencia de 16 años del"
+        " acuerdo sin cambios en lácteos.",
+        "es",
+        {"nafta-rounds"},
+    ),
+    (
+        "Ottawa y México acuerdan modernizar el tratado con Norteamérica en mente",
+        "Los dos gobiernos revisarán capítulos de comercio digital y energía.",
+        "es",
+        {"nafta-rounds"},
+    ),
+    # ...and what they must keep out.
+    (
+        "Aeroméxico se acoge al Capítulo 11 en Estados Unidos",
+        "La aerolínea mexicana inicia negociaciones con sus acreedores en Nueva York.",
+        "es",
+        set(),
+    ),
+    (
+        "Sube la nafta en Córdoba: nueva ronda de aumentos",
+        "Los surtidores de YPF y Shell remarcaron el litro de súper.",
+        "es",
+        set(),
+    ),
+    (
+        "EU and Mexico resume talks on rules of origin for their modernised agreement",
+        "Brussels and Mexico City aim to sign the update this year.",
+        "en",
+        set(),
+    ),
+    # steel-tariffs: pipe, the flat products' inflections, the Spanish "tasa".
+    (
+        "Commerce sets duties on oil country pipe from South Korea",
+        "",
+        "en",
+        {"steel-tariffs"},
+    ),
+    (
+        "España pide a Bruselas una tasa sobre el acero chino",
+        "Las siderúrgicas denuncian la entrada de bobinas laminadas a bajo precio.",
+        "es",
+        {"steel-tariffs"},
+    ),
+    (
+        "Tariffs on copper pipe and wire take effect",
+        "The 50% duty covers semi-finished products.",
+        "en",
+        set(),
+    ),
+    (
+        "Tube strike: drivers on duty walk out",
+        "London Underground services were suspended.",
+        "en",
+        set(),
+    ),
+    (
+        "Banxico mantiene la tasa; acereras, a la espera",
+        "La tasa de interés se queda en 10% mientras la producción de acero cae.",
+        "es",
+        set(),
+    ),
+    # border-wall: other countries' walls, placing barriers, the House.
+    (
+        "Lithuania finishes fence on Belarus border",
+        "The 500-km barrier was built in under two years.",
+        "en",
+        set(),
+    ),
+    (
+        "Senate GOP pairs Israel aid with border wall money",
+        "The package would restart construction of the barrier.",
+        "en",
+        {"border-wall"},
+    ),
+    (
+        "Colocan vallas metálicas en Palacio Nacional ante la marcha",
+        "Las autoridades instalaron barreras en el Zócalo y frente al Congreso.",
+        "es",
+        set(),
+    ),
+    (
+        "House fire: wall collapses, repair costs climb",
+        "The homeowners face a bill of thousands of dollars.",
+        "en",
+        set(),
+    ),
+    (
+        "Muere joven mexicano de 16 años en la frontera con EU",
+        "La familia pide una revisión del caso a las autoridades estadounidenses.",
+        "es",
+        set(),
+    ),
+    (
+        "Mexican peso slides as tariff threat looms",
+        "Investors fear levies on all Mexican goods, from avocados to cars to steel and"
+        " electronics.",
+        "en",
+        set(),
+    ),
+    ("Guatemala refuerza su frontera con México con vallas", "", "es", set()),
+    ("Ladrones saltan la barda de una casa en Tijuana", "Robaron aparatos.", "es", set()),
+    ("Arancel a tubos de PVC importados", "La industria del plástico protesta.", "es", set()),
+    ("Duty on pipe tobacco doubles", "", "en", set()),
+    ("Instalan concertina en penal de Ciudad Juárez", "Para evitar fugas.", "es", set()),
+    (
+        "El Senado aprueba presupuesto; el muro de la sede se pinta",
+        "Los senadores votaron.",
+        "es",
+        set(),
+    ),
+    (
+        "Firma mexicana de autopartes invierte en Texas",
+        "La empresa busca cumplir las reglas de origen para exportar a Estados Unidos.",
+        "es",
+        set(),
+    ),
+    (
+        "Tomato growers in Florida sign petition against Mexican imports",
+        "They want seasonal produce protections from Washington.",
+        "en",
+        set(),
+    ),
+    (
+        "Guardia Nacional coloca concertina frente a Ciudad Juárez",
+        "Los rollos de alambre cubren la orilla del río Bravo.",
+        "es",
+        {"border-wall"},
+    ),
+]
+
+
+@pytest.mark.parametrize(("title", "summary", "lang", "want"), ROUND_FIVE)
+def test_round_five_rules(title: str, summary: str, lang: str, want: set[str]) -> None:
+    assert _topics(title, summary, lang) == want
+
+
 def _run_script(*args: str) -> subprocess.CompletedProcess[str]:
     # Test-only packages are made unimportable, as in the venv `make run` builds.
     blocked = ";".join(f"sys.modules[{name!r}] = None" for name in TEST_ONLY)
@@ -463,39 +643,47 @@ def _run_script(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(cmd, capture_output=True, text=True, timeout=120, cwd=ROOT)
 
 
+# The blind set of the next round, written by someone else and merged later: the tests
+# tolerate its absence and never read it.
+HELDOUT5 = DATA / "topics_heldout5.yaml"
+
+
 @pytest.mark.slow
 def test_quality_script_agrees_and_needs_no_test_packages() -> None:
     done = _run_script("--json")
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout)
-    assert set(result) == {
-        "tuning",
-        "tuning2",
-        "tuning3",
-        "heldout",
-        "heldout2",
-        "heldout3",
-        "heldout4",
-    }
+    spent = {"tuning", "tuning2", "tuning3", "heldout", "heldout2", "heldout3", "heldout4"}
+    assert set(result) == spent | ({"heldout5"} if HELDOUT5.exists() else set())
+    assert ("heldout5 left out" in done.stderr) != HELDOUT5.exists()
     for name, source in (("tuning", ITEMS), ("tuning2", ITEMS2), ("tuning3", ITEMS3)):
         for lang in ("en", "es", None):
             for topic, (_p, _r, tp, fp, fn) in scores(lang, source).items():
                 got = result[name][topic][lang or "all"]
                 assert (got["tp"], got["fp"], got["fn"]) == (tp, fp, fn), (name, topic, lang)
-    heldout = result["heldout4"]
-    assert set(heldout) == set(CONFIG.topics)
-    assert all(0.0 <= s["all"]["recall"] <= 1.0 for s in heldout.values())
+    for name in set(result) - {"tuning", "tuning2", "tuning3"}:
+        assert set(result[name]) == set(CONFIG.topics)
+        assert all(0.0 <= s["all"]["recall"] <= 1.0 for s in result[name].values())
 
 
 @pytest.mark.slow
 def test_quality_script_never_prints_heldout_items() -> None:
     done = _run_script("--misses")
     assert done.returncode == 0, done.stderr
+    # heldout4 is spent (round five tuned on it): its misses print like the tuning sets'.
     assert "| heldout4 |" in done.stdout
-    assert "h4-en-" not in done.stdout and "h4-es-" not in done.stdout
-    refused = _run_script("--set", "heldout4", "--misses")
-    assert refused.returncode == 2 and "never the held-out" in refused.stderr
-    assert "| heldout4 |" not in refused.stdout and "h4-e" not in refused.stdout
+    assert _run_script("--set", "heldout4", "--misses").returncode == 0
+    listed = {line.split()[0] for line in done.stdout.splitlines() if line[:1].isalpha()}
+    assert "heldout5" not in listed
+    refused = _run_script("--set", "heldout5", "--misses")
+    assert refused.returncode == 2
+    assert "| heldout5 |" not in refused.stdout
+    if not HELDOUT5.exists():
+        assert "not there" in refused.stderr
+        return
+    assert "never the held-out" in refused.stderr
+    assert "| heldout5 |" in done.stdout
+    assert not refused.stdout.strip()
 
 
 @pytest.mark.slow
