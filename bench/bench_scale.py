@@ -55,6 +55,7 @@ import os
 import random
 import re
 import shutil
+import signal
 import socket
 import sqlite3
 import statistics
@@ -776,6 +777,10 @@ def main() -> int:
         help="another checkout (with its .venv) measured in the same cycles; repeatable",
     )
     args = ap.parse_args()
+    # A SIGTERM (a timeout, a killed session) would end the process without running the
+    # `finally` blocks, leaving nginx and the daemons running with the farm deleted under
+    # them: turn it into SystemExit so they are stopped on the way out.
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     nginx = find_nginx()
     for exe in [TRACKER, *(Path(t).resolve() / ".venv" / "bin" / "tracker" for t in args.tree)]:
         if not exe.exists():
