@@ -637,6 +637,87 @@ def test_round_five_rules(title: str, summary: str, lang: str, want: set[str]) -
 # Round six (docs/topics-quality.md), written from domain knowledge, not from heldout5's
 # items: each rule with a story it is for and the senses it must keep out.
 ROUND_SIX = [
+    # nafta-rounds: the agreement described, the region's talks, the 2019 protocol, a
+    # subject next to the pact's negotiation, the bare TLC, the numbered rounds.
+    (
+        "Pelosi and Lighthizer near a deal on the revised trade pact",
+        "Democrats want stronger labor enforcement.",
+        "en",
+        {"nafta-rounds"},
+    ),
+    (
+        "Congreso de EU y Seade: reunión sobre la reforma laboral",
+        "Los demócratas piden inspectores laborales en el nuevo pacto comercial.",
+        "es",
+        {"nafta-rounds"},
+    ),
+    (
+        "Canadá y EU: la negociación trilateral se reanuda en Washington",
+        "Freeland viajará el lunes.",
+        "es",
+        {"nafta-rounds"},
+    ),
+    (
+        "Productores de berries temen la cláusula de estacionalidad",
+        "La negociación del acuerdo comercial entra en su fase final.",
+        "es",
+        {"nafta-rounds"},
+    ),
+    (
+        "Exportadores de Chihuahua siguen la renegociación del TLC",
+        "El gobierno negocia en Washington las reglas de origen.",
+        "es",
+        {"nafta-rounds"},
+    ),
+    (
+        "Arranca en Ottawa la tercera ronda",
+        "Los equipos de los tres países revisan textos de comercio electrónico.",
+        "es",
+        {"nafta-rounds"},
+    ),
+    ("Mexico City's new pact with Uber drivers", "The U.S. company agreed on fees.", "en", set()),
+    (
+        "El nuevo tratado de aguas entre México y Estados Unidos",
+        "La CILA negocia la entrega de agua del río Bravo.",
+        "es",
+        set(),
+    ),
+    (
+        "Trump threatens new trade pact unless Mexico stops migrants",
+        "The president said the deal was at risk.",
+        "en",
+        set(),
+    ),
+    (
+        "Mexico and U.S. sign new trade agreement on sugar",
+        "The suspension agreements set export limits.",
+        "en",
+        set(),
+    ),
+    (
+        "Salinas recuerda cómo se negoció el TLC con Estados Unidos",
+        "El expresidente presenta sus memorias.",
+        "es",
+        set(),
+    ),
+    (
+        "TLC con Colombia: Estados Unidos retoma la negociación",
+        "Bogotá pide revisar el capítulo agrícola.",
+        "es",
+        set(),
+    ),
+    (
+        "Trump dice que México pagará el muro con el nuevo tratado",
+        "Los ahorros del acuerdo comercial cubrirán la obra, según el presidente.",
+        "es",
+        {"border-wall"},
+    ),
+    (
+        "Corn growers recall the pact negotiated under Salinas",
+        "NAFTA's 1994 opening flooded Mexico with U.S. grain.",
+        "en",
+        set(),
+    ),
     # border-wall: the whole line's towns, a side of the line, the headline's wall over the
     # summary's works, the wall's heights; other walls in those towns stay out.
     (
