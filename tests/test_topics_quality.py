@@ -718,6 +718,33 @@ ROUND_SIX = [
         "en",
         set(),
     ),
+    # steel-tariffs: the metal and the duty in one headline; the war over the metal.
+    (
+        "Steel imports through the port of Baltimore slide as the new duties take hold",
+        "Importers cited the national-security tariffs.",
+        "en",
+        {"steel-tariffs"},
+    ),
+    (
+        "La guerra por el acero llega a los productores de cerdo",
+        "Los porcicultores temen la represalia mexicana.",
+        "es",
+        {"steel-tariffs"},
+    ),
+    (
+        "Steel stocks lead a broad rally as the Fed holds rates and Trump again delays his tariffs",
+        "Investors bought shares across the market.",
+        "en",
+        set(),
+    ),
+    (
+        "Steel output climbs at Monterrey mills after a quiet winter, while car tariffs dominate"
+        " Detroit",
+        "Ternium said demand rose.",
+        "en",
+        set(),
+    ),
+    ("La guerra de las galaxias: Man of Steel", "Reseña de cine.", "es", set()),
     # border-wall: the whole line's towns, a side of the line, the headline's wall over the
     # summary's works, the wall's heights; other walls in those towns stay out.
     (
