@@ -114,8 +114,8 @@ HELDOUT4 = yaml.safe_load((DATA / "topics_heldout4.yaml").read_text("utf-8"))
 # with Washington, with neither the agreement nor one of its subjects named; the signing
 # ceremony, whose "sign" is not a word of the talks in progress) and 0.89 in Spanish
 # (24/27: the new name's debate, a proposal on panels with Mexico alone, "un nuevo TLCAN"
-# with no word of the talks).
-HELDOUT4_RECALL = {"nafta-rounds": {"en": 0.92, "es": 0.88}}
+# with no word of the talks). Round six took in the new name's debate (25/27, 0.93).
+HELDOUT4_RECALL = {"nafta-rounds": {"en": 0.92, "es": 0.92}}
 
 
 @pytest.mark.parametrize("lang", ["en", "es"])
@@ -124,6 +124,24 @@ def test_heldout4_floors(topic: str, lang: str) -> None:
     precision, recall, *_ = scores(lang, HELDOUT4)[topic]
     assert precision >= 0.95, (topic, lang, precision)
     assert recall >= HELDOUT4_RECALL.get(topic, {}).get(lang, 0.95), (topic, lang, recall)
+
+
+HELDOUT5 = yaml.safe_load((DATA / "topics_heldout5.yaml").read_text("utf-8"))
+# Round six on heldout5 (docs/topics-quality.md): precision 1.00 but border-wall's in
+# English (25/26: troops sent "until a wall is built"); recall 0.95 or more but
+# nafta-rounds' in Spanish, 0.93 (26/28: the window to close the TLCAN before the
+# elections, the Mexican farm lobby on the bilateral "entendimiento" of August 2018), and
+# border-wall's in English, 0.93 (25/27: an editorial on the ports of entry, the Colorado
+# River at San Luis).
+HELDOUT5_RECALL = {"nafta-rounds": {"es": 0.92}, "border-wall": {"en": 0.92}}
+
+
+@pytest.mark.parametrize("lang", ["en", "es"])
+@pytest.mark.parametrize("topic", sorted(CONFIG.topics))
+def test_heldout5_floors(topic: str, lang: str) -> None:
+    precision, recall, *_ = scores(lang, HELDOUT5)[topic]
+    assert precision >= 0.95, (topic, lang, precision)
+    assert recall >= HELDOUT5_RECALL.get(topic, {}).get(lang, 0.95), (topic, lang, recall)
 
 
 @pytest.mark.parametrize(
