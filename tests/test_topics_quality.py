@@ -812,6 +812,14 @@ ROUND_SIX = [
         set(),
     ),
     ("La guerra de las galaxias: Man of Steel", "Reseña de cine.", "es", set()),
+    (
+        "Acerinox warns 25% U.S. levy hurts exports from Spain",
+        "The company has a plant in Kentucky.",
+        "en",
+        {"steel-tariffs"},
+    ),
+    ("Thyssenkrupp elevator unit sold to private equity", "The deal is large.", "en", set()),
+    ("Rusal sanctions lifted by U.S. Treasury", "Deripaska cut his stake.", "en", set()),
     # border-wall: the whole line's towns, a side of the line, the headline's wall over the
     # summary's works, the wall's heights; other walls in those towns stay out.
     (
