@@ -742,6 +742,18 @@ ROUND_SIX = [
         "en",
         set(),
     ),
+    (
+        "Trudeau and Biden discuss continental defence negotiations",
+        "NORAD modernization talks will resume in Ottawa.",
+        "en",
+        set(),
+    ),
+    (
+        "Greer: talks with Mexico on steel quotas progress",
+        "The trade representative said a deal on the metal could come soon.",
+        "en",
+        {"steel-tariffs"},
+    ),
     ("Mexico City's new pact with Uber drivers", "The U.S. company agreed on fees.", "en", set()),
     (
         "El nuevo tratado de aguas entre México y Estados Unidos",
