@@ -879,6 +879,19 @@ ROUND_SIX = [
         set(),
     ),
     ("Reynosa: the mayor's new plaza wall", "Construction cost 2 million pesos.", "en", set()),
+    ("Climbers scale 30-foot wall at Tucson gym", "The new route opened Monday.", "en", set()),
+    (
+        "A 30-foot wall of water hits the Rio Grande Valley coast",
+        "Hurricane surge flooded Brownsville streets.",
+        "en",
+        set(),
+    ),
+    (
+        "El muro de la fama del lado mexicano del estadio",
+        "Los aficionados de Xolos firmaron.",
+        "es",
+        set(),
+    ),
     ("Los texanos levantan un muro en la defensa", "El equipo de Houston ganó.", "es", set()),
 ]
 
