@@ -129,11 +129,10 @@ def test_heldout4_floors(topic: str, lang: str) -> None:
 HELDOUT5 = yaml.safe_load((DATA / "topics_heldout5.yaml").read_text("utf-8"))
 # Round six on heldout5 (docs/topics-quality.md): precision 1.00 but border-wall's in
 # English (25/26: troops sent "until a wall is built"); recall 0.95 or more but
-# nafta-rounds' in Spanish, 0.93 (26/28: the window to close the TLCAN before the
-# elections, the Mexican farm lobby on the bilateral "entendimiento" of August 2018), and
 # border-wall's in English, 0.93 (25/27: an editorial on the ports of entry, the Colorado
-# River at San Luis).
-HELDOUT5_RECALL = {"nafta-rounds": {"es": 0.92}, "border-wall": {"en": 0.92}}
+# River at San Luis). nafta-rounds' Spanish recall is 0.96 (27/28: the Mexican farm lobby
+# on the bilateral "entendimiento" of August 2018).
+HELDOUT5_RECALL = {"border-wall": {"en": 0.92}}
 
 
 @pytest.mark.parametrize("lang", ["en", "es"])
@@ -753,6 +752,18 @@ ROUND_SIX = [
         "The trade representative said a deal on the metal could come soon.",
         "en",
         {"steel-tariffs"},
+    ),
+    (
+        "Guajardo: hay que cerrar el T-MEC antes de julio",
+        "El secretario confía en un acuerdo.",
+        "es",
+        {"nafta-rounds"},
+    ),
+    (
+        "GM cerrará planta en Ramos Arizpe pese al T-MEC",
+        "La armadora trasladará la producción.",
+        "es",
+        set(),
     ),
     ("Mexico City's new pact with Uber drivers", "The U.S. company agreed on fees.", "en", set()),
     (
