@@ -765,6 +765,18 @@ ROUND_SIX = [
         "es",
         set(),
     ),
+    (
+        "Canada and Mexico sign new trade accord on aerospace parts",
+        "Bombardier and Safran welcomed it.",
+        "en",
+        set(),
+    ),
+    (
+        "Biden and Trudeau discuss new trade deal with the U.K.",
+        "Both leaders met in Ottawa.",
+        "en",
+        set(),
+    ),
     ("Mexico City's new pact with Uber drivers", "The U.S. company agreed on fees.", "en", set()),
     (
         "El nuevo tratado de aguas entre México y Estados Unidos",
@@ -903,6 +915,13 @@ ROUND_SIX = [
         "es",
         set(),
     ),
+    (
+        "El Paso hospital builds new wall for emergency room",
+        "The construction will cost $5 million.",
+        "en",
+        set(),
+    ),
+    ("Reynosa: muro de casa se derrumba por lluvias", "La obra era reciente.", "es", set()),
     ("Los texanos levantan un muro en la defensa", "El equipo de Houston ganó.", "es", set()),
 ]
 
