@@ -717,10 +717,28 @@ ROUND_SIX = [
         {"nafta-rounds"},
     ),
     (
-        "Industria automotriz pide mantener reglas de origen en la revisión",
-        "La AMIA entregó su postura a la Secretaría de Economía.",
-        "es",
+        "Canadian dairy farmers watch the trade pact review closely",
+        "Supply management is on the table.",
+        "en",
         {"nafta-rounds"},
+    ),
+    (
+        "India-US trade deal talks stall over dairy",
+        "Washington wants access for its milk.",
+        "en",
+        set(),
+    ),
+    (
+        "India-US trade talks: dairy access is the sticking point",
+        "New Delhi refuses to open its milk market to American farmers.",
+        "en",
+        set(),
+    ),
+    (
+        "U.S. and Vietnam talks on rules of origin for transshipped goods",
+        "Washington wants a 40% tariff on rerouted products.",
+        "en",
+        set(),
     ),
     ("Ecuador sets objectives for talks with Mexico", "Quito wants shrimp access.", "en", set()),
     (
