@@ -735,6 +735,12 @@ ROUND_SIX = [
         set(),
     ),
     (
+        "Democrats press Greer on trade talks with India",
+        "The trade representative defended the framework.",
+        "en",
+        set(),
+    ),
+    (
         "U.S. and Vietnam talks on rules of origin for transshipped goods",
         "Washington wants a 40% tariff on rerouted products.",
         "en",
