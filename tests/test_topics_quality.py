@@ -669,10 +669,16 @@ ROUND_SIX = [
         {"nafta-rounds"},
     ),
     (
-        "Canadá y EU: la negociación trilateral se reanuda en Washington",
+        "Canadá y EU: la negociación trinacional se reanuda en Washington",
         "Freeland viajará el lunes.",
         "es",
         {"nafta-rounds"},
+    ),
+    (
+        "Canada and the U.S. begin trilateral talks with Mexico on electricity grid",
+        "Ministers met in Ottawa.",
+        "en",
+        set(),
     ),
     (
         "Productores de berries temen la cláusula de estacionalidad",
