@@ -5,7 +5,7 @@
     .venv/bin/python bench/topics_quality.py --misses        # the tuning sets' misses
     .venv/bin/python bench/topics_quality.py --set tuning2 --misses
 
-Needs only the runtime install (``make run``'s venv), not pytest. Eight sets, each
+Needs only the runtime install (``make run``'s venv), not pytest. Nine sets, each
 reported on its own (a set whose file is absent is left out, with a note on stderr):
 
 - ``tuning``: tests/data/topics_labelled.yaml, the first set the queries are tuned on;
@@ -21,14 +21,16 @@ reported on its own (a set whose file is absent is left out, with a note on stde
   set, written by the writer of tuning3 and sharing no item with it.
 - ``heldout4``: tests/data/topics_heldout4.yaml (see topics_heldout4.md), a fourth held-out
   set written blind to the queries, measured once with round four's queries.
-- ``heldout5``: tests/data/topics_heldout5.yaml, a fifth held-out set written blind to the
+- ``heldout5``: tests/data/topics_heldout5.yaml (see topics_heldout5.md), a fifth held-out
+  set written blind to the queries, measured once with round four's and round five's queries.
+- ``heldout6``: tests/data/topics_heldout6.yaml, a sixth held-out set written blind to the
   queries; for measuring only. Its misses are never printed, so that tuning on it cannot
-  happen by accident.
+  happen by accident. Left out, with a note, while its file is absent.
 
-``heldout`` to ``heldout4`` are spent: each was measured against a round's queries, and a
-later round (four for the first three, five for ``heldout4``) tuned on them, so their
-misses print like the tuning sets' and only ``heldout5`` still measures queries that never
-saw it.
+``heldout`` to ``heldout5`` are spent: each was measured against a round's queries, and a
+later round (four for the first three, five for ``heldout4``, six for ``heldout5``) tuned on
+them, so their misses print like the tuning sets' and only ``heldout6`` still measures
+queries that never saw it.
 """
 
 from __future__ import annotations
@@ -58,10 +60,13 @@ SETS = {
     "heldout3": DATA / "topics_heldout3.yaml",
     "heldout4": DATA / "topics_heldout4.yaml",
     "heldout5": DATA / "topics_heldout5.yaml",
+    "heldout6": DATA / "topics_heldout6.yaml",
 }
 # The sets whose misses may be printed: the tuning sets and the spent held-out ones, never
 # the held-out set that is still blind.
-TUNING = ("tuning", "tuning2", "tuning3", "heldout", "heldout2", "heldout3", "heldout4")
+TUNING = (
+    "tuning", "tuning2", "tuning3", "heldout", "heldout2", "heldout3", "heldout4", "heldout5",
+)  # fmt: skip
 LANGS = ("en", "es", "all")
 
 

@@ -114,8 +114,8 @@ HELDOUT4 = yaml.safe_load((DATA / "topics_heldout4.yaml").read_text("utf-8"))
 # with Washington, with neither the agreement nor one of its subjects named; the signing
 # ceremony, whose "sign" is not a word of the talks in progress) and 0.89 in Spanish
 # (24/27: the new name's debate, a proposal on panels with Mexico alone, "un nuevo TLCAN"
-# with no word of the talks).
-HELDOUT4_RECALL = {"nafta-rounds": {"en": 0.92, "es": 0.88}}
+# with no word of the talks). Round six took in the new name's debate (25/27, 0.93).
+HELDOUT4_RECALL = {"nafta-rounds": {"en": 0.92, "es": 0.92}}
 
 
 @pytest.mark.parametrize("lang", ["en", "es"])
@@ -124,6 +124,23 @@ def test_heldout4_floors(topic: str, lang: str) -> None:
     precision, recall, *_ = scores(lang, HELDOUT4)[topic]
     assert precision >= 0.95, (topic, lang, precision)
     assert recall >= HELDOUT4_RECALL.get(topic, {}).get(lang, 0.95), (topic, lang, recall)
+
+
+HELDOUT5 = yaml.safe_load((DATA / "topics_heldout5.yaml").read_text("utf-8"))
+# Round six on heldout5 (docs/topics-quality.md): precision 1.00 but border-wall's in
+# English (25/26: troops sent "until a wall is built"); recall 0.95 or more but
+# border-wall's in English, 0.93 (25/27: an editorial on the ports of entry, the Colorado
+# River at San Luis). nafta-rounds' Spanish recall is 0.96 (27/28: the Mexican farm lobby
+# on the bilateral "entendimiento" of August 2018).
+HELDOUT5_RECALL = {"border-wall": {"en": 0.92}}
+
+
+@pytest.mark.parametrize("lang", ["en", "es"])
+@pytest.mark.parametrize("topic", sorted(CONFIG.topics))
+def test_heldout5_floors(topic: str, lang: str) -> None:
+    precision, recall, *_ = scores(lang, HELDOUT5)[topic]
+    assert precision >= 0.95, (topic, lang, precision)
+    assert recall >= HELDOUT5_RECALL.get(topic, {}).get(lang, 0.95), (topic, lang, recall)
 
 
 @pytest.mark.parametrize(
@@ -634,6 +651,316 @@ def test_round_five_rules(title: str, summary: str, lang: str, want: set[str]) -
     assert _topics(title, summary, lang) == want
 
 
+# Round six (docs/topics-quality.md), written from domain knowledge, not from heldout5's
+# items: each rule with a story it is for and the senses it must keep out.
+ROUND_SIX = [
+    # nafta-rounds: the agreement described, the region's talks, the 2019 protocol, a
+    # subject next to the pact's negotiation, the bare TLC, the numbered rounds.
+    (
+        "Pelosi and Lighthizer near a deal on the revised trade pact",
+        "Democrats want stronger labor enforcement.",
+        "en",
+        {"nafta-rounds"},
+    ),
+    (
+        "Congreso de EU y Seade: reunión sobre la reforma laboral",
+        "Los demócratas piden inspectores laborales en el nuevo pacto comercial.",
+        "es",
+        {"nafta-rounds"},
+    ),
+    (
+        "Canadá y EU: la negociación trinacional se reanuda en Washington",
+        "Freeland viajará el lunes.",
+        "es",
+        {"nafta-rounds"},
+    ),
+    (
+        "Canada and the U.S. begin trilateral talks with Mexico on electricity grid",
+        "Ministers met in Ottawa.",
+        "en",
+        set(),
+    ),
+    (
+        "Productores de berries temen la cláusula de estacionalidad",
+        "La negociación del acuerdo comercial entra en su fase final.",
+        "es",
+        {"nafta-rounds"},
+    ),
+    (
+        "Exportadores de Chihuahua siguen la renegociación del TLC",
+        "El gobierno negocia en Washington las reglas de origen.",
+        "es",
+        {"nafta-rounds"},
+    ),
+    (
+        "Arranca en Ottawa la tercera ronda",
+        "Los equipos de los tres países revisan textos de comercio electrónico.",
+        "es",
+        {"nafta-rounds"},
+    ),
+    (
+        "Economía envía al Senado los objetivos de la renegociación",
+        "El documento fija las líneas rojas de México en la mesa con Washington y Ottawa.",
+        "es",
+        {"nafta-rounds"},
+    ),
+    (
+        "Hundreds testify at USTR hearings on the trade pact's future",
+        "Farm groups and unions told the panel what they want changed before talks begin.",
+        "en",
+        {"nafta-rounds"},
+    ),
+    (
+        "Lighthizer to brief senators on state of Canada talks",
+        "The trade chief will meet the Finance Committee on Thursday.",
+        "en",
+        {"nafta-rounds"},
+    ),
+    (
+        "Trump signs order to withdraw from trade pact, aides say",
+        "The notice would give Mexico and Canada six months.",
+        "en",
+        {"nafta-rounds"},
+    ),
+    (
+        "Canadian dairy farmers watch the trade pact review closely",
+        "Supply management is on the table.",
+        "en",
+        {"nafta-rounds"},
+    ),
+    (
+        "India-US trade deal talks stall over dairy",
+        "Washington wants access for its milk.",
+        "en",
+        set(),
+    ),
+    (
+        "India-US trade talks: dairy access is the sticking point",
+        "New Delhi refuses to open its milk market to American farmers.",
+        "en",
+        set(),
+    ),
+    (
+        "Democrats press Greer on trade talks with India",
+        "The trade representative defended the framework.",
+        "en",
+        set(),
+    ),
+    (
+        "U.S. and Vietnam talks on rules of origin for transshipped goods",
+        "Washington wants a 40% tariff on rerouted products.",
+        "en",
+        set(),
+    ),
+    ("Ecuador sets objectives for talks with Mexico", "Quito wants shrimp access.", "en", set()),
+    (
+        "Mexico rules of origin for cars exported to Brazil revised in talks",
+        "Itamaraty and the economy ministry met in Brasilia.",
+        "en",
+        set(),
+    ),
+    (
+        "Mexico withdraws from the tomato suspension pact talks with U.S.",
+        "Growers in Sinaloa worry about the antidumping deposit.",
+        "en",
+        set(),
+    ),
+    (
+        "Trump withdraws from Paris climate pact as Mexico and Canada stay",
+        "Leaders criticised the move.",
+        "en",
+        set(),
+    ),
+    (
+        "Trudeau and Biden discuss continental defence negotiations",
+        "NORAD modernization talks will resume in Ottawa.",
+        "en",
+        set(),
+    ),
+    (
+        "Greer: talks with Mexico on steel quotas progress",
+        "The trade representative said a deal on the metal could come soon.",
+        "en",
+        {"steel-tariffs"},
+    ),
+    (
+        "Guajardo: hay que cerrar el T-MEC antes de julio",
+        "El secretario confía en un acuerdo.",
+        "es",
+        {"nafta-rounds"},
+    ),
+    (
+        "GM cerrará planta en Ramos Arizpe pese al T-MEC",
+        "La armadora trasladará la producción.",
+        "es",
+        set(),
+    ),
+    (
+        "Canada and Mexico sign new trade accord on aerospace parts",
+        "Bombardier and Safran welcomed it.",
+        "en",
+        set(),
+    ),
+    (
+        "Biden and Trudeau discuss new trade deal with the U.K.",
+        "Both leaders met in Ottawa.",
+        "en",
+        set(),
+    ),
+    ("Mexico City's new pact with Uber drivers", "The U.S. company agreed on fees.", "en", set()),
+    (
+        "El nuevo tratado de aguas entre México y Estados Unidos",
+        "La CILA negocia la entrega de agua del río Bravo.",
+        "es",
+        set(),
+    ),
+    (
+        "Trump threatens new trade pact unless Mexico stops migrants",
+        "The president said the deal was at risk.",
+        "en",
+        set(),
+    ),
+    (
+        "Mexico and U.S. sign new trade agreement on sugar",
+        "The suspension agreements set export limits.",
+        "en",
+        set(),
+    ),
+    (
+        "Salinas recuerda cómo se negoció el TLC con Estados Unidos",
+        "El expresidente presenta sus memorias.",
+        "es",
+        set(),
+    ),
+    (
+        "TLC con Colombia: Estados Unidos retoma la negociación",
+        "Bogotá pide revisar el capítulo agrícola.",
+        "es",
+        set(),
+    ),
+    (
+        "Trump dice que México pagará el muro con el nuevo tratado",
+        "Los ahorros del acuerdo comercial cubrirán la obra, según el presidente.",
+        "es",
+        {"border-wall"},
+    ),
+    (
+        "Corn growers recall the pact negotiated under Salinas",
+        "NAFTA's 1994 opening flooded Mexico with U.S. grain.",
+        "en",
+        set(),
+    ),
+    # steel-tariffs: the metal and the duty in one headline; the war over the metal.
+    (
+        "Steel imports through the port of Baltimore slide as the new duties take hold",
+        "Importers cited the national-security tariffs.",
+        "en",
+        {"steel-tariffs"},
+    ),
+    (
+        "La guerra por el acero llega a los productores de cerdo",
+        "Los porcicultores temen la represalia mexicana.",
+        "es",
+        {"steel-tariffs"},
+    ),
+    (
+        "Steel stocks lead a broad rally as the Fed holds rates and Trump again delays his tariffs",
+        "Investors bought shares across the market.",
+        "en",
+        set(),
+    ),
+    (
+        "Steel output climbs at Monterrey mills after a quiet winter, while car tariffs dominate"
+        " Detroit",
+        "Ternium said demand rose.",
+        "en",
+        set(),
+    ),
+    ("La guerra de las galaxias: Man of Steel", "Reseña de cine.", "es", set()),
+    (
+        "Acerinox warns 25% U.S. levy hurts exports from Spain",
+        "The company has a plant in Kentucky.",
+        "en",
+        {"steel-tariffs"},
+    ),
+    ("Thyssenkrupp elevator unit sold to private equity", "The deal is large.", "en", set()),
+    ("Rusal sanctions lifted by U.S. Treasury", "Deripaska cut his stake.", "en", set()),
+    # border-wall: the whole line's towns, a side of the line, the headline's wall over the
+    # summary's works, the wall's heights; other walls in those towns stay out.
+    (
+        "Crews raise new bollards east of Naco",
+        "Contractors are replacing the old landing-mat fence along the line.",
+        "en",
+        {"border-wall"},
+    ),
+    (
+        "Vecinos de Sonoyta ven avanzar el muro",
+        "Del lado estadounidense, las máquinas trabajan en un nuevo tramo.",
+        "es",
+        {"border-wall"},
+    ),
+    (
+        "Nuevo Laredo: la barda del lado texano ya llega a la ribera",
+        "Los pescadores dicen que perdieron el acceso al río.",
+        "es",
+        {"border-wall"},
+    ),
+    (
+        "La valla de 30 pies ya cruza el cerro en Tecate",
+        "Vecinos la ven desde el centro de la ciudad.",
+        "es",
+        {"border-wall"},
+    ),
+    (
+        "Muro de escuela en Nogales será reconstruido",
+        "La obra costará 300 mil pesos, dijo el alcalde.",
+        "es",
+        set(),
+    ),
+    ("Fence around Naco school gets funding", "The district approved money for it.", "en", set()),
+    ("Derrumban muro del panteón de Sonoyta", "La reconstrucción costará 2 mdp.", "es", set()),
+    (
+        "Homeowner's 30-foot garden wall in Texas draws complaints",
+        "Neighbors say it blocks the sun.",
+        "en",
+        set(),
+    ),
+    (
+        "San Luis Potosí: levantan muro en el centro histórico",
+        "La obra del ayuntamiento costará dos millones de pesos.",
+        "es",
+        set(),
+    ),
+    ("Reynosa: the mayor's new plaza wall", "Construction cost 2 million pesos.", "en", set()),
+    ("Climbers scale 30-foot wall at Tucson gym", "The new route opened Monday.", "en", set()),
+    (
+        "A 30-foot wall of water hits the Rio Grande Valley coast",
+        "Hurricane surge flooded Brownsville streets.",
+        "en",
+        set(),
+    ),
+    (
+        "El muro de la fama del lado mexicano del estadio",
+        "Los aficionados de Xolos firmaron.",
+        "es",
+        set(),
+    ),
+    (
+        "El Paso hospital builds new wall for emergency room",
+        "The construction will cost $5 million.",
+        "en",
+        set(),
+    ),
+    ("Reynosa: muro de casa se derrumba por lluvias", "La obra era reciente.", "es", set()),
+    ("Los texanos levantan un muro en la defensa", "El equipo de Houston ganó.", "es", set()),
+]
+
+
+@pytest.mark.parametrize(("title", "summary", "lang", "want"), ROUND_SIX)
+def test_round_six_rules(title: str, summary: str, lang: str, want: set[str]) -> None:
+    assert _topics(title, summary, lang) == want
+
+
 def _run_script(*args: str) -> subprocess.CompletedProcess[str]:
     # Test-only packages are made unimportable, as in the venv `make run` builds.
     blocked = ";".join(f"sys.modules[{name!r}] = None" for name in TEST_ONLY)
@@ -645,7 +972,7 @@ def _run_script(*args: str) -> subprocess.CompletedProcess[str]:
 
 # The blind set of the next round, written by someone else and merged later: the tests
 # tolerate its absence and never read it.
-HELDOUT5 = DATA / "topics_heldout5.yaml"
+HELDOUT6 = DATA / "topics_heldout6.yaml"
 
 
 @pytest.mark.slow
@@ -653,9 +980,11 @@ def test_quality_script_agrees_and_needs_no_test_packages() -> None:
     done = _run_script("--json")
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout)
-    spent = {"tuning", "tuning2", "tuning3", "heldout", "heldout2", "heldout3", "heldout4"}
-    assert set(result) == spent | ({"heldout5"} if HELDOUT5.exists() else set())
-    assert ("heldout5 left out" in done.stderr) != HELDOUT5.exists()
+    spent = {
+        "tuning", "tuning2", "tuning3", "heldout", "heldout2", "heldout3", "heldout4", "heldout5",
+    }  # fmt: skip
+    assert set(result) == spent | ({"heldout6"} if HELDOUT6.exists() else set())
+    assert ("heldout6 left out" in done.stderr) != HELDOUT6.exists()
     for name, source in (("tuning", ITEMS), ("tuning2", ITEMS2), ("tuning3", ITEMS3)):
         for lang in ("en", "es", None):
             for topic, (_p, _r, tp, fp, fn) in scores(lang, source).items():
@@ -670,19 +999,19 @@ def test_quality_script_agrees_and_needs_no_test_packages() -> None:
 def test_quality_script_never_prints_heldout_items() -> None:
     done = _run_script("--misses")
     assert done.returncode == 0, done.stderr
-    # heldout4 is spent (round five tuned on it): its misses print like the tuning sets'.
-    assert "| heldout4 |" in done.stdout
-    assert _run_script("--set", "heldout4", "--misses").returncode == 0
+    # heldout5 is spent (round six tuned on it): its misses print like the tuning sets'.
+    assert "| heldout5 |" in done.stdout
+    assert _run_script("--set", "heldout5", "--misses").returncode == 0
     listed = {line.split()[0] for line in done.stdout.splitlines() if line[:1].isalpha()}
-    assert "heldout5" not in listed
-    refused = _run_script("--set", "heldout5", "--misses")
+    assert "heldout6" not in listed
+    refused = _run_script("--set", "heldout6", "--misses")
     assert refused.returncode == 2
-    assert "| heldout5 |" not in refused.stdout
-    if not HELDOUT5.exists():
+    assert "| heldout6 |" not in refused.stdout
+    if not HELDOUT6.exists():
         assert "not there" in refused.stderr
         return
     assert "never the held-out" in refused.stderr
-    assert "| heldout5 |" in done.stdout
+    assert "| heldout6 |" in done.stdout
     assert not refused.stdout.strip()
 
 
