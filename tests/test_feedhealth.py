@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tracker.models import Article, FeedSpec, PollOutcome
+from tracker.models import Article, FeedSpec, HealthStatus, PollOutcome
 from tracker.service.feedhealth import FeedHealthMonitor
 from tracker.store.facade import Store
 
@@ -115,3 +115,69 @@ def test_an_hourly_feed_polled_every_15_minutes(dated: bool, tmp_path: Path) -> 
     assert monitor.check_silence() == 1, dated
     (body,) = [r[0] for r in store.query("SELECT body FROM notices")]
     assert "usually does every 1h" in body, (dated, body)
+
+
+def _statements(store: Store) -> list[str]:
+    """Every statement the store's connection runs from now on."""
+    seen: list[str] = []
+    store.db.conn.set_trace_callback(seen.append)
+    return seen
+
+
+def _fail(store: Store, monitor: FeedHealthMonitor, feed_id: int, now: float) -> bool:
+    (state,) = [s for s in store.pollable_feeds(now) if s.id == feed_id]
+    with store.transaction():
+        store.record_failure(feed_id, now=now, next_check_at=now, status=500, error="HTTP 500")
+        return monitor.after_poll(state, PollOutcome("A", ok=False, error="HTTP 500"))
+
+
+def _succeed(store: Store, monitor: FeedHealthMonitor, new_entries: int = 0) -> bool:
+    (state,) = store.pollable_feeds(HOUR)
+    with store.transaction():
+        store.record_success(
+            state.id, now=HOUR, next_check_at=2 * HOUR, status=304, etag=None,
+            last_modified=None, body_hash=None, baseline_done=True,
+        )  # fmt: skip
+        return monitor.after_poll(state, PollOutcome("A", ok=True, new_entries=new_entries))
+
+
+def test_a_304_of_a_healthy_feed_reads_nothing_more(tmp_path: Path) -> None:
+    store, _ = _feed(tmp_path)
+    monitor = FeedHealthMonitor(store, "ops", 2, 10, HOUR, clock=lambda: HOUR)
+    seen = _statements(store)
+    assert _succeed(store, monitor) is False
+    # The feed's state said ok: its success write and nothing else about its health.
+    assert not [s for s in seen if s.startswith("SELECT health")], seen
+    seen.clear()
+    assert _succeed(store, monitor, new_entries=2) is False  # news may end a silence: read
+    assert [s for s in seen if s.startswith("SELECT health")], seen
+
+
+def test_health_changed_by_another_process_is_seen_at_the_next_poll(tmp_path: Path) -> None:
+    store, feed_id = _feed(tmp_path)
+    monitor = FeedHealthMonitor(store, "ops", 2, 10, HOUR, clock=lambda: HOUR)
+    assert _succeed(store, monitor) is False
+    # Another process (another daemon's monitor, say) marks the feed failing, then the feed
+    # answers here: the state read for this poll says failing, so it recovers, once.
+    other = Store(tmp_path / "t.db")
+    other.set_feed_health(feed_id, HealthStatus.FAILING)
+    other.db.conn.commit()
+    other.close()
+    assert _succeed(store, monitor) is True
+    assert _succeed(store, monitor) is False
+    assert store.feed_health(feed_id)[0] == "ok"
+    subjects = [r[0] for r in store.query("SELECT subject FROM notices ORDER BY id")]
+    assert subjects == ["feed recovered: A"]
+
+
+def test_failing_and_recovering_with_states_read_from_the_store(tmp_path: Path) -> None:
+    store, feed_id = _feed(tmp_path)
+    monitor = FeedHealthMonitor(store, "ops", 2, 10, HOUR, clock=lambda: HOUR)
+    assert _succeed(store, monitor) is False
+    assert _fail(store, monitor, feed_id, HOUR) is False  # one error: not yet failing
+    assert _fail(store, monitor, feed_id, HOUR) is True
+    assert _fail(store, monitor, feed_id, HOUR) is False  # one notice, not one per poll
+    assert _succeed(store, monitor) is True  # a 304 ends the failing spell
+    assert _succeed(store, monitor) is False
+    subjects = [r[0] for r in store.query("SELECT subject FROM notices ORDER BY id")]
+    assert subjects == ["feed failing: A", "feed recovered: A"]

@@ -27,7 +27,13 @@ from tracker.errors import (
     RedirectRefused,
     ResponseTooLarge,
 )
-from tracker.ingest.fetch import RedirectGuard, fetch, internal_address, make_client
+from tracker.ingest.fetch import (
+    ACCEPT,
+    RedirectGuard,
+    fetch,
+    internal_address,
+    make_client,
+)
 from tracker.ingest.pipeline import Poller
 from tracker.models import FetchResult
 from tracker.service.daemon import poll_settings
@@ -248,6 +254,60 @@ def test_cut_short_and_missing_answers_are_invalid_responses() -> None:
     assert str(silent.value) == "ServerDisconnectedError: Server disconnected"
     with pytest.raises(InvalidURL, match="NonHttpUrlClientError: ftp://x/f"):
         _get("ftp://x/f")
+
+
+class _RecordingServer(RawServer):
+    """Keeps each request's bytes (up to the blank line) and answers 304."""
+
+    def __init__(self) -> None:
+        self.requests: list[bytes] = []
+        super().__init__()
+
+    def session(self, conn: socket.socket) -> None:
+        data = b""
+        while b"\r\n\r\n" not in data:
+            chunk = conn.recv(65536)
+            if not chunk:
+                return
+            data += chunk
+        self.requests.append(data.split(b"\r\n\r\n", 1)[0])
+        conn.sendall(b"HTTP/1.1 304 Not Modified\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+
+
+def _wire(server: _RecordingServer, **kw: object) -> list[str]:
+    """The request line and header lines of one conditional fetch, as the server read them."""
+    result = _run(
+        lambda c: fetch(
+            c, server.url("/f.xml"), etag='"v1"', last_modified="Fri, 04 Dec 2026 18:00:00 GMT",
+            max_bytes=1000, **kw,  # type: ignore[arg-type]
+        )
+    )  # fmt: skip
+    assert result.not_modified and result.etag == '"v1"'
+    return server.requests[-1].decode("latin-1").split("\r\n")
+
+
+def test_what_a_conditional_request_sends() -> None:
+    with _RecordingServer() as server:
+        lines = _wire(server, headers={"X-Api-Key": "k-123"}, auth=("ann", "pw"))
+        assert lines[0] == "GET /f.xml HTTP/1.1"
+        # Sorted: aiohttp may order them its own way; every one is there exactly once.
+        assert sorted(lines[1:]) == sorted(
+            [
+                f"Host: 127.0.0.1:{server.port}",
+                "User-Agent: tracker-test",
+                "Accept: " + ACCEPT,
+                "Accept-Encoding: gzip, deflate",
+                "X-Api-Key: k-123",
+                'If-None-Match: "v1"',
+                "If-Modified-Since: Fri, 04 Dec 2026 18:00:00 GMT",
+                "Authorization: Basic YW5uOnB3",  # ann:pw
+            ]
+        )
+        # A feed's own Host and User-Agent replace tracker's, and are sent once.
+        lines = _wire(server, headers={"host": "feeds.example", "User-Agent": "feed-ua"})
+        named = sorted(h.lower() for h in lines if h.lower().startswith(("host:", "user-agent:")))
+        assert named == ["host: feeds.example", "user-agent: feed-ua"]
+        assert not any(h.lower().startswith(("content-length", "transfer-encoding")) for h in lines)
 
 
 def test_fetch_failures_are_one_tree() -> None:

@@ -178,3 +178,28 @@ def test_an_element_with_100000_attributes_is_refused_before_feedparser() -> Non
         + b"]]></description></item></channel></rss>"
     )
     assert len(parse_feed(body, {}).entries) == 1
+
+
+def test_a_parse_looks_for_no_module() -> None:
+    """feedparser's default SAX driver list starts with libxml2's bindings: a failed import
+    per parse that searched sys.path, and another parser wherever they are installed."""
+    import importlib.abc
+    import sys
+
+    class Watch(importlib.abc.MetaPathFinder):
+        def __init__(self) -> None:
+            self.sought: list[str] = []
+
+        def find_spec(self, name: str, path: object = None, target: object = None) -> None:
+            self.sought.append(name)
+
+    rss = b"<rss version='2.0'><channel><item><title>a</title></item></channel></rss>"
+    parse_feed(rss, {"content-type": "application/xml"})  # feedparser imported first
+    watch = Watch()
+    sys.meta_path.insert(0, watch)
+    try:
+        parsed = parse_feed(rss, {"content-type": "application/xml"})
+    finally:
+        sys.meta_path.remove(watch)
+    assert [e.title for e in parsed.entries] == ["a"] and parsed.warning is None
+    assert watch.sought == []

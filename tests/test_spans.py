@@ -176,6 +176,21 @@ def test_fingerprints_depend_on_the_root_and_the_content_type() -> None:
     assert spans.unpack(spans.pack(a.prints)) == frozenset(a.prints)
 
 
+def test_fingerprints_are_what_earlier_versions_stored() -> None:
+    """The hash of the Content-Type, the root start tag and the item's bytes: feeds' stored
+    fingerprints stay valid across versions that compute it another way."""
+    import hashlib
+
+    root, item = b"<rss version='2.0'>", b"<item><title>a &amp; b</title></item>"
+    found = spans.split(
+        root + b"<channel>" + item + item + b"</channel></rss>",
+        {"content-type": "text/xml; charset=utf-8"},
+    )
+    assert found is not None
+    expected = hashlib.blake2b(b"text/xml; charset=utf-8\0" + root + b"\0" + item, digest_size=12)
+    assert found.prints == (expected.digest(), expected.digest())
+
+
 class _Recording:
     """The inline parser, keeping each result (how many known items it cut)."""
 

@@ -131,6 +131,28 @@ def test_the_index_learns_a_report_only_after_its_transaction_commits(tmp_path: 
     store.close()
 
 
+def test_each_new_article_is_weighed_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Its features serve the finds in the committed and the pending index, the pending
+    add and the commit's add (they were extracted 3 to 4 times per new article)."""
+    store, feed = _store(tmp_path)
+    step = StoryStep(rebuild(store, 72 * 3600, NOW))
+    weighed: list[str] = []
+    weigher = step.index.weigher
+    extract = weigher.extract
+    monkeypatch.setattr(weigher, "extract", lambda t, *a: weighed.append(t) or extract(t, *a))
+    with step.transaction(store, NOW):
+        _, _, s1 = step.add_entry(store, feed, _article("1", "Tariffs on steel"), NOW)
+        _, _, s2 = step.add_entry(store, feed, _article("2", "Tariffs on steel rise"), NOW)
+        _, _, s3 = step.add_entry(store, feed, _article("3", "A flood in the valley"), NOW)
+    assert weighed == ["Tariffs on steel", "Tariffs on steel rise", "A flood in the valley"]
+    assert s2 == s1 != s3 and len(step.index) == 3
+    # Committed with those features: a later copy finds its story.
+    later = _article("4", "TARIFFS ON STEEL")
+    joined = step.find(report_of(99, later, NOW))
+    assert joined is not None and joined.story == s1
+    store.close()
+
+
 def test_a_deferred_index_is_built_by_the_first_stored_entry(tmp_path: Path) -> None:
     store, feed = _store(tmp_path)
     step = StoryStep(rebuild(store, 72 * 3600, NOW))

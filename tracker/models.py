@@ -40,6 +40,8 @@ class FeedState:
     moved_to: str | None = None
     # The fingerprints of the items its last clean parse saw (ingest.spans.pack), if any.
     item_prints: bytes | None = None
+    # The feed's health as stored when this state was read (None: not read with it).
+    health: HealthStatus | None = None
 
 
 @dataclass(frozen=True)

@@ -39,7 +39,7 @@ _DECLARED = re.compile(rb"""\A\s*<\?xml[^>]*?encoding\s*=\s*["']([A-Za-z0-9._:-]
 _CHARSET = re.compile(r"""charset\s*=\s*["']?([A-Za-z0-9._:-]+)""", re.IGNORECASE)
 _ROOT = re.compile(rb"<(?![?!])[^>]*>")
 _UTF8 = frozenset({"utf-8", "utf8", "us-ascii", "ascii"})
-_UNSURE_IN_ITEM = (b"xmlns", b"xml:base")
+_UNSURE_IN_ITEM = re.compile(rb"xmlns|xml:base")
 
 FINGERPRINT_BYTES = 12
 
@@ -119,16 +119,21 @@ def split(body: bytes, headers: Mapping[str, str]) -> Spans | None:
             start, pos = -1, rest.end()
     if start >= 0 or not bounds:
         return None
-    if any(marker in body[s:e] for s, e in bounds for marker in _UNSURE_IN_ITEM):
+    # Searched and hashed in place: copying each item's bytes (twice for the search) was a
+    # third of the scan.
+    if any(_UNSURE_IN_ITEM.search(body, s, e) for s, e in bounds):
         return None
     root = _ROOT.search(body, 0, bounds[0][0])
     context = headers.get("content-type", "").encode("utf-8", "replace") + b"\0"
     context += (root.group() if root else b"") + b"\0"
-    prints = tuple(
-        hashlib.blake2b(context + body[s:e], digest_size=FINGERPRINT_BYTES).digest()
-        for s, e in bounds
-    )
-    return Spans(body, tuple(bounds), prints)
+    seed = hashlib.blake2b(context, digest_size=FINGERPRINT_BYTES)
+    view = memoryview(body)
+    prints: list[bytes] = []
+    for s, e in bounds:
+        item = seed.copy()  # the hash of context + the item's bytes, as before
+        item.update(view[s:e])
+        prints.append(item.digest())
+    return Spans(body, tuple(bounds), tuple(prints))
 
 
 def _plain_encoding(body: bytes, headers: Mapping[str, str]) -> bool:

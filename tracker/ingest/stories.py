@@ -22,6 +22,7 @@ from tracker.heap import paused_gc
 from tracker.log import event
 from tracker.models import Article
 from tracker.store.facade import Placement, ReportRow, Store
+from tracker.stories.features import Features
 from tracker.stories.index import Joined, Report, StoryIndex
 from tracker.stories.reports import report_of
 from tracker.text import primary_subtag
@@ -72,7 +73,9 @@ class StoryStep:
     # ``_build`` made it (a deferred step, see there).
     _index: StoryIndex | None = None
     _build: Callable[[float], StoryIndex] | None = None
-    _pending: list[tuple[Report, int]] = field(default_factory=list)
+    # This transaction's reports, each with its story and its features (extracted once:
+    # the committed index, the pending one and the commit all use them).
+    _pending: list[tuple[Report, int, Features]] = field(default_factory=list)
     _pending_index: StoryIndex | None = None
     _pruned_at: float = 0.0
 
@@ -102,11 +105,11 @@ class StoryStep:
             self._index, self._build = self._build(now), None
         return self._index
 
-    def find(self, report: Report) -> Joined | None:
+    def find(self, report: Report, features: Features | None = None) -> Joined | None:
         """What ``report`` joins: a committed story, else one begun in this transaction."""
-        found = self.index.find(report)
+        found = self.index.find(report, features)
         if found is None and self._pending_index is not None:
-            found = self._pending_index.find(report)
+            found = self._pending_index.find(report, features)
         return found
 
     def add_entry(
@@ -118,9 +121,15 @@ class StoryStep:
         self.ready(now)  # a deferred index is built before this article writes anything
         report = report_of(0, article, now)  # its key (the article id) comes with the INSERT
         placed: list[Placement] = []
+        # Extracted once, here, for the finds in both indexes, the pending add and the
+        # commit's: each did it again (the pending index and the keyed copy of the report
+        # missed the index's one-report memo), 3 to 4 times per new article.
+        features: list[Features] = []
 
         def place() -> Placement:
-            joined = self.find(report)
+            if not features:
+                features.append(self.index.features(report))
+            joined = self.find(report, features[0])
             if joined is None:
                 chosen = Placement(store.new_story(article.title, report.published_at, now))
             else:
@@ -134,7 +143,7 @@ class StoryStep:
         article_id, is_new = store.add_entry(feed_id, article, now, place)
         if placed:
             story = placed[0].story_id
-            self._remember(_keyed(report, article_id), story)
+            self._remember(_keyed(report, article_id), story, features[0])
             return article_id, is_new, story
         known = store.article_story(article_id)
         if known is not None:
@@ -143,14 +152,14 @@ class StoryStep:
         # Stored without a story (by a tracker without them): it begins one now.
         story = store.new_story(article.title, report.published_at, now)
         store.assign_story(article_id, Placement(story), now)
-        self._remember(_keyed(report, article_id), story)
+        self._remember(_keyed(report, article_id), story, self.index.features(report))
         return article_id, is_new, story
 
-    def _remember(self, report: Report, story: int) -> None:
-        self._pending.append((report, story))
+    def _remember(self, report: Report, story: int, features: Features) -> None:
+        self._pending.append((report, story, features))
         if self._pending_index is None:
             self._pending_index = self.index.empty()
-        self._pending_index.add(report, story)
+        self._pending_index.add(report, story, features)
 
     @contextmanager
     def transaction(self, store: Store, now: float) -> Iterator[None]:
@@ -184,16 +193,16 @@ class StoryStep:
             return
         del self._pending[mark:]
         self._pending_index = self.index.empty()
-        for report, story in self._pending:
-            self._pending_index.add(report, story)
+        for report, story, features in self._pending:
+            self._pending_index.add(report, story, features)
 
     def commit(self, now: float) -> None:
         """The transaction committed: its reports join the index."""
         if self._index is None:  # deferred, and nothing was assigned yet
             self.discard()
             return
-        for report, story in self._pending:
-            self.index.add(report, story)
+        for report, story, features in self._pending:
+            self.index.add(report, story, features)
         self.discard()
         if now - self._pruned_at >= PRUNE_EVERY_S:
             self._pruned_at = now

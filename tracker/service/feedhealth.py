@@ -45,6 +45,12 @@ class FeedHealthMonitor:
 
     def after_poll(self, state: FeedState, outcome: PollOutcome) -> bool:
         """Record a transition caused by this poll; True when a notice was queued."""
+        if outcome.ok and not outcome.new_entries and state.health is HealthStatus.OK:
+            # No read: the row said ok when this poll's state was read, and a success that
+            # brought no entry can only end a failing spell, which only this feed's own
+            # failed polls begin (its polls never overlap). A silence begun meanwhile is
+            # ended by a poll with news, which reads. Most polls are such 304s.
+            return False
         health, errors, last_error, last_success = self.store.feed_health(state.id)
         if not outcome.ok and health is not HealthStatus.FAILING and errors >= self.fail_after:
             since = (

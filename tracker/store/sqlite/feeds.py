@@ -238,6 +238,7 @@ class FeedTables(Tables):
             consecutive_errors=row[7],
             moved_to=row[8],
             item_prints=row[9],
+            health=HealthStatus(row[10]),
         )
 
     def record_moved(self, state: FeedState, moved_to: str | None) -> bool:
@@ -252,5 +253,5 @@ class FeedTables(Tables):
 
 _STATE_COLUMNS = (
     "id, url, name, etag, last_modified, body_hash, baseline_done, consecutive_errors, moved_to,"
-    " item_prints"
+    " item_prints, health"
 )
