@@ -3,6 +3,7 @@ instance lock, feed health notices and secrets kept out of the logs."""
 
 from __future__ import annotations
 
+import re
 import signal
 import socket
 import sqlite3
@@ -174,7 +175,9 @@ def test_metrics_and_healthz_over_http(feed_server: FeedServer, tmp_path: Path) 
                 text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10).text
             except httpx.TransportError:
                 return False
-            return 'tracker_polls_total{result="not_modified"}' in text
+            # The counter is exported at 0 from the start: wait for a real 304, the second poll.
+            found = re.search(r'^tracker_polls_total\{result="not_modified"\} (\S+)$', text, re.M)
+            return found is not None and float(found[1]) >= 1
 
         daemon.wait_for(polled_again, timeout=40)
         text = httpx.get(f"http://127.0.0.1:{port}/metrics").text

@@ -278,6 +278,31 @@ def test_lists_expand_to_any_item() -> None:
     assert hits("title:@nafta NEAR/3 trump", doc("Trump ataca el TLCAN"), LISTS)
 
 
+def test_long_lists_are_one_test_each_and_match_as_their_terms_do() -> None:
+    """An @list of hundreds of words and phrases is planned as one set test and one scan
+    (not a test per term): the same matches, terms and snippets, in a short test."""
+    words = [f"w{i}" for i in range(300)]
+    phrases = [f"p{i} q{i}" for i in range(100)]
+    lists = {"words": words, "phrases": phrases, "both": [*words[:5], *phrases[:5], "ra*"]}
+    query = "(@words OR @phrases) AND NOT title:@phrases AND (x OR title:(@both))"
+    matcher = Matcher.from_topics([TopicSpec("t", query)], lists)
+    assert len(matcher._topics[0].plan.expr) < 300  # the plan is the point
+    cases = [
+        (doc("x w7", "w299 and p3 q3"), ("w7", "w299", "p3 q3", "x")),
+        (doc("p4 q4 rat", "w1"), ()),  # a phrase of @phrases in the title
+        (doc("rat w2", "p99 q99"), ("w2", "p99 q99", "ra*")),
+        (doc("x", "q5 p5 w300 p101 q101"), ()),  # out of order, and not in the lists
+        (doc("x", "p2 p2 q2"), ("p2 q2", "x")),
+    ]
+    for article, terms in cases:
+        expected = evaluate_reference(query, article, lists)
+        found = matcher.match(article)
+        assert bool(found) == expected == bool(terms), article
+        if found:
+            assert found[0].terms == terms
+            assert "**" in found[0].snippet
+
+
 def test_topic_feed_and_language_restrictions() -> None:
     topics = [
         TopicSpec("any", "wall"),

@@ -11,7 +11,7 @@ import pytest
 
 from tracker.config.loader import raw_secrets
 from tracker.models import FeedSpec
-from tracker.redact import Redactor, mask_url
+from tracker.redact import MASK, Redactor, mask_url
 from tracker.store.facade import Store
 
 PASSWORD = "contraseña-ñ"
@@ -82,3 +82,18 @@ def test_the_store_masks_what_it_writes_and_keeps_feed_tokens_out(tmp_path: Path
     store.close()
     for path in tmp_path.glob("t.db*"):
         assert b"tok123456" not in path.read_bytes() and PASSWORD.encode() not in path.read_bytes()
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "https://user:pw@host.example/feed",  # '@' alone is what the userinfo needs
+        "see https://host.example/f?token=abc&x=1",  # '=' alone is what a parameter needs
+        "no url: a=b; ?key=value",
+    ],
+)
+def test_text_with_a_url_credential_is_masked_and_plain_text_left_alone(text: str) -> None:
+    masked = Redactor()(text)
+    assert masked != text and MASK in masked
+    plain = "Border wall vote: 12 senators, 3 votes short (https://n.example/a/b.xml)"
+    assert Redactor()(plain) == plain

@@ -100,6 +100,39 @@ def test_sync_feeds_adds_and_retires(tmp_path: Path) -> None:
     assert len(store.due_feeds(300, 10)) == 2
 
 
+def test_sync_feeds_writes_only_the_rows_that_change(tmp_path: Path) -> None:
+    store = Store(tmp_path / "t.db")
+    specs = [FeedSpec(f"https://f{i}/", f"F{i}", 60) for i in range(50)]
+    store.sync_feeds(specs, now=100)
+    conn = store.db.conn
+    before = conn.total_changes
+    store.sync_feeds(specs, now=200)  # a start or reload with the same feeds
+    assert conn.total_changes == before
+    renamed = [FeedSpec("https://f0/", "Renamed", 60), *specs[1:49]]  # f49 leaves
+    store.sync_feeds(renamed, now=300)
+    assert conn.total_changes == before + 2
+    rows = {r.url: (r.name, r.active) for r in store.feeds()}
+    assert rows["https://f0/"] == ("Renamed", True)
+    assert rows["https://f49/"] == ("F49", False)
+    assert rows["https://f1/"] == ("F1", True)
+
+
+def test_sync_feeds_masks_a_stored_token_url_and_keeps_its_row(tmp_path: Path) -> None:
+    store = Store(tmp_path / "t.db")
+    url = "https://a.example/feed?token=s3cret"
+    # A database from before secrets were masked holds the URL as configured.
+    store.db.execute(
+        "INSERT INTO feeds (url, name, next_check_at, created_at, consecutive_errors)"
+        " VALUES (?, 'A', 0, 0, 3)",
+        [url],
+    )
+    store.db.conn.commit()
+    store.sync_feeds([FeedSpec(url, "A", 60)], now=100)
+    [(stored, errors, active)] = store.query("SELECT url, consecutive_errors, active FROM feeds")
+    assert "s3cret" not in stored and stored.startswith("https://a.example/feed?token=***#")
+    assert (errors, active) == (3, 1)  # the same row, its history kept
+
+
 def test_due_feeds_respects_limit_exclusions_and_time(tmp_path: Path) -> None:
     store = Store(tmp_path / "t.db")
     store.sync_feeds([FeedSpec(f"https://f{i}/", f"F{i}", 60) for i in range(5)], now=0)

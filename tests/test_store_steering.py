@@ -65,6 +65,36 @@ def test_poll_now_keeps_retry_after_unless_forced(tmp_path: Path) -> None:
     store.close()
 
 
+def test_wait_counts_agree_with_the_feeds_rows(tmp_path: Path) -> None:
+    store = Store(tmp_path / "t.db")
+    specs = [FeedSpec(f"https://f{i}.example/", f"F{i}", 900.0) for i in range(6)]
+    store.sync_feeds(specs, 1000.0)
+    ids = {s.url: s.id for s in store.due_feeds(1000.0, 10)}
+    failures = [  # (feed, next check, hold until)
+        (0, 5000.0, None),  # backing off
+        (1, 5000.0, 4000.0),  # held (and its errors are no backoff of ours)
+        (2, 1500.0, 1500.0),  # a hold already over, and due again: neither
+        (3, 3000.0, 2500.0),  # a hold over, still backing off
+    ]
+    for i, next_check, hold in failures:
+        store.record_failure(
+            ids[specs[i].url], now=1000.0, next_check_at=next_check, status=503, error="x",
+            hold_until=hold,
+        )  # fmt: skip
+    store.sync_feeds(specs[:5], 1000.0)  # F5 retired: not counted
+    now = 2600.0
+    counts = store.feed_wait_counts(now)
+    waits = store.feed_waits(now)
+    assert (counts.feeds, counts.held, counts.held_until) == (5, 1, 4000.0)
+    backoff = [w.name for w in waits if w.consecutive_errors and w.next_check_at > now]
+    assert backoff == ["F0", "F1", "F3"] and counts.backoff == 2  # F1 is held, not backoff
+    assert counts.next_poll_at == min(w.next_check_at for w in waits) == 1000.0
+    assert [w.name for w in store.feed_waits(now, held_only=True)] == ["F1"]
+    empty = Store(tmp_path / "e.db").feed_wait_counts(now)
+    assert (empty.feeds, empty.backoff, empty.held, empty.next_poll_at) == (0, 0, 0, None)
+    store.close()
+
+
 def test_cancel_only_pending_and_replan_only_waiting_digests(tmp_path: Path) -> None:
     store, feed_id = _store(tmp_path)
     now_one = _delivery(store, feed_id, 1, digest=False, at=1001.0)

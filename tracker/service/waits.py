@@ -5,11 +5,10 @@ one-shot run skips."""
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from tracker.log import event
-from tracker.store.facade import FeedWait, Store
+from tracker.store.facade import FeedWait, Store, WaitCounts
 from tracker.units import format_duration
 
 log = logging.getLogger(__name__)
@@ -18,40 +17,15 @@ log = logging.getLogger(__name__)
 WAITS_EVERY_S = 3600.0
 
 
-@dataclass(frozen=True)
-class Waits:
-    """The schedule in numbers: feeds in backoff after errors, under a hold, next due."""
-
-    feeds: int
-    backoff: int
-    held: int
-    next_poll_at: float | None
-    held_until: float | None  # the latest hold's end
-
-
-def summarize(waits: list[FeedWait], now: float) -> Waits:
-    held = [w.hold_until for w in waits if w.hold_until is not None and w.hold_until > now]
-    backoff = sum(
-        1 for w in waits if w.consecutive_errors and w.next_check_at > now and w.hold_until is None
-    )
-    return Waits(
-        feeds=len(waits),
-        backoff=backoff,
-        held=len(held),
-        next_poll_at=min((w.next_check_at for w in waits), default=None),
-        held_until=max(held, default=None),
-    )
-
-
 def _utc(ts: float | None) -> str | None:
     if ts is None:
         return None
     return datetime.fromtimestamp(ts, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
-def log_waits(store: Store, now: float) -> Waits:
+def log_waits(store: Store, now: float) -> WaitCounts:
     """Log ``feeds.waiting``: feeds, backoff, held (and until when), next poll due."""
-    w = summarize(store.feed_waits(now), now)
+    w = store.feed_wait_counts(now)
     due = w.next_poll_at
     event(
         log,
@@ -69,4 +43,4 @@ def log_waits(store: Store, now: float) -> Waits:
 
 def skipped(store: Store, now: float) -> list[FeedWait]:
     """The active feeds a one-shot run leaves alone: a server asked them to wait."""
-    return [w for w in store.feed_waits(now) if w.hold_until is not None]
+    return store.feed_waits(now, held_only=True)

@@ -20,7 +20,7 @@ import sqlite_utils
 from tracker.errors import DatabaseReplaced, StorageFault, StoreError
 from tracker.redact import NO_SECRETS
 from tracker.store.sqlite.articles import ArticleTables, NewMatch
-from tracker.store.sqlite.control import ControlTables, FeedWait
+from tracker.store.sqlite.control import ControlTables, FeedWait, WaitCounts
 from tracker.store.sqlite.feeds import REBASELINE_AFTER_S, FeedRow, FeedTables
 from tracker.store.sqlite.listings import DeliveryView, FeedDetail, ListingTables
 from tracker.store.sqlite.matches import MatchRow, MatchTables
@@ -59,6 +59,7 @@ __all__ = [
     "Store",
     "StoryMember",
     "StoryRow",
+    "WaitCounts",
 ]
 
 # The schema level this tracker writes (the number of migrations it knows).

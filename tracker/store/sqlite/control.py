@@ -21,18 +21,45 @@ class FeedWait:
     hold_until: float | None  # a server's Retry-After, when it has not passed
 
 
+@dataclass(frozen=True)
+class WaitCounts:
+    """The schedule in numbers: feeds in backoff after errors, under a hold, next due."""
+
+    feeds: int
+    backoff: int  # after errors, not under a hold
+    held: int  # under a server's Retry-After
+    next_poll_at: float | None
+    held_until: float | None  # the latest hold's end
+
+
 class ControlTables(Tables):
     """Steering through the schedule: every change here is one UPDATE the daemon sees."""
 
-    def feed_waits(self, now: float) -> list[FeedWait]:
-        """Every active feed with its next check and any Retry-After hold still running."""
+    def feed_waits(self, now: float, *, held_only: bool = False) -> list[FeedWait]:
+        """Every active feed with its next check and any Retry-After hold still running;
+        ``held_only``: only the feeds under such a hold."""
+        held = " AND hold_until > ?" if held_only else ""
         rows = self.db.execute(
             "SELECT id, name, url, next_check_at, consecutive_errors,"
-            " CASE WHEN hold_until > ? THEN hold_until END FROM feeds WHERE active = 1"
+            f" CASE WHEN hold_until > ? THEN hold_until END FROM feeds WHERE active = 1{held}"
             " ORDER BY name",
-            [now],
+            [now, now] if held_only else [now],
         ).fetchall()
         return [FeedWait(*r) for r in rows]
+
+    def feed_wait_counts(self, now: float) -> WaitCounts:
+        """The active feeds counted in one pass: the schedule's numbers without a row each
+        in Python (the daemon logs them at start, after each reload and hourly)."""
+        row = self.db.execute(
+            "SELECT COUNT(*),"
+            " COALESCE(SUM(consecutive_errors != 0 AND next_check_at > ?"
+            " AND NOT COALESCE(hold_until > ?, 0)), 0),"
+            " COALESCE(SUM(hold_until > ?), 0), MIN(next_check_at),"
+            " MAX(CASE WHEN hold_until > ? THEN hold_until END)"
+            " FROM feeds WHERE active = 1",
+            [now, now, now, now],
+        ).fetchone()
+        return WaitCounts(*row)
 
     def poll_now(self, feed_ids: Sequence[int], now: float, force: bool = False) -> int:
         """Make these feeds due at ``now`` (the daemon polls them at its next tick). A feed

@@ -15,8 +15,8 @@ class Doc:
     """Everything a compiled topic looks at for one article (flat: read in hot code)."""
 
     __slots__ = (
-        "body_pos", "feed", "feed_hits", "folded", "hits", "lang", "segments", "snippets",
-        "texts", "views",
+        "body_pos", "feed", "feed_hits", "folded", "hits", "keys", "lang", "segments",
+        "snippets", "texts", "views",
     )  # fmt: skip
 
     def __init__(
@@ -29,6 +29,10 @@ class Doc:
         lang: str,
     ) -> None:
         self.hits = hits
+        # The keys hit, as a set: a set test against another set walks the smaller of the
+        # two (against the dict, always the dict), so an OR's set of hundreds of words
+        # costs what the article's few dozen keys cost, and one of a handful what those do.
+        self.keys = set(hits)
         self.segments = segments  # words of the title, the summary and the content
         self.body_pos = len(segments[0]) + GAP  # position of the first body word
         self.folded = folded  # each segment as split_words_folded gives it

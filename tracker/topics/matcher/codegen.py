@@ -14,10 +14,18 @@ from collections.abc import Callable, Sequence
 from typing import Any, assert_never, cast
 
 from tracker.topics.matcher.article import Doc, Span
-from tracker.topics.matcher.plan import BoolFn, Plan, Planner
+from tracker.topics.matcher.plan import (
+    TERM_SCAN_MIN,
+    BoolFn,
+    Plan,
+    Planner,
+    plain_word,
+    scanned,
+)
 from tracker.topics.matcher.spans import (
     OccurrenceFn,
     Support,
+    explain_terms,
     near_occurrences,
     words_occurrences,
 )
@@ -70,6 +78,10 @@ _EXPLAIN_SPANS = """\
         if p:
             m |= {bit}
             s += p
+"""
+# An OR's plain words and phrases: one loop over them (spans.explain_terms).
+_EXPLAIN_TERMS = """\
+        m |= {call}(d, s)
 """
 # A NEAR, or an AND under an OR: its own support function.
 _EXPLAIN_SUPPORT = """\
@@ -165,8 +177,21 @@ class Compiler(Planner):
                 bit = bits.get(id(node), 0)
                 lines.append(_EXPLAIN_SPANS.format(spans=spans, bit=bit) + fail)
             case Or():
+                # Unrolled, an @list of hundreds of terms made a body as long as its test.
+                plain = [c for c in node.children if plain_word(c) or scanned(c)]
+                batched = set(map(id, plain)) if len(plain) >= TERM_SCAN_MIN else set()
+                if batched:
+                    items = tuple(
+                        (bits.get(id(c), 0), tuple(self.key(w) for w in c.words), c.field)
+                        for c in plain
+                        if isinstance(c, Term)
+                    )
+                    call = f"_s{len(local)}"
+                    local[call] = explain_terms(items)
+                    lines.append(_EXPLAIN_TERMS.format(call=call))
                 for child in node.children:
-                    self._explain_lines(child, local, lines, under_or=True)
+                    if id(child) not in batched:
+                        self._explain_lines(child, local, lines, under_or=True)
             case And() if not under_or:
                 for child in node.children:
                     self._explain_lines(child, local, lines, under_or=False)

@@ -8,18 +8,22 @@ cannot match without (a few frozensets, checked against the article's keys in C)
 present too: most candidates fail there, before their test. A topic's test is a Python
 expression built from its AST (``3 in h and (7 in h or 9 in h) and not 4 in h``),
 compiled by ``codegen``; only key ids and generated names reach that source, never query
-text. Phrases are consecutive positions of their words' keys; NEAR compares spans.
+text. Phrases are consecutive positions of their words' keys; NEAR compares spans. An OR's
+plain words are one set test (``not d.keys.isdisjoint(_v3)``) and its phrases, or words of one
+field, one scan (``spans.any_term``): an @list of hundreds of terms is a short test, not
+hundreds of kilobytes of source to compile.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, assert_never
+from typing import Any, TypeGuard, assert_never
 
 from tracker.topics.matcher.article import Doc
 from tracker.topics.matcher.spans import (
     SpanFn,
+    any_term,
     near_any,
     near_spans,
     one_word_spans,
@@ -30,6 +34,13 @@ from tracker.topics.query import And, Lang, Near, Node, Not, Or, Term, Word
 
 BoolFn = Callable[[Doc], bool]
 Anchor = tuple[str, int | str]  # ("t", key id) text, ("f", key id) feed, ("l", code) lang
+
+# Under an OR, this many plain words or more are one set test, and this many other terms of
+# one field (phrases, a title's words) one scan. Below that the chain of ``k in h`` tests
+# is cheaper (four of them took 40 ns, one set test of the same four 60-90 ns) and its
+# source small anyway; the memory went to lists of hundreds.
+WORD_SET_MIN = 8
+TERM_SCAN_MIN = 8
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +61,19 @@ def _word_cost(word: Word) -> float:
     if word.prefix:
         cost *= 3
     return cost
+
+
+def plain_word(node: Node) -> TypeGuard[Term]:
+    """A one-word term searched anywhere (a key's presence is all it asks)."""
+    return isinstance(node, Term) and node.field == "any" and len(node.words) == 1
+
+
+def scanned(node: Node) -> str | None:
+    """The field of a term an OR's scan can take (any but a plain word, and not the feed's
+    name), else None."""
+    if isinstance(node, Term) and node.field != "feed" and not plain_word(node):
+        return node.field
+    return None
 
 
 def _word_key(word: Word) -> str:
@@ -114,26 +138,31 @@ class Planner:
             case And():
                 return self._plan_and([self.plan(child) for child in node.children])
             case Or():
-                return self._plan_or([self.plan(child) for child in node.children])
+                return self._plan_or(node)
             case Near():
                 return self._plan_near(node)
             case _:
                 assert_never(node)
 
+    def _term_anchor(self, term: Term) -> tuple[Anchor, float]:
+        """A term's anchor and cost: a phrase needs all its words, so its rarest-looking."""
+        words = term.words
+        kids = [self.key(word) for word in words]
+        rarest = min(range(len(kids)), key=lambda i: (_word_cost(words[i]), -len(words[i].text)))
+        cost = _word_cost(words[rarest]) * (0.3 if len(kids) > 1 else 1.0)
+        return ("f" if term.field == "feed" else "t", kids[rarest]), cost
+
     def _plan_term(self, term: Term) -> Plan:
         words, field = term.words, term.field
         kids = [self.key(word) for word in words]
-        # A phrase needs all its words: anchor on the one that looks rarest.
-        rarest = min(range(len(kids)), key=lambda i: (_word_cost(words[i]), -len(words[i].text)))
-        anchors = frozenset([("f" if field == "feed" else "t", kids[rarest])])
-        cost = _word_cost(words[rarest]) * (0.3 if len(kids) > 1 else 1.0)
+        anchor, cost = self._term_anchor(term)
         self.uses_feed |= field == "feed"
         hits = "d.feed_hits" if field == "feed" else "h"
         present = " and ".join(f"{kid} in {hits}" for kid in dict.fromkeys(kids))
         if len(kids) > 1 or field in ("title", "body"):
             spans = self.name(("spans", term.words, field), lambda: self.spans(term))
-            return Plan(f"({present} and {spans}(d) != [])", anchors, cost)
-        return Plan(f"({present})", anchors, cost, simple=True)
+            return Plan(f"({present} and {spans}(d) != [])", frozenset([anchor]), cost)
+        return Plan(f"({present})", frozenset([anchor]), cost, simple=True)
 
     def _plan_and(self, plans: list[Plan]) -> Plan:
         anchored = [p for p in plans if p.anchors is not None]
@@ -147,13 +176,44 @@ class Planner:
             return Plan(expr, None, 0.0)
         return Plan(expr, best.anchors, best.cost)
 
-    def _plan_or(self, plans: list[Plan]) -> Plan:
+    def _plan_or(self, node: Or) -> Plan:
+        # An @list of hundreds of terms planned a test per term: a source of hundreds of
+        # kilobytes per topic, tens of megabytes while compiling it. Its plain words are
+        # one set test over the article's keys and its phrases one scan instead.
+        words = [c for c in node.children if plain_word(c)]
+        plans: list[Plan] = []
+        batched: set[int] = set()
+        if len(words) >= WORD_SET_MIN:
+            plans.append(self._plan_words(words))
+            batched.update(map(id, words))
+        for field in ("any", "title", "body"):
+            terms = [c for c in node.children if isinstance(c, Term) and scanned(c) == field]
+            if len(terms) >= TERM_SCAN_MIN:
+                plans.append(self._plan_scan(terms, field))
+                batched.update(map(id, terms))
+        plans += [self.plan(c) for c in node.children if id(c) not in batched]
         ordered = sorted(plans, key=lambda p: not p.simple)
         expr = "(" + " or ".join(p.expr for p in ordered) + ")"
         if any(p.anchors is None for p in plans):
             return Plan(expr, None, 0.0)
         anchors = frozenset().union(*(p.anchors for p in plans if p.anchors is not None))
         return Plan(expr, anchors, sum(p.cost for p in plans))
+
+    def _plan_words(self, terms: list[Term]) -> Plan:
+        """Plain one-word terms under one OR: whether the article has any of their keys."""
+        kids = frozenset(self.key(term.words[0]) for term in terms)
+        name = self.name(("any-key", kids), lambda: kids)
+        anchors = frozenset(("t", kid) for kid in kids)
+        cost = sum(_word_cost(term.words[0]) for term in terms)
+        return Plan(f"(not d.keys.isdisjoint({name}))", anchors, cost, simple=True)
+
+    def _plan_scan(self, terms: list[Term], field: str) -> Plan:
+        """Phrases (and words of a title or body) under one OR: whether any of them occurs."""
+        kids = tuple(dict.fromkeys(tuple(self.key(w) for w in term.words) for term in terms))
+        name = self.name(("any-term", kids, field), lambda: any_term(kids, field))
+        found = [self._term_anchor(term) for term in terms]
+        anchors = frozenset(anchor for anchor, _ in found)
+        return Plan(f"{name}(d)", anchors, sum(cost for _, cost in found))
 
     def _plan_near(self, node: Near) -> Plan:
         left, right = self.plan(node.left), self.plan(node.right)

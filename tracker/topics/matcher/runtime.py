@@ -98,7 +98,7 @@ class Matcher:
         folded = (title_folded, summary_folded, content_folded)
         ctx = Doc(hits, segments, folded, feed, feed_hits, lang)
         checks, requires = self._checks, self._requires
-        absent = set(hits).isdisjoint
+        absent = ctx.keys.isdisjoint
         found: list[TopicHit] = []
         for index in sorted(candidates):
             required = requires[index]

@@ -83,6 +83,63 @@ def words_occurrences(
     return occurrences
 
 
+def any_term(terms: tuple[tuple[int, ...], ...], field: str) -> Callable[[Doc], bool]:
+    """Whether any of ``terms`` (words and phrases as key ids) occurs in ``field``: an OR's
+    terms in one scan, which looks only at those whose first word the article has."""
+    grouped: dict[int, list[tuple[int, ...]]] = {}
+    for kids in terms:
+        grouped.setdefault(kids[0], []).append(kids)
+    by_first = {kid: tuple(group) for kid, group in grouped.items()}
+    firsts = frozenset(by_first)
+
+    def holds(d: Doc) -> bool:
+        hits = d.hits
+        for kid in firsts.intersection(d.keys):  # set & set: walks the smaller
+            first = _field_positions(d, hits[kid], field)
+            if not first:
+                continue
+            for kids in by_first[kid]:
+                if len(kids) == 1 or _phrase_at(hits, kids, first):
+                    return True
+        return False
+
+    return holds
+
+
+ExplainFn = Callable[[Doc, list[Span]], int]
+
+
+def explain_terms(items: tuple[tuple[int, tuple[int, ...], str], ...]) -> ExplainFn:
+    """An OR's words and phrases explained in one loop (``items``: each term's bit, key ids
+    and field, in query order): the bits of those that occur, their spans appended."""
+
+    def explain(d: Doc, spans: list[Span]) -> int:
+        hits = d.hits
+        mask = 0
+        for bit, kids, field in items:
+            first = hits.get(kids[0])
+            if not first or not (first := _field_positions(d, first, field)):
+                continue
+            if len(kids) == 1:
+                mask |= bit
+                spans += zip(first, first, strict=True)
+            elif found := _phrase_at(hits, kids, first):
+                mask |= bit
+                spans += found
+        return mask
+
+    return explain
+
+
+def _field_positions(d: Doc, positions: list[int], field: str) -> list[int]:
+    """The ``positions`` in ``field`` (title, body or any)."""
+    if field == "title":
+        return [p for p in positions if p < d.body_pos]
+    if field == "body":
+        return [p for p in positions if p >= d.body_pos]
+    return positions
+
+
 def _phrase_at(hits: dict[int, list[int]], phrase: tuple[int, ...], first: list[int]) -> list[Span]:
     later = []
     for kid in phrase[1:]:
