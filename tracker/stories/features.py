@@ -16,12 +16,20 @@ report of the window): a folded word's term, a term's weight in a language and i
 across languages are each computed once and memoised, and a report's words go through the
 memos in bulk (``map`` over a dict whose ``__missing__`` fills it), so a word seen before
 costs no Python-level call at all.
+
+The features are stored with each article (``stories/codec.py``), so a start decodes them
+instead of reading the words again. A stored value is used only under the key that wrote it
+(``Weigher.key``): ``EXTRACTION_VERSION``, the lexicon with the config's lists, the word
+lists' source and the Unicode tables folding relies on. Whoever changes what ``extract``
+returns bumps ``EXTRACTION_VERSION`` (tests/test_stories_codec.py fails until they do).
 """
 
 from __future__ import annotations
 
 import functools
+import hashlib
 import itertools
+import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TypeVar
@@ -42,6 +50,9 @@ LIST_WEIGHT = 3.5  # a group of the config's lists: names the user cares about
 STRONG = 2.0  # a shared term this heavy (across languages) is evidence on its own
 ACTOR_MIN = 2.5  # a word this rare can be an agent or a target (a name)
 MEMO_WORDS = 400_000  # per language: a hostile feed's junk words cannot grow it for ever
+# What ``Weigher.extract`` returns for a given lexicon and word lists: bumped with every
+# change to it, so that features stored by an older extraction are read again, not decoded.
+EXTRACTION_VERSION = 1
 
 _V = TypeVar("_V")
 
@@ -109,6 +120,19 @@ class Weigher:
         self._cross: _Memo[float] = _Memo(self._cross_weight)
         self._weights: dict[str, _Memo[float]] = {}  # lang -> term -> weight
         self._terms: dict[str, _Memo[str | None]] = {}  # lang -> folded word -> term
+
+    @functools.cached_property
+    def key(self) -> int:
+        """Which extraction stored features come from (``articles.features_key``): a digest
+        of ``EXTRACTION_VERSION``, the lexicon (the config's lists included), the word
+        lists' source and the Unicode version, as a positive 63-bit integer. Features
+        stored under another key are extracted again."""
+        digest = hashlib.blake2b(digest_size=8)
+        head = f"{EXTRACTION_VERSION}\n{self.rarity.source}\n{unicodedata.unidata_version}\n"
+        digest.update(head.encode())
+        for words, concept in sorted(self.lexicon.phrases.items()):
+            digest.update(f"{' '.join(words)}\t{concept.term}\t{concept.kind}\n".encode())
+        return int.from_bytes(digest.digest(), "big") >> 1
 
     # -------------------------------------------------------------------- weights
 

@@ -4,7 +4,8 @@ This module fixes the interface the pipeline, the store and the CLI use. It is p
 database, no I/O. The caller owns story ids (the store's), feeds reports in publication
 order, and calls ``add`` only once the report's story is committed, so a rolled-back
 transaction never leaves a report in the index. ``rebuild`` fills a new index from stored
-(report, story) pairs at start, so nothing of it needs persisting.
+(report, story) pairs at start; ``add`` takes a report's features when the caller has them
+(the store keeps each article's, ``stories/codec.py``), so a start need not extract them.
 
 How a report finds its story (``find``):
 1. the same canonical URL within the window;
@@ -299,8 +300,9 @@ class StoryIndex:
         self._last = (report, features)
         return features
 
-    def find(self, report: Report) -> Joined | None:
-        """The story ``report`` belongs to, or None for a new one. Does not change the index."""
+    def find(self, report: Report, features: Features | None = None) -> Joined | None:
+        """The story ``report`` belongs to, or None for a new one. Does not change the index.
+        ``features``: the report's, when the caller has them (``features(report)``)."""
         window = self.window_s
         entries = self._entries
         if report.canonical_url:
@@ -309,7 +311,8 @@ class StoryIndex:
                 entry = entries[key]
                 if abs(report.published_at - entry.published) <= window:
                     return Joined(entry.story, "url", key)
-        features = self.features(report)
+        if features is None:
+            features = self.features(report)
         weigher = self.weigher
         # Candidates: the reports sharing most of this one's rarest terms. Shortest posting
         # lists first, the newest end of a long one, and a budget of keys scanned: a term
@@ -349,9 +352,11 @@ class StoryIndex:
         _, key, verdict = best
         return Joined(entries[key].story, verdict.kind, key, verdict.score, verdict.shared)
 
-    def add(self, report: Report, story: int) -> None:
-        """Record that ``report`` belongs to ``story`` (after the caller committed it)."""
-        features = self.features(report)
+    def add(self, report: Report, story: int, features: Features | None = None) -> None:
+        """Record that ``report`` belongs to ``story`` (after the caller committed it);
+        ``features``: the report's, when the caller has them (decoded from the store)."""
+        if features is None:
+            features = self.features(report)
         keys = features.index_keys()
         if report.key in self._entries:
             self._forget(report.key)
