@@ -105,6 +105,10 @@ def test_a_rebuild_from_stored_features_decides_as_one_that_extracts(tmp_path: P
     assert (extracted.decoded, extracted.extracted) == (0, len(rows))
 
     a, b = decoded.index, extracted.index
+    # The decoding rebuild filled the word memos an extracting one fills (Weigher.warm).
+    terms = {t for e in a._entries.values() for t in e.features.terms}
+    assert terms <= a.weigher._cross.keys()
+    assert {t for t in terms if t[0] != "#"} <= a.weigher._terms["en"].keys()
     assert a._entries.keys() == b._entries.keys()
     for k, entry in a._entries.items():
         assert entry.features == b._entries[k].features

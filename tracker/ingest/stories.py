@@ -104,10 +104,12 @@ def fill(index: StoryIndex, rows: Iterable[ReportRow]) -> Loaded:
     extraction wrote them (same key) and they decode, else extracted again (and kept in
     ``Loaded.refresh`` to write back)."""
     key = index.weigher.key
-    decode = Decoder().decode
+    decoder = Decoder()
+    decode = decoder.decode
     loaded = Loaded(index)
     refresh = loaded.refresh
     decoded = 0
+    langs: set[str] = set()
     with paused_gc():  # the window's reports: see paused_gc
         for row in rows:
             report = report_of_row(row)
@@ -119,7 +121,10 @@ def fill(index: StoryIndex, rows: Iterable[ReportRow]) -> Loaded:
                     refresh.append((text, key, row.article_id))
             else:
                 decoded += 1
+                langs.add(features.lang)
             index.add(report, row.story_id, features)
+        # The memos an extracting rebuild would have filled (see Weigher.warm).
+        index.weigher.warm(decoder.strings(), langs)
     loaded.decoded = decoded
     loaded.extracted = len(index) - decoded
     return loaded

@@ -81,6 +81,11 @@ class Decoder:
     def __init__(self) -> None:
         self._shared = _Shared()
 
+    def strings(self) -> list[str]:
+        """Every distinct string decoded so far (terms, languages): what ``Weigher.warm``
+        is given."""
+        return list(self._shared)
+
     def decode(self, text: object) -> Features | None:
         """The features ``encode`` wrote as ``text``; None for anything else (garbage, a
         truncated line, another format), never an exception."""
