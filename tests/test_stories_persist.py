@@ -6,9 +6,11 @@ waits for a later commit instead of failing; a v9 database migrates and is fille
 from __future__ import annotations
 
 import dataclasses
+import functools
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -19,7 +21,7 @@ from tracker.errors import StorageFault
 from tracker.ingest.stories import StoryStep, load
 from tracker.models import Article, FeedSpec
 from tracker.store.facade import Store
-from tracker.store.sqlite.migrations import NAMES, STEPS, _leveled
+from tracker.store.sqlite.migrations import NAMES, STEPS
 from tracker.store.writer import BUSY_TIMEOUT_S
 from tracker.stories.codec import encode
 from tracker.stories.index import Report, StoryIndex
@@ -220,6 +222,14 @@ def test_a_write_back_that_meets_another_process_lock_waits_for_a_later_commit(
     store.close()
 
 
+def _step_at(
+    db: sqlite_utils.Database, step: Callable[[sqlite_utils.Database], None], level: int
+) -> None:
+    """A migration as the tracker runs it: the step, then its level in user_version."""
+    step(db)
+    db.execute(f"PRAGMA user_version = {level}")
+
+
 def test_a_v9_database_migrates_and_its_articles_get_their_features(tmp_path: Path) -> None:
     path = tmp_path / "old.db"
     # The database as the tracker before v10 left it: its migrations, by name, and rows.
@@ -227,7 +237,7 @@ def test_a_v9_database_migrates_and_its_articles_get_their_features(tmp_path: Pa
     previous = Migrations("tracker")
     assert NAMES[len(STEPS) - 1] == "v10"
     for level, (name, step) in enumerate(zip(NAMES[:-1], STEPS[:-1], strict=True), start=1):
-        previous(name=name)(_leveled(level, step))
+        previous(name=name)(functools.partial(_step_at, step=step, level=level))
     previous.apply(db)
     assert db.execute("PRAGMA user_version").fetchone()[0] == len(STEPS) - 1
     stored, _ = _sample()
