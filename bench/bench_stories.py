@@ -8,9 +8,18 @@ report in five is a wire copy of an earlier one (an outlet suffix, a word droppe
 
 - ``assign_ms``: one ``find`` plus its ``add`` with 100,000 stories in the window
   (target <= 0.2 ms);
-- ``rebuild_s``: ``StoryIndex.rebuild`` over 100,000 stored reports (target <= 5 s);
-- ``index_mb``: memory the built index holds (tracemalloc, the shared word lists loaded
-  before; target <= 100 MB), and the process RSS growth for comparison.
+- ``rebuild_s``: the index rebuilt at start over 100,000 stored reports, from the features
+  stored with them (``ingest.stories.fill``: decoded, ``stories/codec.py``; target <= 5 s);
+- ``extract_rebuild_s``: the same rebuild with no features stored (the first start after
+  the v10 migration, or after an extraction change): every report extracted again, and
+  encoded to be written back;
+- ``index_mb``: memory the index rebuilt from stored features holds (tracemalloc, the
+  shared word lists loaded before; target <= 100 MB), and the process RSS growth for
+  comparison; ``extract_index_mb``: the same for the index the extracting rebuild built.
+
+The reports are held in memory as the store's rows (``ReportRow``, with their encoded
+features), so the figures leave out reading them from SQLite (``bench_story_step.py``
+measures the rebuild from a database file).
 
 Times are CPU time of this process (``time.process_time``): the machine is shared, and
 wall time under load measures the neighbours. ``reference_ms`` times a fixed workload
@@ -37,6 +46,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from wordfreq import get_frequency_dict
 
+from tracker.ingest.stories import fill
+from tracker.store.facade import ReportRow
+from tracker.stories.codec import encode
 from tracker.stories.index import Report, StoryIndex
 from tracker.stories.rarity import default_rarity
 from tracker.text import split_words
@@ -99,37 +111,73 @@ def _rss_kb() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 
-def measure(size: int, probes: int, repeats: int, seed: int = 7) -> dict[str, float]:
-    corpus = Corpus(seed)
-    stored = corpus.reports(size)
-    default_rarity()
-    # Loads the word lists (shared by every index) before measuring. The per-word memos are
-    # each index's own, so every rebuild below starts cold, as a start does.
-    StoryIndex.rebuild((r, r.key) for r in stored[:2000])
+def rows(reports: list[Report], *, features: bool) -> list[ReportRow]:
+    """The reports as the store gives them back: with the features each one's INSERT
+    stored (extracted by another index, as the process that stored them did), or none."""
+    weigher = StoryIndex().weigher
+    key = weigher.key
+    out = []
+    for r in reports:
+        text = encode(weigher.extract(r.title, r.text, r.lang)) if features else None
+        out.append(
+            ReportRow(r.key, r.title, r.text, r.lang, r.published_at, r.canonical_url, r.key,
+                      text, key if features else None)
+        )  # fmt: skip
+    return out
 
-    rebuilds = []
-    for _ in range(repeats):
-        gc.collect()
-        began = time.process_time()
-        index = StoryIndex.rebuild((r, r.key) for r in stored)
-        rebuilds.append(time.process_time() - began)
-        del index
 
+def _rebuilt(stored: list[ReportRow]) -> StoryIndex:
+    loaded = fill(StoryIndex(WINDOW), stored)
+    assert loaded.decoded == (len(stored) if stored[0].features is not None else 0)
+    return loaded.index
+
+
+def _memory(stored: list[ReportRow]) -> tuple[StoryIndex, float, float]:
+    """An index rebuilt from ``stored``, the MB it holds (tracemalloc) and the RSS growth."""
     gc.collect()
     rss_before = _rss_kb()
     tracemalloc.start()
     before = tracemalloc.get_traced_memory()[0]
-    index = StoryIndex.rebuild((r, r.key) for r in stored)
+    index = _rebuilt(stored)
     gc.collect()
     index_bytes = tracemalloc.get_traced_memory()[0] - before
     tracemalloc.stop()
-    rss_growth_mb = (_rss_kb() - rss_before) / 1024
+    return index, index_bytes / 1e6, (_rss_kb() - rss_before) / 1024
+
+
+def measure(size: int, probes: int, repeats: int, seed: int = 7) -> dict[str, float]:
+    corpus = Corpus(seed)
+    reports = corpus.reports(size)
+    stored = rows(reports, features=True)
+    bare = rows(reports, features=False)
+    default_rarity()
+    # Loads the word lists (shared by every index) before measuring. The per-word memos are
+    # each index's own, so every rebuild below starts cold, as a start does.
+    _rebuilt(bare[:2000])
+
+    rebuilds: list[float] = []
+    extract_rebuilds: list[float] = []
+    for _ in range(repeats):
+        for source, times in ((stored, rebuilds), (bare, extract_rebuilds)):
+            gc.collect()
+            began = time.process_time()
+            index = _rebuilt(source)
+            times.append(time.process_time() - began)
+            del index
+
+    index, extract_mb, _ = _memory(bare)
+    del index, bare
+    index, index_mb, rss_growth_mb = _memory(stored)
+    # The rows (and their encoded features) go before the assignments are timed: this
+    # process then holds what the one rebuilding from reports held, and no more.
+    del stored
+    gc.collect()
 
     # New arrivals, a fifth of them copies of stored reports, timed in batches of 100.
     arrivals = corpus.reports(probes * repeats, first_key=size)
     for n, report in enumerate(arrivals):
         if n % 5 == 0:
-            source = stored[corpus.rng.randrange(size - 5000, size)]
+            source = reports[corpus.rng.randrange(size - 5000, size)]
             arrivals[n] = Report(
                 report.key, source.title + " - AP", source.text, source.lang, START + WINDOW, None
             )
@@ -146,7 +194,7 @@ def measure(size: int, probes: int, repeats: int, seed: int = 7) -> dict[str, fl
     # A fixed pure-Python workload timed alongside: on a loaded machine every figure above
     # grows with it, so ratios to it compare runs.
     began = time.process_time()
-    for report in stored[:20000]:
+    for report in reports[:20000]:
         split_words(report.title + " " + report.text)
     reference_ms = (time.process_time() - began) * 1000
     return {
@@ -155,7 +203,9 @@ def measure(size: int, probes: int, repeats: int, seed: int = 7) -> dict[str, fl
         "assign_ms_p90": sorted(batches)[int(len(batches) * 0.9)],
         "joined_share": joined / len(arrivals),
         "rebuild_s": statistics.median(rebuilds),
-        "index_mb": index_bytes / 1e6,
+        "extract_rebuild_s": statistics.median(extract_rebuilds),
+        "index_mb": index_mb,
+        "extract_index_mb": extract_mb,
         "rss_growth_mb": rss_growth_mb,
         "postings": len(index._postings),
         "reference_ms": reference_ms,

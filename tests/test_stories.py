@@ -317,9 +317,10 @@ def test_a_restart_in_the_middle_keeps_story_membership(
     feed_server.add(paths[1], second)
     feed_server.add(paths[2], third)
     # A new process: the index is rebuilt from the database (the three old items and the
-    # first copy), and the copies join the first one's story.
+    # first copy) from the features stored with them, and the copies join the first one's
+    # story.
     restarted = run_cli("--config", str(cfg), "run", "--once")
-    assert "stories.index_rebuilt reports=4" in restarted.stderr
+    assert "stories.index_rebuilt decoded=4 extracted=0 reports=4" in restarted.stderr
     assert len(_alerts(hook)) == 2  # no new alert
     rows = _db(
         tmp_path, "SELECT id, story_id, join_matched FROM articles WHERE title LIKE '%wall%'"

@@ -6,6 +6,12 @@ is stored with why it joined. Reports reach the index only when the transaction 
 (``commit``); until then they sit in a per-transaction index of their own, so two copies in
 one feed still join each other, and a rollback (``discard``) leaves the index as it was.
 
+Each new article's features (what the index compares of it) are stored in its INSERT,
+encoded (``stories/codec.py``) under the extraction's key (``Weigher.key``). The rebuild at
+start decodes them; a row without them, under another key, or whose value does not decode
+is extracted again, and written back after the first commit (``write_back``), in batches
+that give way to another process's write lock, so the next start decodes it.
+
 ``updates`` queues a story's one follow-up per channel when it gains a report in another
 language or enough new outlets after its alert went out (topics with ``updates: true``).
 """
@@ -14,14 +20,16 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
+from tracker.errors import StorageFault
 from tracker.heap import paused_gc
 from tracker.log import event
 from tracker.models import Article
 from tracker.store.facade import Placement, ReportRow, Store
+from tracker.stories.codec import Decoder, encode
 from tracker.stories.features import Features
 from tracker.stories.index import Joined, Report, StoryIndex
 from tracker.stories.reports import report_of
@@ -31,6 +39,25 @@ log = logging.getLogger(__name__)
 
 # The index forgets reports older than its window at most this often.
 PRUNE_EVERY_S = 60.0
+# Features extracted again at a rebuild are written back this many rows per transaction,
+# each waiting at most WRITE_BACK_WAIT_S for another process's write lock; a batch that
+# does not get it leaves the rest for a commit WRITE_BACK_RETRY_S later (or the next start).
+WRITE_BACK_BATCH = 2000
+WRITE_BACK_WAIT_S = 0.05
+WRITE_BACK_RETRY_S = 60.0
+
+# (encoded features, key, article id): a row to write back
+Refresh = tuple[str, int, int]
+
+
+@dataclass
+class Loaded:
+    """A rebuilt index, and what the rebuild found in the store."""
+
+    index: StoryIndex
+    decoded: int = 0  # reports whose stored features were used
+    extracted: int = 0  # reports read again (no features, another key, a value not decoded)
+    refresh: list[Refresh] = field(default_factory=list)  # of those, the ones to write back
 
 
 def report_of_row(row: ReportRow) -> Report:
@@ -47,22 +74,60 @@ def report_of_row(row: ReportRow) -> Report:
 
 def _rebuilt(
     store: Store, window_s: float, now: float, lists: Mapping[str, Sequence[str]] | None
-) -> StoryIndex:
-    index = rebuild(store, window_s, now, lists)
-    event(log, logging.INFO, "stories.index_rebuilt", reports=len(index))
-    return index
+) -> Loaded:
+    loaded = load(store, window_s, now, lists)
+    event(
+        log, logging.INFO, "stories.index_rebuilt", reports=len(loaded.index),
+        decoded=loaded.decoded, extracted=loaded.extracted,
+    )  # fmt: skip
+    return loaded
 
 
 def rebuild(
     store: Store, window_s: float, now: float, lists: Mapping[str, Sequence[str]] | None = None
 ) -> StoryIndex:
     """The index over the window's stored articles, in publication order (at start); the
-    config's ``lists`` are synonym groups for it, as in the lexicon."""
-    index = StoryIndex(window_s=window_s, lists=lists)
+    config's ``lists`` are synonym groups for it, as in the lexicon. Writes nothing back
+    (``load`` says what to)."""
+    return load(store, window_s, now, lists).index
+
+
+def load(
+    store: Store, window_s: float, now: float, lists: Mapping[str, Sequence[str]] | None = None
+) -> Loaded:
+    """``rebuild``, with what it decoded and what it extracted again (to write back)."""
+    return fill(StoryIndex(window_s=window_s, lists=lists), store.window_reports(now - window_s))
+
+
+def fill(index: StoryIndex, rows: Iterable[ReportRow]) -> Loaded:
+    """Add stored rows to ``index`` in their order: their stored features when the index's
+    extraction wrote them (same key) and they decode, else extracted again (and kept in
+    ``Loaded.refresh`` to write back)."""
+    key = index.weigher.key
+    decoder = Decoder()
+    decode = decoder.decode
+    loaded = Loaded(index)
+    refresh = loaded.refresh
+    decoded = 0
+    langs: set[str] = set()
     with paused_gc():  # the window's reports: see paused_gc
-        for row in store.window_reports(now - window_s):
-            index.add(report_of_row(row), row.story_id)
-    return index
+        for row in rows:
+            report = report_of_row(row)
+            features = decode(row.features) if row.features_key == key else None
+            if features is None:
+                features = index.features(report)
+                text = encode(features)
+                if text is not None:
+                    refresh.append((text, key, row.article_id))
+            else:
+                decoded += 1
+                langs.add(features.lang)
+            index.add(report, row.story_id, features)
+        # The memos an extracting rebuild would have filled (see Weigher.warm).
+        index.weigher.warm(decoder.strings(), langs)
+    loaded.decoded = decoded
+    loaded.extracted = len(index) - decoded
+    return loaded
 
 
 @dataclass
@@ -72,12 +137,13 @@ class StoryStep:
     # With the config's lists; a transaction's pending index shares them. None until
     # ``_build`` made it (a deferred step, see there).
     _index: StoryIndex | None = None
-    _build: Callable[[float], StoryIndex] | None = None
-    # This transaction's reports, each with its story and its features (extracted once:
-    # the committed index, the pending one and the commit all use them).
-    _pending: list[tuple[Report, int, Features]] = field(default_factory=list)
+    _build: Callable[[float], Loaded] | None = None
+    _pending: list[tuple[Report, int, Features | None]] = field(default_factory=list)
     _pending_index: StoryIndex | None = None
     _pruned_at: float = 0.0
+    # Features the rebuild extracted again, to write back (``write_back``); not before then.
+    _refresh: list[Refresh] = field(default_factory=list)
+    _refresh_at: float = 0.0
 
     @classmethod
     def deferred(
@@ -102,7 +168,8 @@ class StoryStep:
         """The index, built now if this step was deferred and it is not yet."""
         if self._index is None:
             assert self._build is not None
-            self._index, self._build = self._build(now), None
+            loaded, self._build = self._build(now), None
+            self._index, self._refresh = loaded.index, loaded.refresh
         return self._index
 
     def find(self, report: Report, features: Features | None = None) -> Joined | None:
@@ -118,33 +185,32 @@ class StoryStep:
         """``store.add_entry`` with the article's story: found (or begun) for a new article
         and stored in its INSERT with why it joined; kept for one another feed carried
         first. Returns (article id, whether it is new, story id)."""
-        self.ready(now)  # a deferred index is built before this article writes anything
+        index = self.ready(now)  # a deferred index is built before this article writes anything
         report = report_of(0, article, now)  # its key (the article id) comes with the INSERT
-        placed: list[Placement] = []
-        # Extracted once, here, for the finds in both indexes, the pending add and the
-        # commit's: each did it again (the pending index and the keyed copy of the report
-        # missed the index's one-report memo), 3 to 4 times per new article.
-        features: list[Features] = []
+        placed: list[tuple[Placement, Features]] = []
 
         def place() -> Placement:
-            if not features:
-                features.append(self.index.features(report))
-            joined = self.find(report, features[0])
+            # Extracted once: for both indexes' find, the INSERT and both indexes' add.
+            features = index.features(report)
+            joined = self.find(report, features)
+            text, key = encode(features), index.weigher.key
             if joined is None:
-                chosen = Placement(store.new_story(article.title, report.published_at, now))
+                story = store.new_story(article.title, report.published_at, now)
+                chosen = Placement(story, features=text, features_key=key)
             else:
                 store.touch_story(joined.story, now)
                 chosen = Placement(
-                    joined.story, joined.kind, joined.score, joined.matched, joined.shared
-                )
-            placed.append(chosen)
+                    joined.story, joined.kind, joined.score, joined.matched, joined.shared,
+                    text, key,
+                )  # fmt: skip
+            placed.append((chosen, features))
             return chosen
 
         article_id, is_new = store.add_entry(feed_id, article, now, place)
         if placed:
-            story = placed[0].story_id
-            self._remember(_keyed(report, article_id), story, features[0])
-            return article_id, is_new, story
+            chosen, features = placed[0]
+            self._remember(_keyed(report, article_id), chosen.story_id, features)
+            return article_id, is_new, chosen.story_id
         known = store.article_story(article_id)
         if known is not None:
             store.touch_story(known, now)
@@ -155,7 +221,7 @@ class StoryStep:
         self._remember(_keyed(report, article_id), story, self.index.features(report))
         return article_id, is_new, story
 
-    def _remember(self, report: Report, story: int, features: Features) -> None:
+    def _remember(self, report: Report, story: int, features: Features | None = None) -> None:
         self._pending.append((report, story, features))
         if self._pending_index is None:
             self._pending_index = self.index.empty()
@@ -171,6 +237,7 @@ class StoryStep:
             self.discard()
             raise
         self.commit(now)
+        self.write_back(store, now)
 
     @contextmanager
     def savepoint(self, store: Store) -> Iterator[None]:
@@ -212,6 +279,33 @@ class StoryStep:
         """The transaction rolled back: nothing it assigned reaches the index."""
         self._pending.clear()
         self._pending_index = None
+
+    def write_back(self, store: Store, now: float) -> int:
+        """Store the features the rebuild extracted again (outside any transaction: after
+        a commit), ``WRITE_BACK_BATCH`` rows per transaction, so the next start decodes
+        them. A batch that meets another process's write lock (or any storage fault)
+        leaves it and the rest for a commit ``WRITE_BACK_RETRY_S`` later: a cache is never
+        worth failing or holding up a poll for. Returns the rows written."""
+        refresh = self._refresh
+        if not refresh or now < self._refresh_at:
+            return 0
+        written = 0
+        while refresh:
+            batch = refresh[-WRITE_BACK_BATCH:]
+            try:
+                store.refresh_features(batch, WRITE_BACK_WAIT_S)
+            except StorageFault as exc:
+                self._refresh_at = now + WRITE_BACK_RETRY_S
+                event(
+                    log, logging.INFO, "stories.features_deferred", reason=exc.kind,
+                    rows=len(refresh),
+                )  # fmt: skip
+                break
+            del refresh[-WRITE_BACK_BATCH:]
+            written += len(batch)
+        if written:
+            event(log, logging.INFO, "stories.features_written", rows=written)
+        return written
 
     def updates(self, store: Store, story_id: int, topics: Mapping[str, int], now: float) -> int:
         """Queue follow-ups for ``story_id`` (it just gained a report): for each topic with

@@ -16,13 +16,22 @@ report of the window): a folded word's term, a term's weight in a language and i
 across languages are each computed once and memoised, and a report's words go through the
 memos in bulk (``map`` over a dict whose ``__missing__`` fills it), so a word seen before
 costs no Python-level call at all.
+
+The features are stored with each article (``stories/codec.py``), so a start decodes them
+instead of reading the words again. A stored value is used only under the key that wrote it
+(``Weigher.key``): ``EXTRACTION_VERSION``, the lexicon with the config's lists, the word
+lists' source and the Unicode tables folding relies on. Whoever changes what ``extract``
+returns bumps ``EXTRACTION_VERSION`` (tests/test_stories_codec.py fails until they do).
 """
 
 from __future__ import annotations
 
 import functools
+import hashlib
 import itertools
-from collections.abc import Callable, Mapping
+import unicodedata
+from collections import deque
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -42,6 +51,9 @@ LIST_WEIGHT = 3.5  # a group of the config's lists: names the user cares about
 STRONG = 2.0  # a shared term this heavy (across languages) is evidence on its own
 ACTOR_MIN = 2.5  # a word this rare can be an agent or a target (a name)
 MEMO_WORDS = 400_000  # per language: a hostile feed's junk words cannot grow it for ever
+# What ``Weigher.extract`` returns for a given lexicon and word lists: bumped with every
+# change to it, so that features stored by an older extraction are read again, not decoded.
+EXTRACTION_VERSION = 1
 
 _V = TypeVar("_V")
 
@@ -110,6 +122,19 @@ class Weigher:
         self._weights: dict[str, _Memo[float]] = {}  # lang -> term -> weight
         self._terms: dict[str, _Memo[str | None]] = {}  # lang -> folded word -> term
 
+    @functools.cached_property
+    def key(self) -> int:
+        """Which extraction stored features come from (``articles.features_key``): a digest
+        of ``EXTRACTION_VERSION``, the lexicon (the config's lists included), the word
+        lists' source and the Unicode version, as a positive 63-bit integer. Features
+        stored under another key are extracted again."""
+        digest = hashlib.blake2b(digest_size=8)
+        head = f"{EXTRACTION_VERSION}\n{self.rarity.source}\n{unicodedata.unidata_version}\n"
+        digest.update(head.encode())
+        for words, concept in sorted(self.lexicon.phrases.items()):
+            digest.update(f"{' '.join(words)}\t{concept.term}\t{concept.kind}\n".encode())
+        return int.from_bytes(digest.digest(), "big") >> 1
+
     # -------------------------------------------------------------------- weights
 
     def weight(self, term: str, lang: str) -> float:
@@ -173,6 +198,22 @@ class Weigher:
 
             memo = self._terms[lang] = _Memo(term_of)
         return memo
+
+    def warm(self, terms: Iterable[str], langs: Iterable[str]) -> None:
+        """Fill the memos with ``terms`` (of reports in ``langs``) as extracting those
+        reports would have: after a rebuild that decoded stored features instead, a new
+        report's words (names, above all) would otherwise each cost a first lookup, and
+        the first thousands of assignments about a tenth more. Per distinct term, not per
+        report: a fraction of what extracting them costs."""
+        terms = [t for t in terms if t]
+        # A folded word never starts with "#": words warm the term memo (and through it
+        # the weights), numbers and concepts the weights alone.
+        words = [t for t in terms if t[0] != "#"]
+        special = [t for t in terms if t[0] == "#"]
+        for lang in langs:
+            deque(map(self._term_memo(lang).__getitem__, words), maxlen=0)
+            deque(map(self.weights(lang).__getitem__, special), maxlen=0)
+        deque(map(self._cross.__getitem__, terms), maxlen=0)
 
     # -------------------------------------------------------------------- extraction
 

@@ -4,7 +4,8 @@ This module fixes the interface the pipeline, the store and the CLI use. It is p
 database, no I/O. The caller owns story ids (the store's), feeds reports in publication
 order, and calls ``add`` only once the report's story is committed, so a rolled-back
 transaction never leaves a report in the index. ``rebuild`` fills a new index from stored
-(report, story) pairs at start, so nothing of it needs persisting.
+(report, story) pairs at start; ``add`` takes a report's features when the caller has them
+(the store keeps each article's, ``stories/codec.py``), so a start need not extract them.
 
 How a report finds its story (``find``):
 1. the same canonical URL within the window;
@@ -301,7 +302,7 @@ class StoryIndex:
 
     def find(self, report: Report, features: Features | None = None) -> Joined | None:
         """The story ``report`` belongs to, or None for a new one. Does not change the index.
-        ``features``: the report's, when the caller has them (``features``) already."""
+        ``features``: the report's, when the caller has them (``features(report)``)."""
         window = self.window_s
         entries = self._entries
         if report.canonical_url:
@@ -352,8 +353,8 @@ class StoryIndex:
         return Joined(entries[key].story, verdict.kind, key, verdict.score, verdict.shared)
 
     def add(self, report: Report, story: int, features: Features | None = None) -> None:
-        """Record that ``report`` belongs to ``story`` (after the caller committed it), with
-        its ``features`` when the caller has them."""
+        """Record that ``report`` belongs to ``story`` (after the caller committed it);
+        ``features``: the report's, when the caller has them (decoded from the store)."""
         if features is None:
             features = self.features(report)
         keys = features.index_keys()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import math
+from importlib import metadata
 
 from tracker.text import fold
 
@@ -44,6 +45,12 @@ def _weight(zipf: float) -> float:
 class Rarity:
     """Word weights for one language and across English and Spanish (the story index's
     ``Weigher`` memoises them per word, so nothing is cached here but the lists)."""
+
+    @functools.cached_property
+    def source(self) -> str:
+        """Where the weights come from, for the key of stored features (``Weigher.key``): a
+        new wordfreq may weigh words otherwise."""
+        return f"wordfreq {metadata.version('wordfreq')} small {','.join(LANGS)}"
 
     @functools.cached_property
     def _tables(self) -> dict[str, dict[str, float]]:

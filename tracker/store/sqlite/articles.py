@@ -20,6 +20,15 @@ class NewMatch:
     alert: bool
 
 
+# The story columns of an article stored without a story (by a caller without the step).
+_UNPLACED = (None, None, None, None, "[]", None, None)
+
+
+def _placed(p: Placement) -> tuple[object, ...]:
+    """The story columns of a new article's INSERT, in their order there."""
+    return (p.story_id, p.kind, p.score, p.matched, p.shared_json, p.features, p.features_key)
+
+
 class ArticleTables(Tables):
     """Entries, articles and matches, written in the ingest transaction."""
 
@@ -48,8 +57,8 @@ class ArticleTables(Tables):
         """Record that the feed carried ``article``; return (article id, whether it is new).
 
         An article whose canonical URL is already stored (from another feed) is not new.
-        ``place`` gives a new article its story (called only for a new one), stored in the
-        same INSERT.
+        ``place`` gives a new article its story and its encoded story features (called only
+        for a new one), stored in the same INSERT.
         """
         article_id: int | None = None
         if article.canonical_url:
@@ -65,7 +74,8 @@ class ArticleTables(Tables):
             cur = self.db.execute(
                 "INSERT INTO articles (canonical_url, url, title, summary, content, published_at,"
                 " first_seen_at, lang, authors, feed_id, story_id, join_kind, join_score,"
-                " join_matched, join_shared) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " join_matched, join_shared, features, features_key)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
                     article.canonical_url,
                     article.url,
@@ -77,11 +87,7 @@ class ArticleTables(Tables):
                     article.lang,
                     json.dumps(list(article.authors), ensure_ascii=False),
                     feed_id,
-                    *(
-                        (story.story_id, story.kind, story.score, story.matched, story.shared_json)
-                        if story is not None
-                        else (None, None, None, None, "[]")
-                    ),
+                    *(_placed(story) if story is not None else _UNPLACED),
                 ],
             )
             article_id = int(cur.lastrowid or 0)

@@ -6,9 +6,11 @@ import hashlib
 import sqlite3
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import sqlite_utils
 
+from tracker.store.writer import storage_fault
 from tracker.text import clean_text
 
 
@@ -16,6 +18,7 @@ class Tables:
     """Base of the aggregate mixins; the Store facade (store/facade.py) opens ``db``."""
 
     db: sqlite_utils.Database
+    path: Path
     # A random id per database, mixed into idempotency keys (migration v4).
     instance_id: str
     # Masks secrets in text written to the database (errors, server answers, notices):
@@ -69,6 +72,29 @@ class Tables:
             # A COMMIT that failed (a full disk) can leave the transaction open.
             _rollback(conn)
             raise
+
+    @contextmanager
+    def optional_write(self, wait_s: float) -> Iterator[None]:
+        """One transaction for a write that can wait for a later turn (a cache's write-back):
+        it waits at most ``wait_s`` for another connection's write lock, not the busy
+        timeout (the writer thread's next unit would wait behind it), and any write it
+        cannot make raises StorageFault, which the caller keeps to itself: the writer is
+        not put in fault by a write nobody needed."""
+        conn = self.db.conn
+        if conn.in_transaction:
+            raise RuntimeError("optional_write: already in a transaction")
+        timeout_ms = int(conn.execute("PRAGMA busy_timeout").fetchone()[0])
+        conn.execute(f"PRAGMA busy_timeout = {int(wait_s * 1000)}")
+        try:
+            with self.transaction():
+                yield
+        except sqlite3.Error as exc:
+            fault = storage_fault(exc, self.path)
+            if fault is None:
+                raise
+            raise fault from exc
+        finally:
+            conn.execute(f"PRAGMA busy_timeout = {timeout_ms}")
 
 
 def _rollback(conn: sqlite3.Connection) -> None:

@@ -211,8 +211,17 @@ def _v9(db: sqlite_utils.Database) -> None:
     db.execute("ALTER TABLE feeds ADD COLUMN item_prints BLOB")
 
 
+def _v10(db: sqlite_utils.Database) -> None:
+    # Each article's story features (stories/codec.py), written with it, and the key of the
+    # extraction that wrote them (``Weigher.key``): a start decodes them instead of reading
+    # every report's words again. NULL (articles stored before) or another key: the rebuild
+    # extracts them and writes them back.
+    db.execute("ALTER TABLE articles ADD COLUMN features TEXT")
+    db.execute("ALTER TABLE articles ADD COLUMN features_key INTEGER")
+
+
 # Append only: a migration that shipped is never edited. Each is recorded by its name (v1…).
-STEPS = (_v1, _v2, _v3, _v4, _v6, _v7, _v8, _v9)
+STEPS = (_v1, _v2, _v3, _v4, _v6, _v7, _v8, _v9, _v10)
 NAMES = tuple(step.__name__.lstrip("_") for step in STEPS)
 
 

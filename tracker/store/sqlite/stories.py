@@ -24,17 +24,22 @@ class ReportRow:
     published_at: float  # first seen when the feed gave no date
     canonical_url: str | None
     story_id: int
+    features: str | None = None  # as stored (stories/codec.py): NULL before v10
+    features_key: int | None = None  # the extraction that wrote them
 
 
 @dataclass(frozen=True)
 class Placement:
-    """The story a new article goes in, and why (``kind`` None: it begins the story)."""
+    """The story a new article goes in, and why (``kind`` None: it begins the story), with
+    the article's encoded features and their key (stored in the same INSERT)."""
 
     story_id: int
     kind: str | None = None
     score: float | None = None
     matched: int | None = None
     shared: tuple[str, ...] = ()
+    features: str | None = None
+    features_key: int | None = None
 
     @property
     def shared_json(self) -> str:
@@ -119,13 +124,23 @@ class StoryTables(Tables):
         ``since`` was published before it too, unless its date lies in the future.)"""
         cursor = self.db.execute(
             "SELECT id, title, CASE WHEN summary != '' THEN summary ELSE content END, lang,"
-            " COALESCE(published_at, first_seen_at), canonical_url, story_id FROM articles"
+            " COALESCE(published_at, first_seen_at), canonical_url, story_id, features,"
+            " features_key FROM articles"
             " WHERE first_seen_at >= ? AND COALESCE(published_at, first_seen_at) >= ?"
             " AND story_id IS NOT NULL ORDER BY COALESCE(published_at, first_seen_at), id",
             [since, since],
         )
         for row in cursor:
             yield ReportRow(*row)
+
+    def refresh_features(self, rows: Sequence[tuple[str, int, int]], wait_s: float) -> None:
+        """Write back features extracted again at a rebuild, as (features, key, article id),
+        in one transaction that waits at most ``wait_s`` for another connection's write
+        lock; StorageFault when it could not write (nothing of it is then written)."""
+        with self.optional_write(wait_s):
+            self.db.conn.executemany(
+                "UPDATE articles SET features = ?, features_key = ? WHERE id = ?", rows
+            )
 
     def story_alert_match(self, story_id: int, topic: str) -> int | None:
         """The match that alerted ``topic`` of this story, if one did."""
