@@ -5,9 +5,9 @@ stored with each article), the same rebuild with no features stored (the first s
 migration v10: every report extracted) and its write-back, and the index's memory after the
 rebuild.
 
-The index measured is the one on main (canonical URL or identical title); the better engine
-drops in behind the same interface, and this benchmark then measures it. Synthetic,
-seeded articles: titles of 8-12 words from a 20,000-word vocabulary, every fifth one a copy
+The index measured is the one the pipeline runs (``tracker.stories.index.StoryIndex``:
+the canonical URL, near-duplicates within a language, entities across languages), through
+``tracker.ingest.stories``. Synthetic, seeded articles: titles of 8-12 words from a 20,000-word vocabulary, every fifth one a copy
 of an earlier title (a reprint), published over 72 hours, stored in one SQLite file (WAL),
 500 per transaction as the pipeline does. Prints medians of several repetitions.
 
