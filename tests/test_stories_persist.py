@@ -14,10 +14,12 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
 import sqlite_utils
 from sqlite_utils.migrations import Migrations
 
 from tracker.errors import StorageFault
+from tracker.ingest import stories
 from tracker.ingest.stories import StoryStep, load
 from tracker.models import Article, FeedSpec
 from tracker.store.facade import Store
@@ -163,6 +165,33 @@ def test_null_stale_and_garbage_rows_are_extracted_and_written_back(tmp_path: Pa
     assert {k: refreshed[k] for k in ids} == good
     again = load(store, WINDOW_S, NOW)
     assert (again.decoded, again.extracted) == (len(ids) + 1, 0)
+    store.close()
+
+
+def test_a_write_back_gives_way_after_its_budget_and_goes_on_at_the_next_commit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The first start after the migration queues every report of the window; one commit
+    # writes batches only for a bounded time, so the writer thread is not held for all.
+    stored, _ = _sample()
+    store, feed = _store(tmp_path / "t.db")
+    _fill(store, feed, stored[:30])
+    store.db.execute("UPDATE articles SET features = NULL, features_key = NULL")
+    monkeypatch.setattr(stories, "WRITE_BACK_BATCH", 4)
+    monkeypatch.setattr(stories, "WRITE_BACK_BUDGET_S", 0.0)  # one batch a commit
+    step = StoryStep.deferred(store, WINDOW_S)
+    step.ready(NOW)
+    nulls = "SELECT COUNT(*) FROM articles WHERE features IS NULL"
+    assert step.write_back(store, NOW) == 4
+    assert store.query(nulls) == [(26,)]
+    with step.transaction(store, NOW + 1):
+        step.add_entry(store, feed, stored[30], NOW + 1)
+    assert store.query(nulls) == [(22,)]
+    written = 8
+    while batch := step.write_back(store, NOW + 2):
+        written += batch
+    assert written == 30 and store.query(nulls) == [(0,)]
+    assert load(store, WINDOW_S, NOW).extracted == 0
     store.close()
 
 

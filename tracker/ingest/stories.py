@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -42,9 +43,14 @@ PRUNE_EVERY_S = 60.0
 # Features extracted again at a rebuild are written back this many rows per transaction,
 # each waiting at most WRITE_BACK_WAIT_S for another process's write lock; a batch that
 # does not get it leaves the rest for a commit WRITE_BACK_RETRY_S later (or the next start).
+# One commit writes batches for at most WRITE_BACK_BUDGET_S and leaves the rest for the
+# next: the first start after the migration may queue every report of the window (a
+# thousand batches at 2,000,000), and the writer thread serves the other polls and the
+# outbox meanwhile.
 WRITE_BACK_BATCH = 2000
 WRITE_BACK_WAIT_S = 0.05
 WRITE_BACK_RETRY_S = 60.0
+WRITE_BACK_BUDGET_S = 0.1
 
 # (encoded features, key, article id): a row to write back
 Refresh = tuple[str, int, int]
@@ -283,14 +289,16 @@ class StoryStep:
     def write_back(self, store: Store, now: float) -> int:
         """Store the features the rebuild extracted again (outside any transaction: after
         a commit), ``WRITE_BACK_BATCH`` rows per transaction, so the next start decodes
-        them. A batch that meets another process's write lock (or any storage fault)
-        leaves it and the rest for a commit ``WRITE_BACK_RETRY_S`` later: a cache is never
-        worth failing or holding up a poll for. Returns the rows written."""
+        them; batches for ``WRITE_BACK_BUDGET_S`` at most, the rest at the next commit. A
+        batch that meets another process's write lock (or any storage fault) leaves it and
+        the rest for a commit ``WRITE_BACK_RETRY_S`` later: a cache is never worth failing
+        or holding up a poll for. Returns the rows written."""
         refresh = self._refresh
         if not refresh or now < self._refresh_at:
             return 0
         written = 0
-        while refresh:
+        until = time.monotonic() + WRITE_BACK_BUDGET_S
+        while refresh and (not written or time.monotonic() < until):
             batch = refresh[-WRITE_BACK_BATCH:]
             try:
                 store.refresh_features(batch, WRITE_BACK_WAIT_S)
