@@ -144,7 +144,8 @@ class StoryStep:
     # ``_build`` made it (a deferred step, see there).
     _index: StoryIndex | None = None
     _build: Callable[[float], Loaded] | None = None
-    _pending: list[tuple[Report, int, Features | None]] = field(default_factory=list)
+    # This transaction's reports, each with its story and its features (extracted once).
+    _pending: list[tuple[Report, int, Features]] = field(default_factory=list)
     _pending_index: StoryIndex | None = None
     _pruned_at: float = 0.0
     # Features the rebuild extracted again, to write back (``write_back``); not before then.
@@ -227,7 +228,7 @@ class StoryStep:
         self._remember(_keyed(report, article_id), story, self.index.features(report))
         return article_id, is_new, story
 
-    def _remember(self, report: Report, story: int, features: Features | None = None) -> None:
+    def _remember(self, report: Report, story: int, features: Features) -> None:
         self._pending.append((report, story, features))
         if self._pending_index is None:
             self._pending_index = self.index.empty()

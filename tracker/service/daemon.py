@@ -302,21 +302,24 @@ async def run_once(
     # The parse workers (a forkserver that imports feedparser: ~0.2 s of CPU) start at the
     # first body to parse: a cycle of 304s and failures never needs them.
     async with _components(settings, init=init, start_parsers=False) as parts:
-        # What startup built (modules, settings, the compiled matcher) lives until exit:
+        # What startup built (modules, settings, the compiled matcher) lives for the run:
         # frozen, the full collections the poll's garbage triggers no longer walk it each
         # time. No collect first, as the daemon's _settle_heap does: a one-shot run would
-        # pay a full walk to reclaim the little startup leaves behind.
+        # pay a full walk to reclaim the little startup leaves behind. Unfrozen after, so a
+        # process that runs it again (a test, a bench) can still collect the run's cycles.
         gc.freeze()
-        sched = parts.sched
-        summary.skipped = await parts.store.run(skipped, parts.store, time.time())
-        summary.outcomes = await sched.run_once(progress)
-        if sched.dispatcher is not None:
-            # One-shot: the caller (cron) sets the pace, so retry backoff does not hold
-            # deliveries back; digest times and quiet hours still do.
-            summary.delivery = await sched.dispatcher.run_due(ignore_backoff=True, limit=100_000)
-            summary.pending = await parts.store.run(
-                parts.store.deliveries, limit=1000, status=DeliveryStatus.PENDING
-            )
+        try:
+            summary.skipped = await parts.store.run(skipped, parts.store, time.time())
+            summary.outcomes = await parts.sched.run_once(progress)
+            if (dispatcher := parts.sched.dispatcher) is not None:
+                # One-shot: the caller (cron) sets the pace, so retry backoff does not hold
+                # deliveries back; digest times and quiet hours still do.
+                summary.delivery = await dispatcher.run_due(ignore_backoff=True, limit=100_000)
+                summary.pending = await parts.store.run(
+                    parts.store.deliveries, limit=1000, status=DeliveryStatus.PENDING
+                )
+        finally:
+            gc.unfreeze()
         if (fault := parts.store.fault) is not None:
             # Not news about the feeds: the run itself could not be recorded (exit 1).
             lost = sum(o.storage_fault for o in summary.outcomes)
